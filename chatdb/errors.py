@@ -1,0 +1,166 @@
+"""The typed errors chatdb raises, and the mapping from driver errors to them.
+
+Callers catch these, never ``psycopg`` exceptions: every driver error that crosses a chatdb
+boundary goes through :func:`classify`.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import errors as pgerr
+
+
+class ChatDBError(Exception):
+    """Base of every error chatdb raises."""
+
+
+class NotFound(ChatDBError):
+    """A `:one` query (or a lookup) found no row."""
+
+    def __init__(self, what: str, detail: str = "") -> None:
+        self.what = what
+        super().__init__(f"{what}: not found" + (f" ({detail})" if detail else ""))
+
+
+class NotAuthorized(ChatDBError):
+    """The actor may not perform this action. Distinct from NotFound; callers may map both to 404."""
+
+    def __init__(self, message: str = "not authorized", *, action: str = "", object: str = "") -> None:
+        self.action = action
+        self.object = object
+        super().__init__(message)
+
+
+class InvalidInput(ChatDBError):
+    """The caller passed a value that fails validation; nothing was written."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class Conflict(ChatDBError):
+    """The request conflicts with the current state (wrong status, already done, ...)."""
+
+
+class ChatArchived(InvalidInput):
+    """The chat is archived and refuses mutations."""
+
+    def __init__(self, chat_id: object) -> None:
+        self.chat_id = chat_id
+        super().__init__(f"chat {chat_id} is archived", field="chat_id")
+
+
+class DatabaseError(ChatDBError):
+    """A database error, classified. ``sqlstate`` and the server's message are kept."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None, query: str = "") -> None:
+        self.sqlstate = sqlstate
+        self.query = query
+        super().__init__(f"{query}: {message}" if query else message)
+
+
+class ConnectionFailure(DatabaseError):
+    """The server could not be reached or the connection broke."""
+
+
+class RetryableError(DatabaseError):
+    """Serialization failure or deadlock: the transaction may succeed if retried."""
+
+
+class SerializationFailure(RetryableError):
+    pass
+
+
+class DeadlockDetected(RetryableError):
+    pass
+
+
+class InvalidValue(DatabaseError, InvalidInput):
+    """The server rejected a value (bad enum label, bad text representation, out of range)."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None, query: str = "") -> None:
+        DatabaseError.__init__(self, message, sqlstate=sqlstate, query=query)
+        self.field = ""
+
+
+class ConstraintViolation(DatabaseError):
+    """An integrity constraint refused the write. ``constraint`` names it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        constraint: str | None = None,
+        table: str | None = None,
+        column: str | None = None,
+        sqlstate: str | None = None,
+        query: str = "",
+    ) -> None:
+        self.constraint = constraint
+        self.table = table
+        self.column = column
+        super().__init__(message, sqlstate=sqlstate, query=query)
+
+
+class UniqueViolation(ConstraintViolation, Conflict):
+    pass
+
+
+class ForeignKeyViolation(ConstraintViolation, InvalidInput):
+    pass
+
+
+class CheckViolation(ConstraintViolation, InvalidInput):
+    pass
+
+
+class NotNullViolation(ConstraintViolation, InvalidInput):
+    pass
+
+
+class ExclusionViolation(ConstraintViolation, Conflict):
+    pass
+
+
+_CONSTRAINT_CLASSES: dict[type[psycopg.Error], type[ConstraintViolation]] = {
+    pgerr.UniqueViolation: UniqueViolation,
+    pgerr.ForeignKeyViolation: ForeignKeyViolation,
+    pgerr.CheckViolation: CheckViolation,
+    pgerr.NotNullViolation: NotNullViolation,
+    pgerr.ExclusionViolation: ExclusionViolation,
+}
+
+
+def classify(exc: BaseException, query: str = "") -> ChatDBError:
+    """Turn a driver error into the matching chatdb error (``query`` names the statement)."""
+    if isinstance(exc, ChatDBError):
+        return exc
+    if not isinstance(exc, psycopg.Error):
+        return DatabaseError(f"{type(exc).__name__}: {exc}", query=query)
+    diag = exc.diag
+    sqlstate = exc.sqlstate
+    message = (diag.message_primary or str(exc)).strip()
+    if diag.message_detail:
+        message = f"{message} ({diag.message_detail})"
+    for driver_cls, ours in _CONSTRAINT_CLASSES.items():
+        if isinstance(exc, driver_cls):
+            return ours(
+                message,
+                constraint=diag.constraint_name,
+                table=diag.table_name,
+                column=diag.column_name,
+                sqlstate=sqlstate,
+                query=query,
+            )
+    if isinstance(exc, pgerr.SerializationFailure):
+        return SerializationFailure(message, sqlstate=sqlstate, query=query)
+    if isinstance(exc, pgerr.DeadlockDetected):
+        return DeadlockDetected(message, sqlstate=sqlstate, query=query)
+    if isinstance(exc, psycopg.DataError) or (sqlstate or "").startswith("22"):
+        return InvalidValue(message, sqlstate=sqlstate, query=query)
+    if isinstance(exc, psycopg.OperationalError) and sqlstate is None:
+        return ConnectionFailure(message, query=query)
+    if isinstance(exc, psycopg.InterfaceError):
+        return ConnectionFailure(message, query=query)
+    return DatabaseError(message, sqlstate=sqlstate, query=query)

@@ -1,0 +1,1 @@
+"""chatdb codegen: compiles sqlc-style .sql files into a typed Python query layer."""
