@@ -1,0 +1,191 @@
+"""What the live server knows: types, enums, tables and columns, and each query's description.
+
+Types come from PostgreSQL itself: every query is prepared on a database holding the schema and
+the protocol's describe gives its parameter and result types (as sqlx and pgtyped do).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import pq
+
+from codegen.errors import CodegenError, Location
+
+
+@dataclass(frozen=True)
+class PgType:
+    oid: int
+    name: str  # e.g. "int8", "chat_status"
+    schema: str
+    kind: str  # typtype: b base, e enum, d domain, c composite, p pseudo, r range
+    elem: int  # element type oid for arrays (0 otherwise)
+    base: int  # base type oid for domains (0 otherwise)
+    category: str  # typcategory: A array, ...
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type_oid: int
+    not_null: bool
+    number: int  # attnum
+    has_default: bool
+
+
+@dataclass
+class Table:
+    oid: int
+    schema: str
+    name: str
+    kind: str  # relkind
+    columns: list[Column] = field(default_factory=list)
+
+    def column(self, name: str) -> Column | None:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
+
+
+@dataclass
+class Catalog:
+    types: dict[int, PgType]
+    enums: dict[int, list[str]]  # type oid -> labels in order
+    tables: dict[int, Table]  # relation oid -> table
+    by_name: dict[str, Table]  # "name" and "schema.name" -> table
+
+    def table(self, name: str) -> Table | None:
+        return self.by_name.get(name.lower())
+
+
+_USER_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
+
+
+def load_catalog(conn: psycopg.Connection[Any]) -> Catalog:
+    """Read types, enums, and user tables/views with their columns."""
+    types: dict[int, PgType] = {}
+    for oid, name, schema, kind, elem, base, category in conn.execute(
+        """SELECT t.oid, t.typname, n.nspname, t.typtype, t.typelem, t.typbasetype, t.typcategory
+           FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"""
+    ):
+        types[oid] = PgType(oid, name, schema, kind, elem if category == "A" else 0, base, category)
+    enums: dict[int, list[str]] = {}
+    for typ, label in conn.execute(
+        "SELECT enumtypid, enumlabel FROM pg_enum ORDER BY enumtypid, enumsortorder"
+    ):
+        enums.setdefault(typ, []).append(label)
+    tables: dict[int, Table] = {}
+    for oid, schema, name, kind in conn.execute(
+        f"""SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {_USER_SCHEMAS}
+            ORDER BY n.nspname, c.relname"""
+    ):
+        tables[oid] = Table(oid, schema, name, kind)
+    for rel, name, typ, not_null, num, has_default in conn.execute(
+        f"""SELECT a.attrelid, a.attname, a.atttypid, a.attnotnull, a.attnum, a.atthasdef
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+              AND {_USER_SCHEMAS}
+            ORDER BY a.attrelid, a.attnum"""
+    ):
+        tables[rel].columns.append(Column(name, typ, not_null, num, has_default))
+    by_name: dict[str, Table] = {}
+    for table in tables.values():
+        by_name[f"{table.schema}.{table.name}".lower()] = table
+        if table.schema == "public" or table.name.lower() not in by_name:
+            by_name[table.name.lower()] = table
+    return Catalog(types, enums, tables, by_name)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type_oid: int
+    table_oid: int
+    table_column: int
+
+
+@dataclass(frozen=True)
+class Description:
+    param_types: list[int]
+    fields: list[Field]
+
+
+def describe(conn: psycopg.Connection[Any], sql: str, loc: Location) -> Description:
+    """Prepare ``sql`` (unnamed statement) and read parameter and result types from the server."""
+    pgconn = conn.pgconn
+    result = pgconn.prepare(b"", sql.encode())
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise _server_error(result, sql, loc)
+    desc = pgconn.describe_prepared(b"")
+    if desc.status != pq.ExecStatus.COMMAND_OK:
+        raise _server_error(desc, sql, loc)
+    params = [desc.param_type(i) for i in range(desc.nparams)]
+    fields = [
+        Field(
+            (desc.fname(i) or b"").decode(),
+            desc.ftype(i),
+            desc.ftable(i),
+            desc.ftablecol(i),
+        )
+        for i in range(desc.nfields)
+    ]
+    return Description(params, fields)
+
+
+def _server_error(result: pq.abc.PGresult, sql: str, loc: Location) -> CodegenError:
+    message = (result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or b"").decode()
+    message = message or (result.error_message or b"").decode().strip()
+    hint = (result.error_field(pq.DiagnosticField.MESSAGE_HINT) or b"").decode()
+    position = result.error_field(pq.DiagnosticField.STATEMENT_POSITION)
+    line = loc.line
+    if position and loc.sql_line:
+        offset = int(position) - 1
+        line = loc.sql_line + sql.count("\n", 0, offset)
+    text = f"server: {message}" + (f" (hint: {hint})" if hint else "")
+    return CodegenError(text, loc.at(line))
+
+
+_MIGRATION_NAME = re.compile(r"^(\d+)_")
+
+
+def schema_files(source: Path) -> list[Path]:
+    """The schema's .sql files in apply order; ``*.down.sql`` migrations are ignored."""
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise CodegenError(f"{source}: schema source not found")
+    files = [p for p in source.iterdir() if p.suffix == ".sql" and not p.name.endswith(".down.sql")]
+
+    def key(p: Path) -> tuple[int, str]:
+        m = _MIGRATION_NAME.match(p.name)
+        return (int(m.group(1)) if m else 0, p.name)
+
+    files.sort(key=key)
+    if not files:
+        raise CodegenError(f"{source}: no .sql schema files")
+    return files
+
+
+def apply_schema(conn: psycopg.Connection[Any], files: list[Path]) -> None:
+    """Run every schema file in order; an error names the file and line."""
+    for path in files:
+        text = path.read_text()
+        try:
+            with conn.transaction():
+                conn.execute(text.encode())  # simple protocol: many statements, no params
+        except psycopg.Error as exc:
+            line = 1
+            pos = exc.diag.statement_position
+            if pos:
+                line = 1 + text.count("\n", 0, int(pos) - 1)
+            raise CodegenError(
+                f"schema: server: {exc.diag.message_primary or exc}", Location(path, line)
+            ) from exc

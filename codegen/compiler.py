@@ -1,0 +1,520 @@
+"""From parsed queries and the live catalog to the typed intermediate form the renderer prints."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pglast import ast
+from pglast.parser import ParseError, parse_sql
+
+from codegen.catalog import Catalog, Description, Table, describe
+from codegen.config import Config
+from codegen.errors import CodegenError, Location
+from codegen.nullability import Analyzer, OutColumn
+from codegen.parse import AUTHZ_FILTER_MARKER, RawQuery
+from codegen.pytypes import Override, PyType, TypeMapper, apply_override, enum_class_name
+
+
+@dataclass
+class ParamIR:
+    name: str
+    number: int
+    pytype: PyType
+    nullable: bool
+    is_slice: bool
+    pg_type: str
+
+    @property
+    def annotation(self) -> str:
+        if self.pytype.array is not None:
+            # Arrays are accepted as any sequence; PostgreSQL arrays may hold NULL elements.
+            text = f"Sequence[{self.pytype.array.annotation} | None]"
+        else:
+            text = self.pytype.annotation
+        return f"{text} | None" if self.nullable else text
+
+
+@dataclass
+class FieldIR:
+    name: str
+    pytype: PyType
+    nullable: bool
+    index: int
+    pg_type: str
+
+    @property
+    def annotation(self) -> str:
+        return f"{self.pytype.annotation} | None" if self.nullable else self.pytype.annotation
+
+
+@dataclass
+class ModelIR:
+    class_name: str
+    table: str
+    fields: list[FieldIR]
+    oid: int = 0
+
+
+@dataclass
+class EmbedIR:
+    name: str
+    model: ModelIR
+    start: int
+    end: int
+    nullable: bool
+    probe: int  # index of a NOT NULL column: NULL there means the outer join found nothing
+
+    @property
+    def annotation(self) -> str:
+        return f"{self.model.class_name} | None" if self.nullable else self.model.class_name
+
+
+@dataclass
+class RowIR:
+    class_name: str
+    fields: list[FieldIR | EmbedIR]
+    is_model: bool = False
+
+    @property
+    def width(self) -> int:
+        return sum(f.end - f.start if isinstance(f, EmbedIR) else 1 for f in self.fields)
+
+    @property
+    def needs_load(self) -> bool:
+        return any(isinstance(f, EmbedIR) or f.pytype.needs_load for f in self.fields)
+
+
+@dataclass
+class EnumIR:
+    class_name: str
+    pg_name: str
+    values: list[str]
+
+
+@dataclass
+class QueryIR:
+    name: str
+    method: str
+    kind: str
+    module: str
+    location: Location
+    sql: str
+    params: list[ParamIR]
+    row: RowIR | None
+    authz: str | None
+    doc: list[str]
+    source_sql: str
+    has_authz_filter: bool = False
+    copy_sql: str = ""
+
+    @property
+    def const(self) -> str:
+        return snake(self.name).upper()
+
+    @property
+    def params_class(self) -> str:
+        return f"{self.name}Params"
+
+    @property
+    def uses_params_class(self) -> bool:
+        return self.kind in (":copyfrom", ":batchexec", ":batchmany", ":batchone")
+
+
+@dataclass
+class Package:
+    enums: list[EnumIR]
+    models: list[ModelIR]
+    modules: dict[str, list[QueryIR]]  # module name -> queries in file order
+    sources: dict[str, str] = field(default_factory=dict)  # module name -> source file (relative)
+
+    @property
+    def queries(self) -> list[QueryIR]:
+        return [q for m in sorted(self.modules) for q in self.modules[m]]
+
+
+def snake(name: str) -> str:
+    """GetChatByID -> get_chat_by_id; UpdateChatMCPServerIDs -> update_chat_mcp_server_ids."""
+    name = re.sub(r"IDs\b|IDs(?=[A-Z])", "Ids", name)
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return name.lower()
+
+
+def py_ident(name: str, fallback: str) -> str:
+    ident = re.sub(r"\W+", "_", name).strip("_").lower()
+    if not ident or ident[0].isdigit():
+        ident = fallback
+    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in ("self", "row", "cur"):
+        ident += "_"
+    return ident
+
+
+def model_class_name(table: str) -> str:
+    words = table.split("_")
+    last = words[-1]
+    if last.endswith("ies") and len(last) > 3:
+        last = last[:-3] + "y"
+    elif last.endswith(("sses", "uses", "xes", "ches", "shes")):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith(("ss", "us", "is")):
+        last = last[:-1]
+    words[-1] = last
+    return "".join(w[:1].upper() + w[1:] for w in words if w)
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            candidate = f"{n}_{seen[n]}"
+            while candidate in seen:
+                seen[n] += 1
+                candidate = f"{n}_{seen[n]}"
+            seen[candidate] = 1
+            out.append(candidate)
+        else:
+            seen[n] = 1
+            out.append(n)
+    return out
+
+
+class Compiler:
+    """Compiles the queries of one project against its catalog."""
+
+    def __init__(self, config: Config, catalog: Catalog, conn: Any) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.conn = conn
+        self.types = TypeMapper(catalog, config.type_overrides)
+        self.models = self._models()
+        self.model_by_oid = {m.oid: m for m in self.models}
+
+    def _column_override(self, table: str, column: str) -> Override | None:
+        return self.config.column_overrides.get(f"{table}.{column}".lower())
+
+    def _column_type(self, table: Table, col_name: str, oid: int) -> PyType:
+        base = self.types.map(oid)
+        override = self._column_override(table.name, col_name)
+        return apply_override(base, override) if override else base
+
+    def _models(self) -> list[ModelIR]:
+        models = []
+        for table in sorted(self.catalog.tables.values(), key=lambda t: (t.schema, t.name)):
+            names = _dedupe([py_ident(c.name, f"column_{i}") for i, c in enumerate(table.columns)])
+            fields = []
+            for i, (col, fname) in enumerate(zip(table.columns, names, strict=True)):
+                override = self._column_override(table.name, col.name)
+                nullable = not col.not_null
+                if override is not None and override.nullable is not None:
+                    nullable = override.nullable
+                fields.append(
+                    FieldIR(
+                        fname,
+                        self._column_type(table, col.name, col.type_oid),
+                        nullable,
+                        i,
+                        self.types.type_name(col.type_oid),
+                    )
+                )
+            models.append(ModelIR(model_class_name(table.name), table.name, fields, table.oid))
+        _check_unique([m.class_name for m in models], "model class")
+        return models
+
+    def enums(self) -> list[EnumIR]:
+        out = []
+        for oid, labels in self.catalog.enums.items():
+            typ = self.catalog.types[oid]
+            if typ.schema in ("pg_catalog", "information_schema"):
+                continue
+            out.append(EnumIR(enum_class_name(typ.name), typ.name, labels))
+        return sorted(out, key=lambda e: e.class_name)
+
+    # ---- one query ------------------------------------------------------------------------
+    def compile(self, raw: RawQuery, module: str) -> QueryIR:
+        loc = raw.location
+        if self.config.authz and not raw.authz:
+            raise CodegenError(
+                f"query {raw.name} has no '-- authz:' policy line (authz is enabled)", loc
+            )
+        desc = describe(self.conn, raw.sql, loc)
+        try:
+            stmts = parse_sql(raw.sql)
+        except ParseError as exc:
+            raise CodegenError(f"syntax error: {exc}", loc) from exc
+        stmt = stmts[0].stmt
+        contexts = _param_contexts(stmt, self.catalog)
+        params = self._params(raw, desc, contexts, loc)
+        analyzer = Analyzer(self.catalog, {p.number: p.nullable for p in params})
+        out_cols = analyzer.statement(stmt)
+        row = self._row(raw, desc, out_cols, loc)
+        kind = raw.kind
+        if kind in (":one", ":many", ":batchmany", ":batchone") and row is None:
+            raise CodegenError(f"{kind} query {raw.name} returns no columns", loc)
+        copy_sql = ""
+        if kind == ":copyfrom":
+            copy_sql, params = self._copy(stmt, params, loc)
+        return QueryIR(
+            name=raw.name,
+            method=snake(raw.name),
+            kind=kind,
+            module=module,
+            location=loc,
+            sql=raw.sql,
+            params=params,
+            row=None if copy_sql else row,
+            authz=raw.authz,
+            doc=raw.doc,
+            source_sql=raw.source_sql,
+            has_authz_filter=AUTHZ_FILTER_MARKER in raw.sql,
+            copy_sql=copy_sql,
+        )
+
+    def _params(
+        self,
+        raw: RawQuery,
+        desc: Description,
+        contexts: dict[int, _ParamContext],
+        loc: Location,
+    ) -> list[ParamIR]:
+        names = []
+        for p in raw.params:
+            if p.explicit:
+                names.append(py_ident(p.name, f"p{p.number}"))
+            else:
+                ctx = contexts.get(p.number)
+                names.append(py_ident(ctx.column, f"p{p.number}") if ctx and ctx.column else f"p{p.number}")
+        names = _dedupe(names)
+        out = []
+        for p, name in zip(raw.params, names, strict=True):
+            oid = desc.param_types[p.number - 1]
+            ctx = contexts.get(p.number)
+            pytype = self.types.map(oid)
+            nullable = p.nullable
+            if ctx is not None:
+                nullable = nullable or ctx.null_tested
+                if ctx.table is not None and ctx.column:
+                    col = ctx.table.column(ctx.column)
+                    override = self._column_override(ctx.table.name, ctx.column)
+                    if override is not None and col is not None and col.type_oid == oid:
+                        pytype = apply_override(pytype, override)
+                    if ctx.assigned and col is not None and not col.not_null:
+                        nullable = True
+            out.append(
+                ParamIR(name, p.number, pytype, nullable, p.is_slice, self.types.type_name(oid))
+            )
+        return out
+
+    def _row(
+        self, raw: RawQuery, desc: Description, cols: list[OutColumn], loc: Location
+    ) -> RowIR | None:
+        fields = desc.fields
+        if not fields:
+            return None
+        if len(cols) != len(fields):
+            # The syntax tree and the server disagree (an unusual construct): be conservative.
+            cols = [OutColumn(f.name, True) for f in fields]
+        embeds = {e.offset: e.alias for e in raw.embeds}
+        items: list[FieldIR | EmbedIR] = []
+        names: list[str] = []
+        i = 0
+        while i < len(fields):
+            col = cols[i]
+            alias = embeds.get(col.location) if col.star_of else None
+            if alias is not None and col.star_table is not None:
+                table = col.star_table
+                model = self.model_by_oid[table.oid]
+                start, end = i, i + len(table.columns)
+                probe_offset = next((j for j, c in enumerate(table.columns) if c.not_null), 0)
+                embed_name = py_ident(alias, f"embed_{i}")
+                items.append(EmbedIR(embed_name, model, start, end, col.star_outer, start + probe_offset))
+                names.append(items[-1].name)
+                i = end
+                continue
+            f = fields[i]
+            name = f.name
+            nullable = col.nullable
+            if name.endswith("!"):
+                name, nullable = name[:-1], False
+            elif name.endswith("?"):
+                name, nullable = name[:-1], True
+            pytype = self.types.map(f.type_oid)
+            table = self.catalog.tables.get(f.table_oid) if f.table_oid else None
+            if table is not None and 0 < f.table_column:
+                src = next((c for c in table.columns if c.number == f.table_column), None)
+                override = self._column_override(table.name, src.name) if src else None
+                if override is not None:
+                    pytype = apply_override(pytype, override)
+                    if override.nullable is not None and not fields[i].name.endswith(("!", "?")):
+                        nullable = override.nullable
+            items.append(FieldIR(py_ident(name, f"column_{i + 1}"), pytype, nullable, i, self.types.type_name(f.type_oid)))
+            names.append(items[-1].name)
+            i += 1
+        for item, name in zip(items, _dedupe(names), strict=True):
+            item.name = name
+        model = self._matching_model(items, fields)
+        if model is not None:
+            return RowIR(model.class_name, list(model.fields), is_model=True)
+        return RowIR(f"{raw.name}Row", items)
+
+    def _matching_model(self, items: list[FieldIR | EmbedIR], fields: list[Any]) -> ModelIR | None:
+        """The table model when the row is exactly a table's columns, in order."""
+        if any(isinstance(i, EmbedIR) for i in items) or not fields:
+            return None
+        table_oid = fields[0].table_oid
+        model = self.model_by_oid.get(table_oid)
+        if model is None or len(model.fields) != len(fields):
+            return None
+        table = self.catalog.tables[table_oid]
+        for f, col, item, mf in zip(fields, table.columns, items, model.fields, strict=True):
+            assert isinstance(item, FieldIR)
+            if f.table_oid != table_oid or f.table_column != col.number:
+                return None
+            if item.nullable != mf.nullable or item.name != mf.name:
+                return None
+        return model
+
+    def _copy(
+        self, stmt: Any, params: list[ParamIR], loc: Location
+    ) -> tuple[str, list[ParamIR]]:
+        if not isinstance(stmt, ast.InsertStmt) or not stmt.cols:
+            raise CodegenError(":copyfrom needs INSERT INTO t (columns) VALUES (params)", loc)
+        select = stmt.selectStmt
+        rows = getattr(select, "valuesLists", None)
+        if not rows or len(rows) != 1:
+            raise CodegenError(":copyfrom needs exactly one VALUES row of parameters", loc)
+        by_number = {p.number: p for p in params}
+        ordered = []
+        for value in rows[0]:
+            node = value.arg if isinstance(value, ast.TypeCast) else value
+            if not isinstance(node, ast.ParamRef):
+                raise CodegenError(":copyfrom VALUES may hold only parameters", loc)
+            ordered.append(by_number[node.number])
+        rel = stmt.relation
+        table = f"{rel.schemaname}.{rel.relname}" if rel.schemaname else rel.relname
+        cols = ", ".join(c.name for c in stmt.cols)
+        return f"COPY {table} ({cols}) FROM STDIN", ordered
+
+
+def _check_unique(names: list[str], what: str) -> None:
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise CodegenError(f"two tables map to the same {what} {n!r}")
+        seen.add(n)
+
+
+@dataclass
+class _ParamContext:
+    column: str | None = None
+    table: Table | None = None
+    assigned: bool = False  # inserted into or SET to the column
+    null_tested: bool = False  # used in `param IS NULL`
+
+
+def _param_number(node: Any) -> int | None:
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    return node.number if isinstance(node, ast.ParamRef) else None
+
+
+def _param_contexts(stmt: Any, catalog: Catalog) -> dict[int, _ParamContext]:
+    """What each $N is compared with, inserted into or assigned to: names and types follow."""
+    out: dict[int, _ParamContext] = {}
+    aliases: dict[str, Table] = {}
+
+    def ctx(n: int) -> _ParamContext:
+        return out.setdefault(n, _ParamContext())
+
+    def note_column(n: int, ref: Any, assigned: bool, table: Table | None = None) -> None:
+        c = ctx(n)
+        if c.column is not None:
+            return
+        if isinstance(ref, str):
+            c.column, c.table = ref, table
+        elif isinstance(ref, ast.ColumnRef):
+            parts = [f.sval for f in ref.fields if isinstance(f, ast.String)]
+            if not parts:
+                return
+            c.column = parts[-1]
+            if len(parts) >= 2:
+                c.table = aliases.get(parts[-2])
+            elif len({t.oid for t in aliases.values()}) == 1:
+                c.table = next(iter(aliases.values()))
+        c.assigned = c.assigned or assigned
+
+    # Collect table aliases first so column references can be resolved.
+    for node in _walk(stmt):
+        if isinstance(node, ast.RangeVar):
+            table = catalog.table(
+                f"{node.schemaname}.{node.relname}" if node.schemaname else node.relname
+            )
+            if table is not None:
+                aliases[node.alias.aliasname if node.alias else node.relname] = table
+
+    for node in _walk(stmt):
+        if isinstance(node, ast.InsertStmt) and node.cols:
+            table = catalog.table(node.relation.relname)
+            select = node.selectStmt
+            for row in getattr(select, "valuesLists", None) or ():
+                for col, value in zip(node.cols, row, strict=False):
+                    n = _param_number(value)
+                    if n is not None:
+                        note_column(n, col.name, True, table)
+            for col, target in zip(node.cols, getattr(select, "targetList", None) or (), strict=False):
+                n = _param_number(target.val)
+                if n is not None:
+                    note_column(n, col.name, True, table)
+                elif isinstance(target.val, ast.FuncCall) and target.val.funcname[-1].sval == "unnest":
+                    pass
+        elif isinstance(node, ast.UpdateStmt):
+            table = catalog.table(node.relation.relname)
+            for target in node.targetList or ():
+                n = _param_number(target.val)
+                if n is not None:
+                    note_column(n, target.name, True, table)
+        elif isinstance(node, ast.OnConflictClause):
+            for target in node.targetList or ():
+                n = _param_number(target.val)
+                if n is not None:
+                    note_column(n, target.name, True)
+        elif isinstance(node, ast.A_Expr):
+            left, right = node.lexpr, node.rexpr
+            ln, rn = _param_number(left), _param_number(right)
+            if rn is not None and isinstance(left, ast.ColumnRef):
+                note_column(rn, left, False)
+            elif ln is not None and isinstance(right, ast.ColumnRef):
+                note_column(ln, right, False)
+        elif isinstance(node, ast.NullTest):
+            n = _param_number(node.arg)
+            if n is not None:
+                ctx(n).null_tested = True
+        elif isinstance(node, ast.SelectStmt):
+            n = _param_number(node.limitCount)
+            if n is not None:
+                note_column(n, "limit", False)
+            n = _param_number(node.limitOffset)
+            if n is not None:
+                note_column(n, "offset", False)
+    return out
+
+
+def _walk(node: Any) -> Any:
+    """Every AST node under ``node``, depth first."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, tuple | list):
+            stack.extend(reversed(current))
+            continue
+        if not isinstance(current, ast.Node):
+            continue
+        yield current
+        for attr in current:
+            value = getattr(current, attr)
+            if isinstance(value, ast.Node | tuple | list):
+                stack.append(value)

@@ -1,0 +1,130 @@
+"""The compiler's entry point: configuration in, generated files out (or a staleness check)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import psycopg
+
+from codegen.catalog import apply_schema, load_catalog, schema_files
+from codegen.compiler import Compiler, Package, QueryIR, py_ident
+from codegen.config import Config, load_config
+from codegen.errors import CodegenError
+from codegen.parse import parse_query_file, read_query_files
+from codegen.pgserver import PgServerError, throwaway_server
+from codegen.render import GENERATED_MARK, Renderer, write_docs
+from codegen.schemadump import dump_schema
+
+
+def generate(config: Config) -> dict[Path, str]:
+    """Compile the project: every output path with its content."""
+    with throwaway_server() as server:
+        dbname = server.create_database()
+        with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
+            apply_schema(conn, schema_files(config.schema))
+            catalog = load_catalog(conn)
+            compiler = Compiler(config, catalog, conn)
+            modules: dict[str, list[QueryIR]] = {}
+            sources: dict[str, str] = {}
+            seen: dict[str, QueryIR] = {}
+            for path, text in read_query_files(config.queries):
+                module = py_ident(path.stem, "queries")
+                if module in modules or module in ("models", "querier", "protocol", "registry"):
+                    raise CodegenError(f"{path}: query file name clashes with module {module!r}")
+                sources[module] = str(config.rel(path))
+                compiled = []
+                for raw in parse_query_file(config.rel(path), text):
+                    if raw.name in seen:
+                        first = seen[raw.name].location
+                        raise CodegenError(
+                            f"duplicate query name {raw.name} (first defined at {first})",
+                            raw.location,
+                        )
+                    query = compiler.compile(raw, module)
+                    seen[raw.name] = query
+                    compiled.append(query)
+                modules[module] = compiled
+            methods = [q.method for q in seen.values()]
+            for m in set(methods):
+                if methods.count(m) > 1:
+                    raise CodegenError(f"two queries map to the same method name {m!r}")
+            package = Package(compiler.enums(), compiler.models, modules, sources)
+            files = Renderer(package, config.errors_module, sources).render()
+            outputs = {config.out / name: content for name, content in files.items()}
+            if config.docs is not None:
+                outputs[config.docs] = write_docs(package, sources)
+        if config.schema_dump is not None:
+            outputs[config.schema_dump] = dump_schema(server.dsn(dbname))
+        server.drop_database(dbname)
+    return outputs
+
+
+def stale_generated(config: Config, outputs: dict[Path, str]) -> list[Path]:
+    """Generated files in the output directory that would no longer be written."""
+    if not config.out.is_dir():
+        return []
+    out = []
+    for path in sorted(config.out.glob("*.py")):
+        if path not in outputs and path.read_text().startswith(GENERATED_MARK):
+            out.append(path)
+    return out
+
+
+def check(config: Config, outputs: dict[Path, str]) -> list[str]:
+    """Differences between the committed files and what would be written."""
+    problems = []
+    for path, content in sorted(outputs.items()):
+        if not path.exists():
+            problems.append(f"{config.rel(path)}: missing")
+        elif path.read_text() != content:
+            problems.append(f"{config.rel(path)}: stale")
+    problems += [f"{config.rel(p)}: no longer generated" for p in stale_generated(config, outputs)]
+    return problems
+
+
+def write(config: Config, outputs: dict[Path, str]) -> list[Path]:
+    changed = []
+    for path, content in sorted(outputs.items()):
+        if path.exists() and path.read_text() == content:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+        changed.append(path)
+    for path in stale_generated(config, outputs):
+        path.unlink()
+        changed.append(path)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m codegen",
+        description="Compile sqlc-style .sql query files into a typed Python package.",
+    )
+    parser.add_argument("--config", type=Path, help="pyproject.toml with [tool.codegen] (default: ./pyproject.toml)")
+    parser.add_argument("--schema", type=Path, help="migrations directory or .sql schema file(s)")
+    parser.add_argument("--queries", type=Path, help="query file or directory")
+    parser.add_argument("--out", type=Path, help="output package directory")
+    parser.add_argument("--authz", action=argparse.BooleanOptionalAction, default=None, help="require an '-- authz:' line on every query")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the committed output is stale")
+    args = parser.parse_args(argv)
+    pyproject = args.config
+    if pyproject is None and not (args.schema and args.queries and args.out):
+        default = Path("pyproject.toml")
+        pyproject = default if default.exists() else None
+    try:
+        config = load_config(pyproject, schema=args.schema, queries=args.queries, out=args.out, authz=args.authz)
+        outputs = generate(config)
+    except (CodegenError, PgServerError) as exc:
+        print(f"codegen: error: {exc}", file=sys.stderr)
+        return 1
+    if args.check:
+        problems = check(config, outputs)
+        for p in problems:
+            print(f"codegen: {p} (run `make gen`)", file=sys.stderr)
+        return 1 if problems else 0
+    for path in write(config, outputs):
+        print(f"codegen: wrote {config.rel(path)}")
+    return 0
