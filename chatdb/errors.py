@@ -25,7 +25,9 @@ class NotFound(ChatDBError):
 class NotAuthorized(ChatDBError):
     """The actor may not perform this action. Distinct from NotFound; callers may map both to 404."""
 
-    def __init__(self, message: str = "not authorized", *, action: str = "", object: str = "") -> None:
+    def __init__(
+        self, message: str = "not authorized", *, action: str = "", object: str = ""
+    ) -> None:
         self.action = action
         self.object = object
         super().__init__(message)

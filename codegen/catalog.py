@@ -63,7 +63,9 @@ class Catalog:
         return self.by_name.get(name.lower())
 
 
-_USER_SCHEMAS = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
+_USER_SCHEMAS = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'"
+)
 
 
 def load_catalog(conn: psycopg.Connection[Any]) -> Catalog:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pglast import ast
+from pglast import ast as pg_ast
 from pglast.parser import ParseError, parse_sql
 
 from codegen.catalog import Catalog, Description, Table, describe
@@ -16,6 +16,9 @@ from codegen.errors import CodegenError, Location
 from codegen.nullability import Analyzer, OutColumn
 from codegen.parse import AUTHZ_FILTER_MARKER, RawQuery
 from codegen.pytypes import Override, PyType, TypeMapper, apply_override, enum_class_name
+
+# pglast types every AST attribute as Optional; the tree is walked dynamically.
+ast: Any = pg_ast
 
 
 @dataclass
@@ -143,11 +146,19 @@ def snake(name: str) -> str:
     return name.lower()
 
 
+# Names the generated code uses itself (locals and the types in annotations).
+_SHADOWED = frozenset(
+    "self row rows cur exc args params p r v copy results "
+    "str int float bool bytes list dict tuple date time datetime timedelta "
+    "Any Decimal UUID JSON Sequence Iterable".split()
+)
+
+
 def py_ident(name: str, fallback: str) -> str:
     ident = re.sub(r"\W+", "_", name).strip("_").lower()
     if not ident or ident[0].isdigit():
         ident = fallback
-    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in ("self", "row", "cur"):
+    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in _SHADOWED:
         ident += "_"
     return ident
 
@@ -287,7 +298,9 @@ class Compiler:
                 names.append(py_ident(p.name, f"p{p.number}"))
             else:
                 ctx = contexts.get(p.number)
-                names.append(py_ident(ctx.column, f"p{p.number}") if ctx and ctx.column else f"p{p.number}")
+                names.append(
+                    py_ident(ctx.column, f"p{p.number}") if ctx and ctx.column else f"p{p.number}"
+                )
         names = _dedupe(names)
         out = []
         for p, name in zip(raw.params, names, strict=True):
@@ -331,7 +344,9 @@ class Compiler:
                 start, end = i, i + len(table.columns)
                 probe_offset = next((j for j, c in enumerate(table.columns) if c.not_null), 0)
                 embed_name = py_ident(alias, f"embed_{i}")
-                items.append(EmbedIR(embed_name, model, start, end, col.star_outer, start + probe_offset))
+                items.append(
+                    EmbedIR(embed_name, model, start, end, col.star_outer, start + probe_offset)
+                )
                 names.append(items[-1].name)
                 i = end
                 continue
@@ -343,22 +358,30 @@ class Compiler:
             elif name.endswith("?"):
                 name, nullable = name[:-1], True
             pytype = self.types.map(f.type_oid)
-            table = self.catalog.tables.get(f.table_oid) if f.table_oid else None
-            if table is not None and 0 < f.table_column:
-                src = next((c for c in table.columns if c.number == f.table_column), None)
-                override = self._column_override(table.name, src.name) if src else None
+            source = self.catalog.tables.get(f.table_oid) if f.table_oid else None
+            if source is not None and f.table_column > 0:
+                src = next((c for c in source.columns if c.number == f.table_column), None)
+                override = self._column_override(source.name, src.name) if src else None
                 if override is not None:
                     pytype = apply_override(pytype, override)
                     if override.nullable is not None and not fields[i].name.endswith(("!", "?")):
                         nullable = override.nullable
-            items.append(FieldIR(py_ident(name, f"column_{i + 1}"), pytype, nullable, i, self.types.type_name(f.type_oid)))
+            items.append(
+                FieldIR(
+                    py_ident(name, f"column_{i + 1}"),
+                    pytype,
+                    nullable,
+                    i,
+                    self.types.type_name(f.type_oid),
+                )
+            )
             names.append(items[-1].name)
             i += 1
         for item, name in zip(items, _dedupe(names), strict=True):
             item.name = name
-        model = self._matching_model(items, fields)
-        if model is not None:
-            return RowIR(model.class_name, list(model.fields), is_model=True)
+        same = self._matching_model(items, fields)
+        if same is not None:
+            return RowIR(same.class_name, list(same.fields), is_model=True)
         return RowIR(f"{raw.name}Row", items)
 
     def _matching_model(self, items: list[FieldIR | EmbedIR], fields: list[Any]) -> ModelIR | None:
@@ -378,9 +401,7 @@ class Compiler:
                 return None
         return model
 
-    def _copy(
-        self, stmt: Any, params: list[ParamIR], loc: Location
-    ) -> tuple[str, list[ParamIR]]:
+    def _copy(self, stmt: Any, params: list[ParamIR], loc: Location) -> tuple[str, list[ParamIR]]:
         if not isinstance(stmt, ast.InsertStmt) or not stmt.cols:
             raise CodegenError(":copyfrom needs INSERT INTO t (columns) VALUES (params)", loc)
         select = stmt.selectStmt
@@ -465,11 +486,16 @@ def _param_contexts(stmt: Any, catalog: Catalog) -> dict[int, _ParamContext]:
                     n = _param_number(value)
                     if n is not None:
                         note_column(n, col.name, True, table)
-            for col, target in zip(node.cols, getattr(select, "targetList", None) or (), strict=False):
+            for col, target in zip(
+                node.cols, getattr(select, "targetList", None) or (), strict=False
+            ):
                 n = _param_number(target.val)
                 if n is not None:
                     note_column(n, col.name, True, table)
-                elif isinstance(target.val, ast.FuncCall) and target.val.funcname[-1].sval == "unnest":
+                elif (
+                    isinstance(target.val, ast.FuncCall)
+                    and target.val.funcname[-1].sval == "unnest"
+                ):
                     pass
         elif isinstance(node, ast.UpdateStmt):
             table = catalog.table(node.relation.relname)

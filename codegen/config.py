@@ -100,7 +100,9 @@ def load_config(
         path("out", out),
     )
     missing = [
-        n for n, v in (("schema", schema_path), ("queries", queries_path), ("out", out_path)) if not v
+        n
+        for n, v in (("schema", schema_path), ("queries", queries_path), ("out", out_path))
+        if not v
     ]
     if missing:
         raise CodegenError(

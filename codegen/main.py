@@ -13,51 +13,64 @@ from codegen.compiler import Compiler, Package, QueryIR, py_ident
 from codegen.config import Config, load_config
 from codegen.errors import CodegenError
 from codegen.parse import parse_query_file, read_query_files
-from codegen.pgserver import PgServerError, throwaway_server
+from codegen.pgserver import PgServer, PgServerError, throwaway_server
 from codegen.render import GENERATED_MARK, Renderer, write_docs
 from codegen.schemadump import dump_schema
 
+_RESERVED_MODULES = ("models", "querier", "protocol", "registry")
 
-def generate(config: Config) -> dict[Path, str]:
-    """Compile the project: every output path with its content."""
-    with throwaway_server() as server:
-        dbname = server.create_database()
-        with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
-            apply_schema(conn, schema_files(config.schema))
-            catalog = load_catalog(conn)
-            compiler = Compiler(config, catalog, conn)
-            modules: dict[str, list[QueryIR]] = {}
-            sources: dict[str, str] = {}
-            seen: dict[str, QueryIR] = {}
-            for path, text in read_query_files(config.queries):
-                module = py_ident(path.stem, "queries")
-                if module in modules or module in ("models", "querier", "protocol", "registry"):
-                    raise CodegenError(f"{path}: query file name clashes with module {module!r}")
-                sources[module] = str(config.rel(path))
-                compiled = []
-                for raw in parse_query_file(config.rel(path), text):
-                    if raw.name in seen:
-                        first = seen[raw.name].location
-                        raise CodegenError(
-                            f"duplicate query name {raw.name} (first defined at {first})",
-                            raw.location,
-                        )
-                    query = compiler.compile(raw, module)
-                    seen[raw.name] = query
-                    compiled.append(query)
-                modules[module] = compiled
-            methods = [q.method for q in seen.values()]
-            for m in set(methods):
-                if methods.count(m) > 1:
-                    raise CodegenError(f"two queries map to the same method name {m!r}")
-            package = Package(compiler.enums(), compiler.models, modules, sources)
-            files = Renderer(package, config.errors_module, sources).render()
-            outputs = {config.out / name: content for name, content in files.items()}
-            if config.docs is not None:
-                outputs[config.docs] = write_docs(package, sources)
-        if config.schema_dump is not None:
-            outputs[config.schema_dump] = dump_schema(server.dsn(dbname))
+
+def generate(config: Config, server: PgServer | None = None) -> dict[Path, str]:
+    """Compile the project: every output path with its content.
+
+    Uses ``server`` when given, else a throwaway server started for the run.
+    """
+    if server is None:
+        with throwaway_server() as own:
+            return generate(config, own)
+    dbname = server.create_database()
+    try:
+        return _generate(config, server, dbname)
+    finally:
         server.drop_database(dbname)
+
+
+def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
+    with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
+        apply_schema(conn, schema_files(config.schema))
+        catalog = load_catalog(conn)
+        compiler = Compiler(config, catalog, conn)
+        modules: dict[str, list[QueryIR]] = {}
+        sources: dict[str, str] = {}
+        seen: dict[str, QueryIR] = {}
+        for path, text in read_query_files(config.queries):
+            module = py_ident(path.stem, "queries")
+            if module in modules or module in _RESERVED_MODULES:
+                raise CodegenError(f"{path}: query file name clashes with module {module!r}")
+            sources[module] = str(config.rel(path))
+            compiled = []
+            for raw in parse_query_file(config.rel(path), text):
+                if raw.name in seen:
+                    first = seen[raw.name].location
+                    raise CodegenError(
+                        f"duplicate query name {raw.name} (first defined at {first})",
+                        raw.location,
+                    )
+                query = compiler.compile(raw, module)
+                seen[raw.name] = query
+                compiled.append(query)
+            modules[module] = compiled
+        methods = [q.method for q in seen.values()]
+        for m in sorted(set(methods)):
+            if methods.count(m) > 1:
+                raise CodegenError(f"two queries map to the same method name {m!r}")
+        package = Package(compiler.enums(), compiler.models, modules, sources)
+        files = Renderer(package, config.errors_module, sources).render()
+    outputs = {config.out / name: content for name, content in files.items()}
+    if config.docs is not None:
+        outputs[config.docs] = write_docs(package, sources)
+    if config.schema_dump is not None:
+        outputs[config.schema_dump] = dump_schema(server.dsn(dbname))
     return outputs
 
 
@@ -103,19 +116,30 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m codegen",
         description="Compile sqlc-style .sql query files into a typed Python package.",
     )
-    parser.add_argument("--config", type=Path, help="pyproject.toml with [tool.codegen] (default: ./pyproject.toml)")
+    parser.add_argument(
+        "--config", type=Path, help="pyproject.toml with [tool.codegen] (default: ./pyproject.toml)"
+    )
     parser.add_argument("--schema", type=Path, help="migrations directory or .sql schema file(s)")
     parser.add_argument("--queries", type=Path, help="query file or directory")
     parser.add_argument("--out", type=Path, help="output package directory")
-    parser.add_argument("--authz", action=argparse.BooleanOptionalAction, default=None, help="require an '-- authz:' line on every query")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed output is stale")
+    parser.add_argument(
+        "--authz",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="require an '-- authz:' line on every query",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the committed output is stale"
+    )
     args = parser.parse_args(argv)
     pyproject = args.config
     if pyproject is None and not (args.schema and args.queries and args.out):
         default = Path("pyproject.toml")
         pyproject = default if default.exists() else None
     try:
-        config = load_config(pyproject, schema=args.schema, queries=args.queries, out=args.out, authz=args.authz)
+        config = load_config(
+            pyproject, schema=args.schema, queries=args.queries, out=args.out, authz=args.authz
+        )
         outputs = generate(config)
     except (CodegenError, PgServerError) as exc:
         print(f"codegen: error: {exc}", file=sys.stderr)

@@ -15,10 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pglast import ast
+from pglast import ast as pg_ast
 from pglast.enums import A_Expr_Kind, JoinType, SetOperation, SubLinkType
 
 from codegen.catalog import Catalog, Table
+
+# pglast types every AST attribute as Optional; the tree is walked dynamically.
+ast: Any = pg_ast
 
 
 @dataclass
@@ -60,26 +63,139 @@ class Scope:
 
 # Functions that return NULL only when an argument is NULL (and never for non-null input).
 _STRICT_TOTAL = frozenset(
-    """abs ceil ceiling floor round trunc sign mod power sqrt exp ln log lower upper initcap
-    length char_length character_length octet_length bit_length btrim trim ltrim rtrim lpad rpad
-    md5 sha256 replace translate substr substring left right strpos position split_part repeat
-    reverse to_char to_hex date_trunc date_part extract age make_interval justify_interval
-    to_jsonb to_json jsonb_typeof json_typeof jsonb_strip_nulls jsonb_pretty row_to_json
-    cardinality array_to_string array_cat array_append array_prepend array_remove array_replace
-    ascii chr quote_ident quote_literal encode decode convert_to convert_from starts_with
-    regexp_replace string_to_array text int4 int8 numeric float8 bool timezone""".split()
+    [
+        "abs",
+        "ceil",
+        "ceiling",
+        "floor",
+        "round",
+        "trunc",
+        "sign",
+        "mod",
+        "power",
+        "sqrt",
+        "exp",
+        "ln",
+        "log",
+        "lower",
+        "upper",
+        "initcap",
+        "length",
+        "char_length",
+        "character_length",
+        "octet_length",
+        "bit_length",
+        "btrim",
+        "trim",
+        "ltrim",
+        "rtrim",
+        "lpad",
+        "rpad",
+        "md5",
+        "sha256",
+        "replace",
+        "translate",
+        "substr",
+        "substring",
+        "left",
+        "right",
+        "strpos",
+        "position",
+        "split_part",
+        "repeat",
+        "reverse",
+        "to_char",
+        "to_hex",
+        "date_trunc",
+        "date_part",
+        "extract",
+        "age",
+        "make_interval",
+        "justify_interval",
+        "to_jsonb",
+        "to_json",
+        "jsonb_typeof",
+        "json_typeof",
+        "jsonb_strip_nulls",
+        "jsonb_pretty",
+        "row_to_json",
+        "cardinality",
+        "array_to_string",
+        "array_cat",
+        "array_append",
+        "array_prepend",
+        "array_remove",
+        "array_replace",
+        "ascii",
+        "chr",
+        "quote_ident",
+        "quote_literal",
+        "encode",
+        "decode",
+        "convert_to",
+        "convert_from",
+        "starts_with",
+        "regexp_replace",
+        "string_to_array",
+        "text",
+        "int4",
+        "int8",
+        "numeric",
+        "float8",
+        "bool",
+        "timezone",
+    ]
 )
 # Functions that never return NULL.
 _NEVER_NULL = frozenset(
-    """now clock_timestamp statement_timestamp transaction_timestamp timeofday gen_random_uuid
-    random concat concat_ws jsonb_build_object jsonb_build_array json_build_object
-    json_build_array row_number rank dense_rank percent_rank cume_dist ntile count
-    pg_backend_pid current_database version format""".split()
+    [
+        "now",
+        "clock_timestamp",
+        "statement_timestamp",
+        "transaction_timestamp",
+        "timeofday",
+        "gen_random_uuid",
+        "random",
+        "concat",
+        "concat_ws",
+        "jsonb_build_object",
+        "jsonb_build_array",
+        "json_build_object",
+        "json_build_array",
+        "row_number",
+        "rank",
+        "dense_rank",
+        "percent_rank",
+        "cume_dist",
+        "ntile",
+        "count",
+        "pg_backend_pid",
+        "current_database",
+        "version",
+        "format",
+    ]
 )
 # Aggregates: NULL over an empty input (or when every input is NULL).
 _AGGREGATES = frozenset(
-    """sum avg min max array_agg string_agg json_agg jsonb_agg json_object_agg
-    jsonb_object_agg bool_and bool_or every bit_and bit_or stddev variance""".split()
+    [
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "array_agg",
+        "string_agg",
+        "json_agg",
+        "jsonb_agg",
+        "json_object_agg",
+        "jsonb_object_agg",
+        "bool_and",
+        "bool_or",
+        "every",
+        "bit_and",
+        "bit_or",
+        "stddev",
+        "variance",
+    ]
 )
 # Operators that can yield NULL for non-null operands (missing JSON key or path).
 _NULLABLE_OPS = frozenset({"->", "->>", "#>", "#>>"})
@@ -190,9 +306,10 @@ class Analyzer:
         if isinstance(item, ast.RangeSubselect):
             # A LATERAL sub-query sees the items before it; any other only outer queries and CTEs.
             inner_parent = scope if item.lateral else Scope(parent=scope.parent, ctes=scope.ctes)
-            cols = self.statement_in(item.subquery, inner_parent)
+            sub_cols = self.statement_in(item.subquery, inner_parent)
             alias = item.alias.aliasname if item.alias else ""
-            return [RangeItem(alias, self._aliased([(c.name, c.nullable) for c in cols], item.alias))]
+            pairs = [(c.name, c.nullable) for c in sub_cols]
+            return [RangeItem(alias, self._aliased(pairs, item.alias))]
         if isinstance(item, ast.JoinExpr):
             left = self.from_item(item.larg, scope)
             right = self.from_item(item.rarg, scope)
@@ -245,7 +362,11 @@ class Analyzer:
             else [where]
         )
         for c in conjuncts:
-            if isinstance(c, ast.NullTest) and c.nulltesttype == 1 and isinstance(c.arg, ast.ColumnRef):
+            if (
+                isinstance(c, ast.NullTest)
+                and c.nulltesttype == 1
+                and isinstance(c.arg, ast.ColumnRef)
+            ):
                 ref = _colref(c.arg)
                 if ref is not None:
                     scope.not_null_refs.add(ref)
@@ -333,9 +454,7 @@ class Analyzer:
             return self._func(node, scope)
         if isinstance(node, ast.SubLink):
             return self._sublink(node, scope)
-        if isinstance(node, ast.GroupingFunc):
-            return False
-        return True
+        return not isinstance(node, ast.GroupingFunc)
 
     def _a_expr(self, node: ast.A_Expr, scope: Scope) -> bool:
         kind = node.kind
@@ -380,15 +499,13 @@ class Analyzer:
             if cols and _single_row_aggregate(sub):
                 return cols[0].nullable
             return True
-        if kind in (SubLinkType.ANY_SUBLINK, SubLinkType.ALL_SUBLINK):
-            return True
         return True
 
 
-def _single_row_aggregate(sub: ast.SelectStmt) -> bool:
+def _single_row_aggregate(sub: Any) -> bool:
     if sub.op or sub.groupClause or sub.havingClause or sub.limitCount or sub.limitOffset:
         return False
-    targets = sub.targetList or ()
+    targets: list[Any] = list(sub.targetList or ())
     return len(targets) == 1 and _is_aggregate_expr(targets[0].val)
 
 

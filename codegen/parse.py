@@ -80,8 +80,6 @@ def read_query_files(source: Path) -> list[tuple[Path, str]]:
     """The .sql files of a query source (a file, or a directory read in name order)."""
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix == ".sql")
-        if not files:
-            raise CodegenError(f"{source}: no .sql query files")
         return [(p, p.read_text()) for p in files]
     if not source.exists():
         raise CodegenError(f"{source}: no such file or directory")
@@ -253,8 +251,11 @@ def rewrite(sql: str, loc: Location) -> tuple[str, list[Param], list[Embed]]:
             elif fn == "slice":
                 param = named(arg, False, True, tok.start)
                 # x IN (sqlc.slice(ids)) -> x = ANY($n): PostgreSQL takes the list as one array.
-                if i >= 2 and text[i - 1] == "(" and text[i - 2].upper() == "IN" and (
-                    i + 6 < len(tokens) and text[i + 6] == ")"
+                if (
+                    i >= 2
+                    and text[i - 1] == "("
+                    and text[i - 2].upper() == "IN"
+                    and (i + 6 < len(tokens) and text[i + 6] == ")")
                 ):
                     in_start = tokens[i - 2].start
                     out.append(sql[pos:in_start])

@@ -18,6 +18,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,8 +188,26 @@ def start_server() -> PgServer:
         if isinstance(exc, subprocess.CalledProcessError) and exc.output:
             detail = exc.output.decode(errors="replace")[-2000:] + detail
         raise PgServerError(f"PostgreSQL did not start: {exc}\n{detail}") from exc
+    try:
+        _wait_ready(server.dsn())
+    except PgServerError:
+        server.stop()
+        raise
     atexit.register(server.stop)
     return server
+
+
+def _wait_ready(dsn: str, timeout: float = 30.0) -> None:
+    """Poll until the server accepts connections (pg_ctl -w can return early under load)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=2):
+                return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise PgServerError(f"PostgreSQL did not become ready: {exc}") from exc
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager

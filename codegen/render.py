@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass
+
 import jinja2
 
 from codegen.compiler import EmbedIR, ModelIR, Package, ParamIR, QueryIR, RowIR
@@ -240,7 +241,12 @@ class Renderer:
         needs_exec_result = any(q.kind == ":execresult" for q in pkg.queries)
         model_imports = _import_lines(
             _imports_of_types(f.pytype for m in pkg.models for f in m.fields)
-            | {("dataclasses", "dataclass"), ("enum", "StrEnum"), ("typing", "Any"), ("typing", "TypeAlias")},
+            | {
+                ("dataclasses", "dataclass"),
+                ("enum", "StrEnum"),
+                ("typing", "Any"),
+                ("typing", "TypeAlias"),
+            },
             drop_local=True,
         )
         files["models.py"] = self._tpl(
@@ -269,14 +275,31 @@ class Renderer:
                 queries=queries,
                 class_name=class_name,
             )
-        files["querier.py"] = self._tpl("querier.py.j2", source="the query files", modules=modules)
+        querier_imports = {
+            ("typing", "Any"),
+            ("psycopg", "AsyncConnection"),
+            ("psycopg", "Connection"),
+        }
+        for m in modules:
+            querier_imports |= {
+                (f".{m.module}", m.class_name),
+                (f".{m.module}", f"Async{m.class_name}"),
+            }
+        files["querier.py"] = self._tpl(
+            "querier.py.j2",
+            source="the query files",
+            modules=modules,
+            imports=_import_lines(querier_imports),
+        )
         files["protocol.py"] = self._tpl(
             "protocol.py.j2",
             source="the query files",
             imports=self._protocol_imports(),
             queries=pkg.queries,
         )
-        files["registry.py"] = self._tpl("registry.py.j2", source="the query files", queries=pkg.queries)
+        files["registry.py"] = self._tpl(
+            "registry.py.j2", source="the query files", queries=pkg.queries
+        )
         model_exports = sorted(
             [e.class_name for e in pkg.enums]
             + [m.class_name for m in pkg.models]
@@ -323,7 +346,9 @@ class Renderer:
                     for f in q.row.fields:
                         if isinstance(f, EmbedIR):
                             found.add((".models", f.model.class_name))
-                            found |= _imports_of_types(mf.pytype for mf in f.model.fields if mf.pytype.enum)
+                            found |= _imports_of_types(
+                                mf.pytype for mf in f.model.fields if mf.pytype.enum
+                            )
                         else:
                             found |= _imports_of_types([f.pytype])
             if any(p.pytype.array is not None for p in q.params) and not q.uses_params_class:
@@ -395,7 +420,7 @@ def _name_order(name: str) -> tuple[int, str]:
 
 
 _STDLIB = frozenset(
-    "collections.abc dataclasses datetime decimal enum ipaddress typing uuid".split()
+    ["collections.abc", "dataclasses", "datetime", "decimal", "enum", "ipaddress", "typing", "uuid"]
 )
 
 
@@ -461,4 +486,3 @@ def write_docs(package: Package, source_of: dict[str, str]) -> str:
                     out.append(f"  - `{f.name}: {f.annotation}`")
             out += ["", "```sql", q.source_sql, "```", ""]
     return "\n".join(out).rstrip("\n") + "\n"
-

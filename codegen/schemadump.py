@@ -15,7 +15,7 @@ def find_pg_dump() -> str:
         sibling = Path(find_pg_ctl()).with_name("pg_dump")
         if sibling.exists():
             return str(sibling)
-    except Exception:  # noqa: BLE001 - fall back to PATH
+    except Exception:
         pass
     found = shutil.which("pg_dump")
     if not found:
@@ -34,7 +34,9 @@ def dump_schema(dsn: str, exclude_tables: tuple[str, ...] = ()) -> str:
     lines: list[str] = []
     for line in proc.stdout.splitlines():
         # pg_dump's own comments, session settings and the random \restrict key vary by run.
-        if line.startswith(("--", "SET ", "SELECT pg_catalog.set_config", "\\restrict", "\\unrestrict")):
+        if line.startswith(
+            ("--", "SET ", "SELECT pg_catalog.set_config", "\\restrict", "\\unrestrict")
+        ):
             continue
         if not line.strip() and (not lines or not lines[-1].strip()):
             continue

@@ -35,8 +35,11 @@ def chatdb_template(chatdb_pg_server: PgServer) -> Iterator[str]:
     name = chatdb_pg_server.create_database()
     Migrator(chatdb_pg_server.dsn(name)).up()
     with psycopg.connect(chatdb_pg_server.dsn(), autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(
-            psycopg.sql.Identifier(name)))
+        conn.execute(
+            psycopg.sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(
+                psycopg.sql.Identifier(name)
+            )
+        )
     yield name
     chatdb_pg_server.drop_database(name)
 

@@ -1,0 +1,114 @@
+"""The built-in roles and the named system subjects.
+
+``chat-access`` is how a person gets chats at all (``member`` has no chat rights, as in the
+original after it introduced the role). It is stored as a *site* role in ``users.rbac_roles``
+but grants only *user-level* permissions, and user-level permissions of a site role apply to
+the subject's own objects **in organizations it is a member of** (plus its own org-less
+objects). So a chat-access user may create, read and update its own chats and chat files in
+its organizations; not another user's chat, and not its own chat in an organization it has
+left. It may also be held as an organization role, limiting it to that organization.
+
+System subjects are for background services. Their roles are ``system_only``: the same name
+in a person's role list grants nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from uuid import UUID
+
+from chatdb.authz.rbac import Action, ResourceType, Role, Subject, allow
+
+A = Action
+T = ResourceType
+
+OWNER = "owner"
+MEMBER = "member"
+AUDITOR = "auditor"
+USER_ADMIN = "user-admin"
+CHAT_ACCESS = "chat-access"
+ORGANIZATION_ADMIN = "organization-admin"
+ORGANIZATION_MEMBER = "organization-member"
+
+CRUD = (A.CREATE, A.READ, A.UPDATE, A.DELETE)
+
+_ROLES: tuple[Role, ...] = (
+    Role(OWNER, site=allow(T.WILDCARD)),
+    # Members see and edit their own user (incl. personal settings), nothing chat-related.
+    Role(MEMBER, user=allow(T.USER, A.READ, A.READ_PERSONAL, A.UPDATE_PERSONAL)),
+    Role(AUDITOR, site=allow(T.DEPLOYMENT_CONFIG, A.READ)),
+    Role(
+        USER_ADMIN,
+        site=allow(T.USER, *CRUD)
+        + allow(T.GROUP, *CRUD)
+        + allow(T.ORGANIZATION_MEMBER, *CRUD)
+        + allow(T.ORGANIZATION, A.READ),
+    ),
+    Role(
+        CHAT_ACCESS,
+        user=allow(T.CHAT, A.CREATE, A.READ, A.UPDATE)
+        + allow(T.CHAT_FILE, A.CREATE, A.READ, A.UPDATE),
+        placements=frozenset({"site", "org"}),
+    ),
+    Role(
+        ORGANIZATION_ADMIN,
+        org=allow(T.CHAT)
+        + allow(T.CHAT_FILE)
+        + allow(T.ORGANIZATION, A.READ, A.UPDATE)
+        + allow(T.ORGANIZATION_MEMBER, *CRUD)
+        + allow(T.GROUP, *CRUD),
+        placements=frozenset({"org"}),
+    ),
+    # Implied by membership: see the organization and one's own membership row.
+    Role(
+        ORGANIZATION_MEMBER,
+        org=allow(T.ORGANIZATION, A.READ),
+        user=allow(T.ORGANIZATION_MEMBER, A.READ),
+        placements=frozenset({"org"}),
+    ),
+)
+
+
+_SYSTEM_ROLES: tuple[Role, ...] = (
+    # The chat daemon runs every user's chats: chat CRUD, reads config and users.
+    Role(
+        "system:chatd",
+        site=allow(T.CHAT, *CRUD)
+        + allow(T.CHAT_FILE, *CRUD)
+        + allow(T.DEPLOYMENT_CONFIG, A.READ)
+        + allow(T.USER, A.READ),
+        system_only=True,
+    ),
+    # Retention purges archived chats and unlinked files.
+    Role(
+        "system:dbpurge",
+        site=allow(T.CHAT, A.READ, A.DELETE) + allow(T.CHAT_FILE, A.READ, A.DELETE),
+        system_only=True,
+    ),
+    # Telemetry reads aggregates (the "system read" terms) and nothing else.
+    Role(
+        "system:telemetry",
+        site=allow(T.CHAT, A.READ)
+        + allow(T.CHAT_FILE, A.READ)
+        + allow(T.DEPLOYMENT_CONFIG, A.READ)
+        + allow(T.SYSTEM, A.READ),
+        system_only=True,
+    ),
+    # Everything. Its use must be explicit and rare (migrations, bootstrap, tests).
+    Role("system:system", site=allow(T.WILDCARD), system_only=True),
+)
+
+BUILTIN_ROLES: Mapping[str, Role] = MappingProxyType({r.name: r for r in _ROLES + _SYSTEM_ROLES})
+
+
+def _system_subject(name: str, id: str) -> Subject:
+    return Subject(id=UUID(id), name=name, site_roles=(f"system:{name}",), is_system=True)
+
+
+CHATD = _system_subject("chatd", "00000000-0000-4000-8000-00000000c0d1")
+DBPURGE = _system_subject("dbpurge", "00000000-0000-4000-8000-00000000c0d2")
+TELEMETRY = _system_subject("telemetry", "00000000-0000-4000-8000-00000000c0d3")
+SYSTEM = _system_subject("system", "00000000-0000-4000-8000-00000000c0d4")
+
+SYSTEM_SUBJECTS: tuple[Subject, ...] = (CHATD, DBPURGE, TELEMETRY, SYSTEM)
