@@ -32,6 +32,15 @@ from codegen.pytypes import Override
 DEFAULT_ERRORS_MODULE = "chatdb.errors"
 
 
+@dataclass(frozen=True)
+class AuthzSettings:
+    runtime: str  # module with AuthzBase, AsyncAuthzBase, Action, ResourceType, Object
+    custom_sync: str  # "module:Class" mixin implementing the custom methods
+    custom_async: str
+    type_tables: dict[str, str]  # resource type -> table whose rows are that object
+    filter_columns: dict[str, tuple[str, str]]  # resource type -> (owner column, org column)
+
+
 @dataclass
 class Config:
     schema: Path
@@ -43,6 +52,9 @@ class Config:
     column_overrides: dict[str, Override] = field(default_factory=dict)
     type_overrides: dict[str, Override] = field(default_factory=dict)
     errors_module: str = DEFAULT_ERRORS_MODULE
+    package: str = ""  # import path of the output package (needed by the authz wrapper)
+    authz_out: Path | None = None  # where to write the authorization wrapper
+    authz_settings: AuthzSettings | None = None
     root: Path = field(default_factory=Path.cwd)  # paths in messages are relative to this
 
     def rel(self, path: Path) -> Path:
@@ -123,5 +135,28 @@ def load_config(
         },
         type_overrides={k: _override(k, v) for k, v in overrides.get("types", {}).items()},
         errors_module=str(section.get("errors_module", DEFAULT_ERRORS_MODULE)),
+        package=str(section.get("package", "")),
+        authz_out=None
+        if flags_only or "wrapper" not in section
+        else root / section["wrapper"]["out"],
+        authz_settings=None if flags_only else _authz_settings(section.get("wrapper")),
         root=root,
     )
+
+
+def _authz_settings(raw: Any) -> AuthzSettings | None:
+    """``[tool.codegen.wrapper]``: how to render the authorization wrapper."""
+    if raw is None:
+        return None
+    try:
+        return AuthzSettings(
+            runtime=str(raw["runtime"]),
+            custom_sync=str(raw["custom"]),
+            custom_async=str(raw["custom_async"]),
+            type_tables={str(k): str(v) for k, v in raw.get("types", {}).items()},
+            filter_columns={
+                str(k): (str(v[0]), str(v[1])) for k, v in raw.get("filter_columns", {}).items()
+            },
+        )
+    except (KeyError, TypeError, IndexError) as exc:
+        raise CodegenError(f"[tool.codegen.wrapper]: missing or bad key {exc}") from exc

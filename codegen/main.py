@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 
+from codegen.authz import parse_policy, render_wrapper
 from codegen.catalog import apply_schema, load_catalog, schema_files
 from codegen.compiler import Compiler, Package, QueryIR, py_ident
 from codegen.config import Config, load_config
@@ -67,6 +68,16 @@ def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
         package = Package(compiler.enums(), compiler.models, modules, sources)
         files = Renderer(package, config.errors_module, sources).render()
     outputs = {config.out / name: content for name, content in files.items()}
+    if config.authz:
+        policies = {q.name: parse_policy(q.authz or "", q) for q in package.queries}
+        if config.authz_out is not None and config.authz_settings is not None:
+            if not config.package:
+                raise CodegenError(
+                    "the authz wrapper needs [tool.codegen] package = '<import path of out>'"
+                )
+            outputs[config.authz_out] = render_wrapper(
+                package.queries, policies, config.package, config.authz_settings
+            )
     if config.docs is not None:
         outputs[config.docs] = write_docs(package, sources)
     if config.schema_dump is not None:

@@ -67,7 +67,7 @@ def test_registry_carries_kind_source_line_and_policy(pkg: ModuleType) -> None:
         ":one",
         "get_author",
         1,
-        "fetch read",
+        "fetch read author",
     )
     assert info.source.endswith("queries/authors.sql")
     assert pkg.QUERIES["ListAuthors"].params == ("limit", "offset", "mood")

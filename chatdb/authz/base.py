@@ -1,0 +1,104 @@
+"""Runtime of the generated authorization wrappers (``chatdb.authz.wrapper``).
+
+The wrapper holds the plain querier privately: callers only ever see methods that check
+first. Objects named by id in a policy (``update chat(id)``) are loaded through the plain
+querier — loading is not itself an authorized read — and a missing row is ``NotFound``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from chatdb.authz.context import current_actor
+from chatdb.authz.rbac import (
+    Action,
+    AuthorizerLike,
+    Object,
+    ResourceType,
+    Subject,
+    default_authorizer,
+)
+from chatdb.db import AsyncQuerier, Querier
+from chatdb.errors import NotAuthorized
+
+__all__ = ["Action", "AsyncAuthzBase", "AuthzBase", "Object", "ResourceType"]
+
+
+class _Common:
+    __slots__ = ("_actor_override", "_authz")
+
+    def __init__(self, authorizer: AuthorizerLike | None, actor: Subject | None) -> None:
+        self._authz: AuthorizerLike = authorizer if authorizer is not None else default_authorizer()
+        self._actor_override = actor
+
+    def _actor(self) -> Subject:
+        """The explicit actor, else the context's; no actor is refused (fail closed)."""
+        if self._actor_override is not None:
+            return self._actor_override
+        return current_actor()
+
+    @property
+    def authorizer(self) -> AuthorizerLike:
+        return self._authz
+
+
+def _unsupported(type: ResourceType) -> NotAuthorized:
+    return NotAuthorized(f"no loader for {type} objects", object=str(type))
+
+
+class AuthzBase(_Common):
+    """Base of ``AuthzQuerier``: the plain querier, the authorizer and object loaders."""
+
+    __slots__ = ("_q",)
+
+    def __init__(
+        self,
+        querier: Querier,
+        authorizer: AuthorizerLike | None = None,
+        *,
+        actor: Subject | None = None,
+    ) -> None:
+        super().__init__(authorizer, actor)
+        self._q = querier
+
+    def _load(self, type: ResourceType, id: UUID) -> Object:
+        if type is ResourceType.CHAT:
+            chat = self._q.get_chat_by_id(id=id)
+            return Object(type, chat.id, chat.owner_id, chat.organization_id)
+        if type is ResourceType.CHAT_FILE:
+            meta = self._q.get_chat_file_owner_by_id(id=id)
+            return Object(type, meta.id, meta.owner_id, meta.organization_id)
+        raise _unsupported(type)
+
+    def with_actor(self, actor: Subject) -> Any:
+        """The same querier acting as ``actor``."""
+        return type(self)(self._q, self._authz, actor=actor)
+
+
+class AsyncAuthzBase(_Common):
+    """Base of ``AsyncAuthzQuerier``."""
+
+    __slots__ = ("_q",)
+
+    def __init__(
+        self,
+        querier: AsyncQuerier,
+        authorizer: AuthorizerLike | None = None,
+        *,
+        actor: Subject | None = None,
+    ) -> None:
+        super().__init__(authorizer, actor)
+        self._q = querier
+
+    async def _load(self, type: ResourceType, id: UUID) -> Object:
+        if type is ResourceType.CHAT:
+            chat = await self._q.get_chat_by_id(id=id)
+            return Object(type, chat.id, chat.owner_id, chat.organization_id)
+        if type is ResourceType.CHAT_FILE:
+            meta = await self._q.get_chat_file_owner_by_id(id=id)
+            return Object(type, meta.id, meta.owner_id, meta.organization_id)
+        raise _unsupported(type)
+
+    def with_actor(self, actor: Subject) -> Any:
+        return type(self)(self._q, self._authz, actor=actor)

@@ -1,0 +1,283 @@
+"""The ``-- authz:`` policy language and the authorization wrapper rendered from it.
+
+Policy terms (one per query)::
+
+    fetch <action> <type>                 run, then authorize <action> on the returned row(s)
+    post_filter <action> <type>           run, then drop rows the actor may not <action>
+    sql_filter <action> <type>            compile the actor's permissions into the query's
+                                          `/* authz:filter */ TRUE` placeholder
+    <action> <type>(<param>)              load the object whose id is <param>, authorize, run
+    <action> <type>[](<param>)            the same for every id in an array parameter
+    <action> <type>(owner=<p>[, org=<p>]) authorize on an object built from parameters
+    system <action> <type>                only a site-wide grant passes
+    deployment_config <action>            read/update the deployment configuration
+    personal <read|update> <type>(<p>)    read_personal/update_personal on <p>
+    any_actor                             any authenticated actor
+    custom <reason>                       hand-written in the runtime's custom mixin
+
+Actions: create, read, update, delete. The wrapper implements the same Protocol as the plain
+queriers; it imports its runtime (base classes, Action, ResourceType, Object) from the module
+named by ``authz_runtime``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from codegen.compiler import EmbedIR, FieldIR, QueryIR
+from codegen.config import AuthzSettings
+from codegen.errors import CodegenError
+from codegen.parse import AUTHZ_FILTER_MARKER
+
+ACTIONS = ("create", "read", "update", "delete")
+_IDENT = r"[a-z_][a-z0-9_]*"
+_PATTERNS = {
+    "rows": re.compile(
+        rf"^(?P<term>fetch|post_filter|sql_filter)\s+(?P<action>{_IDENT})\s+(?P<type>{_IDENT})$"
+    ),
+    "system": re.compile(rf"^system\s+(?P<action>{_IDENT})\s+(?P<type>{_IDENT})$"),
+    "deployment": re.compile(rf"^deployment_config\s+(?P<action>{_IDENT})$"),
+    "personal": re.compile(
+        rf"^personal\s+(?P<action>read|update)\s+(?P<type>{_IDENT})\((?P<param>{_IDENT})\)$"
+    ),
+    "load": re.compile(
+        rf"^(?P<action>{_IDENT})\s+(?P<type>{_IDENT})(?P<many>\[\])?\((?P<param>{_IDENT})\)$"
+    ),
+    "build": re.compile(
+        rf"^(?P<action>{_IDENT})\s+(?P<type>{_IDENT})\(owner=(?P<owner>{_IDENT})(?:,\s*org=(?P<org>{_IDENT}))?\)$"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    term: str  # fetch | post_filter | sql_filter | load | load_many | build | system | deployment_config | personal | any_actor | custom
+    action: str = ""
+    type: str = ""
+    param: str = ""
+    owner: str = ""
+    org: str = ""
+    text: str = ""
+
+
+def parse_policy(text: str, query: QueryIR) -> Policy:
+    """Parse and validate one query's policy against its parameters and result row."""
+    text = " ".join(text.split())
+    loc = query.location
+    if text == "any_actor":
+        return Policy("any_actor", text=text)
+    if text == "custom" or text.startswith("custom "):
+        return Policy("custom", text=text)
+    params = {p.name for p in query.params}
+    policy: Policy | None = None
+    if m := _PATTERNS["rows"].match(text):
+        policy = Policy(m["term"], m["action"], m["type"], text=text)
+    elif m := _PATTERNS["system"].match(text):
+        policy = Policy("system", m["action"], m["type"], text=text)
+    elif m := _PATTERNS["deployment"].match(text):
+        policy = Policy("deployment_config", m["action"], "deployment_config", text=text)
+    elif m := _PATTERNS["personal"].match(text):
+        policy = Policy("personal", m["action"], m["type"], param=m["param"], text=text)
+    elif m := _PATTERNS["build"].match(text):
+        policy = Policy(
+            "build", m["action"], m["type"], owner=m["owner"], org=m["org"] or "", text=text
+        )
+    elif m := _PATTERNS["load"].match(text):
+        term = "load_many" if m["many"] else "load"
+        policy = Policy(term, m["action"], m["type"], param=m["param"], text=text)
+    if policy is None:
+        raise CodegenError(f"unknown authz policy {text!r}", loc)
+    if policy.action not in ACTIONS:
+        raise CodegenError(f"authz policy {text!r}: unknown action {policy.action!r}", loc)
+    for name in (policy.param, policy.owner, policy.org):
+        if name and name not in params:
+            raise CodegenError(f"authz policy {text!r}: query has no parameter {name!r}", loc)
+    if policy.term in ("fetch", "post_filter") and query.row is None:
+        raise CodegenError(f"authz policy {text!r} needs a query that returns rows", loc)
+    if policy.term == "sql_filter":
+        if AUTHZ_FILTER_MARKER + " TRUE" not in query.sql:
+            raise CodegenError(
+                f"sql_filter needs the placeholder '{AUTHZ_FILTER_MARKER} TRUE' in a WHERE clause",
+                loc,
+            )
+        if query.kind != ":many":
+            raise CodegenError("sql_filter is for :many queries", loc)
+    elif AUTHZ_FILTER_MARKER in query.sql:
+        raise CodegenError("the authz filter placeholder needs an 'sql_filter' policy", loc)
+    if query.uses_params_class and policy.term not in (
+        "system",
+        "deployment_config",
+        "any_actor",
+        "custom",
+    ):
+        raise CodegenError(
+            f"{query.kind} queries support only system/deployment_config/any_actor/custom policies",
+            loc,
+        )
+    return policy
+
+
+def _object_of_row(
+    query: QueryIR, policy: Policy, var: str, settings: AuthzSettings, aw: str
+) -> str:
+    """Expression building the authz Object for a returned row (or loading it by id)."""
+    assert query.row is not None
+    rtype = f"ResourceType.{policy.type.upper()}"
+    fields = {f.name: f for f in query.row.fields}
+    table = settings.type_tables.get(policy.type)
+    for f in query.row.fields:
+        if isinstance(f, EmbedIR) and f.model.table == table and not f.nullable:
+            return f"Object({rtype}, {var}.{f.name}.id, {var}.{f.name}.owner_id, {var}.{f.name}.organization_id)"
+    if {"id", "owner_id", "organization_id"} <= set(fields):
+        return f"Object({rtype}, {var}.id, {var}.owner_id, {var}.organization_id)"
+    for key in ("id", f"{policy.type}_id"):
+        found = fields.get(key)
+        if isinstance(found, FieldIR) and not found.nullable:
+            return f"{aw}self._load({rtype}, {var}.{key})"
+    raise CodegenError(
+        f"cannot tell which {policy.type} a row of {query.name} is: return id, owner_id and "
+        f"organization_id (or embed {table or policy.type})",
+        query.location,
+    )
+
+
+def wrapper_method(query: QueryIR, policy: Policy, is_async: bool, settings: AuthzSettings) -> str:
+    from codegen.render import signature
+
+    aw = "await " if is_async else ""
+    action = f"Action.{policy.action.upper()}" if policy.action else ""
+    rtype = f"ResourceType.{policy.type.upper()}" if policy.type else ""
+    if query.uses_params_class:
+        call_args = "params"
+    else:
+        call_args = ", ".join(f"{p.name}={p.name}" for p in query.params)
+    call = f"{aw}self._q.{query.method}({call_args})"
+    lines = [f"    {signature(query, is_async)}:"]
+    lines.append(f'        """{query.name}: {policy.text}"""')
+    t = policy.term
+    lines.append("        self._actor()" if t == "any_actor" else "        subject = self._actor()")
+    if t == "any_actor":
+        lines.append(f"        return {call}")
+    elif t == "system":
+        lines.append(f"        self._authz.authorize_system(subject, {action}, {rtype})")
+        lines.append(f"        return {call}")
+    elif t == "deployment_config":
+        lines.append(
+            f"        self._authz.authorize(subject, {action}, Object(ResourceType.DEPLOYMENT_CONFIG))"
+        )
+        lines.append(f"        return {call}")
+    elif t == "personal":
+        personal = "Action.READ_PERSONAL" if policy.action == "read" else "Action.UPDATE_PERSONAL"
+        p = policy.param
+        lines.append(
+            f"        self._authz.authorize(subject, {personal}, Object({rtype}, {p}, {p}))"
+        )
+        lines.append(f"        return {call}")
+    elif t == "build":
+        org = policy.org or "None"
+        lines.append(
+            f"        self._authz.authorize(subject, {action}, Object({rtype}, None, {policy.owner}, {org}))"
+        )
+        lines.append(f"        return {call}")
+    elif t == "load":
+        lines.append(
+            f"        self._authz.authorize(subject, {action}, {aw}self._load({rtype}, {policy.param}))"
+        )
+        lines.append(f"        return {call}")
+    elif t == "load_many":
+        lines.append(f"        for object_id in {policy.param}:")
+        lines.append("            if object_id is not None:")
+        lines.append(
+            f"                self._authz.authorize(subject, {action}, {aw}self._load({rtype}, object_id))"
+        )
+        lines.append(f"        return {call}")
+    elif t == "fetch":
+        assert query.row is not None
+        if query.kind == ":one":
+            lines.append(f"        row = {call}")
+            lines.append(
+                f"        self._authz.authorize(subject, {action}, {_object_of_row(query, policy, 'row', settings, aw)})"
+            )
+            lines.append("        return row")
+        else:
+            lines.append(f"        rows = {call}")
+            lines.append("        for row in rows:")
+            lines.append(
+                f"            self._authz.authorize(subject, {action}, {_object_of_row(query, policy, 'row', settings, aw)})"
+            )
+            lines.append("        return rows")
+    elif t == "post_filter":
+        assert query.row is not None
+        obj = _object_of_row(query, policy, "row", settings, aw)
+        if query.kind == ":one":
+            lines.append(f"        row = {call}")
+            lines.append(f"        self._authz.authorize(subject, {action}, {obj})")
+            lines.append("        return row")
+        else:
+            lines.append(f"        rows = {call}")
+            lines.append(
+                f"        return [row for row in rows if self._authz.allowed(subject, {action}, {obj})]"
+            )
+    elif t == "sql_filter":
+        owner, org = settings.filter_columns.get(policy.type, ("", ""))
+        if not owner:
+            raise CodegenError(
+                f"no filter columns configured for type {policy.type!r}", query.location
+            )
+        lines.append(
+            f"        flt = self._authz.sql_filter(subject, {action}, {rtype}, "
+            f'owner_column="{owner}", org_column="{org}", first_param={len(query.params) + 1})'
+        )
+        filtered_args = ", ".join(
+            ["flt.sql", "flt.params", *(f"{p.name}={p.name}" for p in query.params)]
+        )
+        lines.append(f"        return {aw}self._q._{query.method}_filtered({filtered_args})")
+    else:  # pragma: no cover - parse_policy rejects anything else
+        raise CodegenError(f"unsupported policy {policy.text!r}", query.location)
+    return "\n".join(lines)
+
+
+def render_wrapper(
+    queries: list[QueryIR], policies: dict[str, Policy], package: str, settings: AuthzSettings
+) -> str:
+    """The wrapper module's source."""
+    from codegen.render import HEADER, _import_lines, _imports_of_types, make_env
+
+    found: set[tuple[str, str]] = {
+        (settings.runtime, "Action"),
+        (settings.runtime, "Object"),
+        (settings.runtime, "ResourceType"),
+        (package, "AsyncQueries"),
+        (package, "Queries"),
+    }
+    for spec in (settings.custom_sync, settings.custom_async):
+        module, _, name = spec.partition(":")
+        found.add((module, name))
+    for q in queries:
+        if policies[q.name].term == "custom":
+            continue
+        for module, name in _imports_of_types(p.pytype for p in q.params):
+            found.add((package if module == ".models" else module, name))
+        if any(p.pytype.array is not None for p in q.params) and not q.uses_params_class:
+            found.add(("collections.abc", "Sequence"))
+        if q.uses_params_class:
+            found |= {("collections.abc", "Iterable"), (package, q.params_class)}
+        if q.row is not None:
+            found.add((package, q.row.class_name))
+        if q.kind == ":execresult":
+            found.add((package, "ExecResult"))
+    env = make_env()
+    env.filters["wrapper"] = lambda q, policy, is_async: wrapper_method(
+        q, policy, is_async, settings
+    )
+    text = env.get_template("authz_wrapper.py.j2").render(
+        header=HEADER.format(source="the -- authz: lines of the query files"),
+        imports=_import_lines(found, first_party=package),
+        items=[(q, policies[q.name]) for q in queries],
+        custom_sync=settings.custom_sync,
+        custom_async=settings.custom_async,
+        custom_sync_class=settings.custom_sync.partition(":")[2],
+        custom_async_class=settings.custom_async.partition(":")[2],
+    )
+    return text.rstrip("\n") + "\n"
