@@ -1,0 +1,4 @@
+-- Drops the archive flag and the persisted error reason.
+
+ALTER TABLE chats DROP COLUMN last_error;
+ALTER TABLE chats DROP COLUMN archived;

@@ -1,0 +1,3 @@
+-- Drops the per-step runtime column.
+
+ALTER TABLE chat_messages DROP COLUMN runtime_ms;

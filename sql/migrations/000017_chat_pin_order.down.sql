@@ -1,0 +1,3 @@
+-- Drops the pin position.
+
+ALTER TABLE chats DROP COLUMN pin_order;

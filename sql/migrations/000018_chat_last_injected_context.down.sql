@@ -1,0 +1,3 @@
+-- Drops the injected-context cache.
+
+ALTER TABLE chats DROP COLUMN last_injected_context;

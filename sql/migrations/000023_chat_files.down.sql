@@ -1,0 +1,3 @@
+-- Drops the chat files table.
+
+DROP TABLE chat_files;
