@@ -7,8 +7,23 @@ from typing import Any
 
 from psycopg import AsyncConnection, Connection
 
+from .authz_lookups import AsyncAuthzLookupsQueries, AuthzLookupsQueries
+from .chat_costs import AsyncChatCostsQueries, ChatCostsQueries
+from .chat_diff_statuses import AsyncChatDiffStatusesQueries, ChatDiffStatusesQueries
+from .chat_files import AsyncChatFilesQueries, ChatFilesQueries
+from .chat_messages import AsyncChatMessagesQueries, ChatMessagesQueries
+from .chat_model_configs import AsyncChatModelConfigsQueries, ChatModelConfigsQueries
+from .chat_providers import AsyncChatProvidersQueries, ChatProvidersQueries
+from .chat_queued_messages import AsyncChatQueuedMessagesQueries, ChatQueuedMessagesQueries
+from .chat_settings import AsyncChatSettingsQueries, ChatSettingsQueries
+from .chat_telemetry import AsyncChatTelemetryQueries, ChatTelemetryQueries
+from .chat_usage_limits import AsyncChatUsageLimitsQueries, ChatUsageLimitsQueries
+from .chat_workers import AsyncChatWorkersQueries, ChatWorkersQueries
+from .chats import AsyncChatsQueries, ChatsQueries
+from .mcp_servers import AsyncMcpServersQueries, McpServersQueries
 
-class Querier:
+
+class Querier(AuthzLookupsQueries, ChatCostsQueries, ChatDiffStatusesQueries, ChatFilesQueries, ChatMessagesQueries, ChatModelConfigsQueries, ChatProvidersQueries, ChatQueuedMessagesQueries, ChatSettingsQueries, ChatTelemetryQueries, ChatUsageLimitsQueries, ChatWorkersQueries, ChatsQueries, McpServersQueries):
     """Runs the queries on a psycopg ``Connection`` (use it inside your own transactions)."""
 
     __slots__ = ("_conn",)
@@ -21,7 +36,7 @@ class Querier:
         return self._conn
 
 
-class AsyncQuerier:
+class AsyncQuerier(AsyncAuthzLookupsQueries, AsyncChatCostsQueries, AsyncChatDiffStatusesQueries, AsyncChatFilesQueries, AsyncChatMessagesQueries, AsyncChatModelConfigsQueries, AsyncChatProvidersQueries, AsyncChatQueuedMessagesQueries, AsyncChatSettingsQueries, AsyncChatTelemetryQueries, AsyncChatUsageLimitsQueries, AsyncChatWorkersQueries, AsyncChatsQueries, AsyncMcpServersQueries):
     """Runs the queries on a psycopg ``AsyncConnection``."""
 
     __slots__ = ("_conn",)
