@@ -44,6 +44,7 @@ class Table:
     name: str
     kind: str  # relkind
     columns: list[Column] = field(default_factory=list)
+    definition: str = ""  # a view's SELECT (pg_get_viewdef)
 
     def column(self, name: str) -> Column | None:
         for col in self.columns:
@@ -98,6 +99,12 @@ def load_catalog(conn: psycopg.Connection[Any]) -> Catalog:
             ORDER BY a.attrelid, a.attnum"""
     ):
         tables[rel].columns.append(Column(name, typ, not_null, num, has_default))
+    for oid, definition in conn.execute(
+        f"""SELECT c.oid, pg_get_viewdef(c.oid) FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('v', 'm') AND {_USER_SCHEMAS} ORDER BY c.oid"""
+    ):
+        tables[oid].definition = definition
     by_name: dict[str, Table] = {}
     for table in tables.values():
         by_name[f"{table.schema}.{table.name}".lower()] = table

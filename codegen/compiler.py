@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -202,8 +203,27 @@ class Compiler:
         self.catalog = catalog
         self.conn = conn
         self.types = TypeMapper(catalog, config.type_overrides)
+        self._infer_view_nullability()
         self.models = self._models()
         self.model_by_oid = {m.oid: m for m in self.models}
+
+    def _infer_view_nullability(self) -> None:
+        """Views report every column nullable; analyse their SELECT like a query (in creation
+        order, so a view over an earlier view sees its inferred columns)."""
+        for table in sorted(self.catalog.tables.values(), key=lambda t: t.oid):
+            if not table.definition:
+                continue
+            try:
+                stmt = parse_sql(table.definition)[0].stmt
+            except ParseError:
+                continue
+            cols = Analyzer(self.catalog, {}).statement(stmt)
+            if len(cols) != len(table.columns):
+                continue
+            table.columns = [
+                dataclasses.replace(c, not_null=not out.nullable)
+                for c, out in zip(table.columns, cols, strict=True)
+            ]
 
     def _column_override(self, table: str, column: str) -> Override | None:
         return self.config.column_overrides.get(f"{table}.{column}".lower())

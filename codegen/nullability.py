@@ -197,6 +197,8 @@ _AGGREGATES = frozenset(
         "variance",
     ]
 )
+# System columns every table row has.
+_SYSTEM_COLUMNS = frozenset({"ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"})
 # Operators that can yield NULL for non-null operands (missing JSON key or path).
 _NULLABLE_OPS = frozenset({"->", "->>", "#>", "#>>"})
 
@@ -404,6 +406,8 @@ class Analyzer:
             return True
         col = parts[-1]
         qual = parts[-2] if len(parts) >= 2 else None
+        if col in _SYSTEM_COLUMNS:
+            return False
         s: Scope | None = scope
         while s is not None:
             if (qual, col) in s.not_null_refs:
