@@ -59,7 +59,9 @@ from chatdb.db import (
     GetUserChatCustomPromptRow,
     GetUserChatSpendInPeriodRow,
     GetUserGroupSpendLimitRow,
+    GetWorkspaceForChatBindingRow,
     InsertChatFileRow,
+    IsChatModelConfigUsableRow,
     LinkChatFilesRow,
     ListChatUsageLimitGroupOverridesRow,
     ListChatUsageLimitOverridesRow,
@@ -114,6 +116,9 @@ POLICIES: dict[str, str] = {
     "update_chat_model_config": 'deployment_config update',
     "delete_chat_model_config_by_id": 'deployment_config update',
     "unset_default_chat_model_configs": 'deployment_config update',
+    "get_workspace_for_chat_binding": 'create chat(owner=owner_id, org=organization_id)',
+    "is_chat_model_config_usable": 'any_actor',
+    "get_chat_context_file_messages": 'read chat(chat_id)',
     "get_chat_provider_by_id": 'deployment_config read',
     "get_chat_provider_by_provider": 'deployment_config read',
     "get_chat_providers": 'deployment_config read',
@@ -423,6 +428,23 @@ class AuthzQuerier(CustomAuthz):
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.unset_default_chat_model_configs()
+
+    def get_workspace_for_chat_binding(self, *, owner_id: UUID, build_id: UUID | None, agent_id: UUID | None, workspace_id: UUID, organization_id: UUID) -> GetWorkspaceForChatBindingRow:
+        """GetWorkspaceForChatBinding: create chat(owner=owner_id, org=organization_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.CREATE, Object(ResourceType.CHAT, None, owner_id, organization_id))
+        return self._q.get_workspace_for_chat_binding(owner_id=owner_id, build_id=build_id, agent_id=agent_id, workspace_id=workspace_id, organization_id=organization_id)
+
+    def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow:
+        """IsChatModelConfigUsable: any_actor"""
+        self._actor()
+        return self._q.is_chat_model_config_usable(id=id)
+
+    def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]:
+        """GetChatContextFileMessages: read chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT, chat_id))
+        return self._q.get_chat_context_file_messages(chat_id=chat_id)
 
     def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider:
         """GetChatProviderByID: deployment_config read"""
@@ -1170,6 +1192,23 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.unset_default_chat_model_configs()
+
+    async def get_workspace_for_chat_binding(self, *, owner_id: UUID, build_id: UUID | None, agent_id: UUID | None, workspace_id: UUID, organization_id: UUID) -> GetWorkspaceForChatBindingRow:
+        """GetWorkspaceForChatBinding: create chat(owner=owner_id, org=organization_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.CREATE, Object(ResourceType.CHAT, None, owner_id, organization_id))
+        return await self._q.get_workspace_for_chat_binding(owner_id=owner_id, build_id=build_id, agent_id=agent_id, workspace_id=workspace_id, organization_id=organization_id)
+
+    async def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow:
+        """IsChatModelConfigUsable: any_actor"""
+        self._actor()
+        return await self._q.is_chat_model_config_usable(id=id)
+
+    async def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]:
+        """GetChatContextFileMessages: read chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT, chat_id))
+        return await self._q.get_chat_context_file_messages(chat_id=chat_id)
 
     async def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider:
         """GetChatProviderByID: deployment_config read"""

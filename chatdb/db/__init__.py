@@ -37,6 +37,12 @@ from .chat_model_configs import (
     ChatModelConfigsQueries,
     CountEnabledModelsWithoutPricingRow,
 )
+from .chat_ops import (
+    AsyncChatOpsQueries,
+    ChatOpsQueries,
+    GetWorkspaceForChatBindingRow,
+    IsChatModelConfigUsableRow,
+)
 from .chat_providers import AsyncChatProvidersQueries, ChatProvidersQueries
 from .chat_queued_messages import AsyncChatQueuedMessagesQueries, ChatQueuedMessagesQueries
 from .chat_settings import (
@@ -131,6 +137,7 @@ __all__ = [
     "AsyncChatFilesQueries",
     "AsyncChatMessagesQueries",
     "AsyncChatModelConfigsQueries",
+    "AsyncChatOpsQueries",
     "AsyncChatProvidersQueries",
     "AsyncChatQueuedMessagesQueries",
     "AsyncChatSettingsQueries",
@@ -157,6 +164,7 @@ __all__ = [
     "ChatMode",
     "ChatModelConfig",
     "ChatModelConfigsQueries",
+    "ChatOpsQueries",
     "ChatPlanMode",
     "ChatProvider",
     "ChatProvidersQueries",
@@ -199,9 +207,11 @@ __all__ = [
     "GetUserChatCustomPromptRow",
     "GetUserChatSpendInPeriodRow",
     "GetUserGroupSpendLimitRow",
+    "GetWorkspaceForChatBindingRow",
     "Group",
     "GroupMember",
     "InsertChatFileRow",
+    "IsChatModelConfigUsableRow",
     "LinkChatFilesRow",
     "ListChatUsageLimitGroupOverridesRow",
     "ListChatUsageLimitOverridesRow",

@@ -13,6 +13,7 @@ from .chat_diff_statuses import AsyncChatDiffStatusesQueries, ChatDiffStatusesQu
 from .chat_files import AsyncChatFilesQueries, ChatFilesQueries
 from .chat_messages import AsyncChatMessagesQueries, ChatMessagesQueries
 from .chat_model_configs import AsyncChatModelConfigsQueries, ChatModelConfigsQueries
+from .chat_ops import AsyncChatOpsQueries, ChatOpsQueries
 from .chat_providers import AsyncChatProvidersQueries, ChatProvidersQueries
 from .chat_queued_messages import AsyncChatQueuedMessagesQueries, ChatQueuedMessagesQueries
 from .chat_settings import AsyncChatSettingsQueries, ChatSettingsQueries
@@ -23,7 +24,7 @@ from .chats import AsyncChatsQueries, ChatsQueries
 from .mcp_servers import AsyncMcpServersQueries, McpServersQueries
 
 
-class Querier(AuthzLookupsQueries, ChatCostsQueries, ChatDiffStatusesQueries, ChatFilesQueries, ChatMessagesQueries, ChatModelConfigsQueries, ChatProvidersQueries, ChatQueuedMessagesQueries, ChatSettingsQueries, ChatTelemetryQueries, ChatUsageLimitsQueries, ChatWorkersQueries, ChatsQueries, McpServersQueries):
+class Querier(AuthzLookupsQueries, ChatCostsQueries, ChatDiffStatusesQueries, ChatFilesQueries, ChatMessagesQueries, ChatModelConfigsQueries, ChatOpsQueries, ChatProvidersQueries, ChatQueuedMessagesQueries, ChatSettingsQueries, ChatTelemetryQueries, ChatUsageLimitsQueries, ChatWorkersQueries, ChatsQueries, McpServersQueries):
     """Runs the queries on a psycopg ``Connection`` (use it inside your own transactions)."""
 
     __slots__ = ("_conn",)
@@ -36,7 +37,7 @@ class Querier(AuthzLookupsQueries, ChatCostsQueries, ChatDiffStatusesQueries, Ch
         return self._conn
 
 
-class AsyncQuerier(AsyncAuthzLookupsQueries, AsyncChatCostsQueries, AsyncChatDiffStatusesQueries, AsyncChatFilesQueries, AsyncChatMessagesQueries, AsyncChatModelConfigsQueries, AsyncChatProvidersQueries, AsyncChatQueuedMessagesQueries, AsyncChatSettingsQueries, AsyncChatTelemetryQueries, AsyncChatUsageLimitsQueries, AsyncChatWorkersQueries, AsyncChatsQueries, AsyncMcpServersQueries):
+class AsyncQuerier(AsyncAuthzLookupsQueries, AsyncChatCostsQueries, AsyncChatDiffStatusesQueries, AsyncChatFilesQueries, AsyncChatMessagesQueries, AsyncChatModelConfigsQueries, AsyncChatOpsQueries, AsyncChatProvidersQueries, AsyncChatQueuedMessagesQueries, AsyncChatSettingsQueries, AsyncChatTelemetryQueries, AsyncChatUsageLimitsQueries, AsyncChatWorkersQueries, AsyncChatsQueries, AsyncMcpServersQueries):
     """Runs the queries on a psycopg ``AsyncConnection``."""
 
     __slots__ = ("_conn",)
