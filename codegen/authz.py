@@ -14,6 +14,9 @@ Policy terms (one per query)::
     personal <read|update> <type>(<p>)    read_personal/update_personal on <p>
     any_actor                             any authenticated actor
     custom <reason>                       hand-written in the runtime's custom mixin
+    <check> or <check>                    the first check, else the second (checks that run
+                                          before the query: system, deployment_config,
+                                          personal, <action> <type>(...))
 
 Actions: create, read, update, delete. The wrapper implements the same Protocol as the plain
 queriers; it imports its runtime (base classes, Action, ResourceType, Object) from the module
@@ -22,6 +25,7 @@ named by ``authz_runtime``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -59,11 +63,23 @@ class Policy:
     owner: str = ""
     org: str = ""
     text: str = ""
+    alternative: Policy | None = None  # `<check> or <check>`: tried when this one refuses
+
+
+_PRE_CHECKS = ("system", "deployment_config", "personal", "load", "build")
 
 
 def parse_policy(text: str, query: QueryIR) -> Policy:
     """Parse and validate one query's policy against its parameters and result row."""
     text = " ".join(text.split())
+    if " or " in text:
+        first_text, _, second_text = text.partition(" or ")
+        first, second = parse_policy(first_text, query), parse_policy(second_text, query)
+        if first.term not in _PRE_CHECKS[1:] or second.term not in _PRE_CHECKS:
+            raise CodegenError(
+                f"'or' joins checks made before the query, not {text!r}", query.location
+            )
+        return dataclasses.replace(first, text=text, alternative=second)
     loc = query.location
     if text == "any_actor":
         return Policy("any_actor", text=text)
@@ -142,6 +158,25 @@ def _object_of_row(
     )
 
 
+def _pre_check(policy: Policy, aw: str, how: str) -> str:
+    """One check made before the query runs, as an `authorize(...)` or `allowed(...)` call."""
+    action = f"Action.{policy.action.upper()}"
+    rtype = f"ResourceType.{policy.type.upper()}"
+    t = policy.term
+    if t == "system":  # only ever the last alternative
+        return f"self._authz.authorize_system(subject, {action}, {rtype})"
+    if t == "deployment_config":
+        obj = "Object(ResourceType.DEPLOYMENT_CONFIG)"
+    elif t == "personal":
+        action = "Action.READ_PERSONAL" if policy.action == "read" else "Action.UPDATE_PERSONAL"
+        obj = f"Object({rtype}, {policy.param}, {policy.param})"
+    elif t == "build":
+        obj = f"Object({rtype}, None, {policy.owner}, {policy.org or 'None'})"
+    else:  # load
+        obj = f"{aw}self._load({rtype}, {policy.param})"
+    return f"self._authz.{how}(subject, {action}, {obj})"
+
+
 def wrapper_method(query: QueryIR, policy: Policy, is_async: bool, settings: AuthzSettings) -> str:
     from codegen.render import signature
 
@@ -159,31 +194,12 @@ def wrapper_method(query: QueryIR, policy: Policy, is_async: bool, settings: Aut
     lines.append("        self._actor()" if t == "any_actor" else "        subject = self._actor()")
     if t == "any_actor":
         lines.append(f"        return {call}")
-    elif t == "system":
-        lines.append(f"        self._authz.authorize_system(subject, {action}, {rtype})")
-        lines.append(f"        return {call}")
-    elif t == "deployment_config":
-        lines.append(
-            f"        self._authz.authorize(subject, {action}, Object(ResourceType.DEPLOYMENT_CONFIG))"
-        )
-        lines.append(f"        return {call}")
-    elif t == "personal":
-        personal = "Action.READ_PERSONAL" if policy.action == "read" else "Action.UPDATE_PERSONAL"
-        p = policy.param
-        lines.append(
-            f"        self._authz.authorize(subject, {personal}, Object({rtype}, {p}, {p}))"
-        )
-        lines.append(f"        return {call}")
-    elif t == "build":
-        org = policy.org or "None"
-        lines.append(
-            f"        self._authz.authorize(subject, {action}, Object({rtype}, None, {policy.owner}, {org}))"
-        )
-        lines.append(f"        return {call}")
-    elif t == "load":
-        lines.append(
-            f"        self._authz.authorize(subject, {action}, {aw}self._load({rtype}, {policy.param}))"
-        )
+    elif t in _PRE_CHECKS:
+        if policy.alternative is None:
+            lines.append(f"        {_pre_check(policy, aw, 'authorize')}")
+        else:
+            lines.append(f"        if not {_pre_check(policy, aw, 'allowed')}:")
+            lines.append(f"            {_pre_check(policy.alternative, aw, 'authorize')}")
         lines.append(f"        return {call}")
     elif t == "load_many":
         lines.append(f"        for object_id in {policy.param}:")

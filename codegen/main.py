@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -36,37 +37,42 @@ def generate(config: Config, server: PgServer | None = None) -> dict[Path, str]:
         server.drop_database(dbname)
 
 
+def compile_package(config: Config, conn: psycopg.Connection[Any]) -> Package:
+    """Apply the schema on ``conn``'s (empty) database and compile every query file."""
+    apply_schema(conn, schema_files(config.schema))
+    catalog = load_catalog(conn)
+    compiler = Compiler(config, catalog, conn)
+    modules: dict[str, list[QueryIR]] = {}
+    sources: dict[str, str] = {}
+    seen: dict[str, QueryIR] = {}
+    for path, text in read_query_files(config.queries):
+        module = py_ident(path.stem, "queries")
+        if module in modules or module in _RESERVED_MODULES:
+            raise CodegenError(f"{path}: query file name clashes with module {module!r}")
+        sources[module] = str(config.rel(path))
+        compiled = []
+        for raw in parse_query_file(config.rel(path), text):
+            if raw.name in seen:
+                first = seen[raw.name].location
+                raise CodegenError(
+                    f"duplicate query name {raw.name} (first defined at {first})",
+                    raw.location,
+                )
+            query = compiler.compile(raw, module)
+            seen[raw.name] = query
+            compiled.append(query)
+        modules[module] = compiled
+    methods = [q.method for q in seen.values()]
+    for m in sorted(set(methods)):
+        if methods.count(m) > 1:
+            raise CodegenError(f"two queries map to the same method name {m!r}")
+    return Package(compiler.enums(), compiler.models, modules, sources)
+
+
 def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
     with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
-        apply_schema(conn, schema_files(config.schema))
-        catalog = load_catalog(conn)
-        compiler = Compiler(config, catalog, conn)
-        modules: dict[str, list[QueryIR]] = {}
-        sources: dict[str, str] = {}
-        seen: dict[str, QueryIR] = {}
-        for path, text in read_query_files(config.queries):
-            module = py_ident(path.stem, "queries")
-            if module in modules or module in _RESERVED_MODULES:
-                raise CodegenError(f"{path}: query file name clashes with module {module!r}")
-            sources[module] = str(config.rel(path))
-            compiled = []
-            for raw in parse_query_file(config.rel(path), text):
-                if raw.name in seen:
-                    first = seen[raw.name].location
-                    raise CodegenError(
-                        f"duplicate query name {raw.name} (first defined at {first})",
-                        raw.location,
-                    )
-                query = compiler.compile(raw, module)
-                seen[raw.name] = query
-                compiled.append(query)
-            modules[module] = compiled
-        methods = [q.method for q in seen.values()]
-        for m in sorted(set(methods)):
-            if methods.count(m) > 1:
-                raise CodegenError(f"two queries map to the same method name {m!r}")
-        package = Package(compiler.enums(), compiler.models, modules, sources)
-        files = Renderer(package, config.errors_module, sources).render()
+        package = compile_package(config, conn)
+    files = Renderer(package, config.errors_module, package.sources).render()
     outputs = {config.out / name: content for name, content in files.items()}
     if config.authz:
         policies = {q.name: parse_policy(q.authz or "", q) for q in package.queries}
@@ -79,7 +85,7 @@ def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
                 package.queries, policies, config.package, config.authz_settings
             )
     if config.docs is not None:
-        outputs[config.docs] = write_docs(package, sources)
+        outputs[config.docs] = write_docs(package, package.sources)
     if config.schema_dump is not None:
         outputs[config.schema_dump] = dump_schema(server.dsn(dbname))
     return outputs

@@ -204,10 +204,10 @@ POLICIES: dict[str, str] = {
     "insert_mcp_server_config": 'deployment_config update',
     "update_mcp_server_config": 'deployment_config update',
     "delete_mcp_server_config_by_id": 'deployment_config update',
-    "get_mcp_server_user_token": 'personal read user(user_id)',
-    "get_mcp_server_user_tokens_by_user_id": 'personal read user(user_id)',
-    "upsert_mcp_server_user_token": 'personal update user(user_id)',
-    "delete_mcp_server_user_token": 'personal update user(user_id)',
+    "get_mcp_server_user_token": 'personal read user(user_id) or deployment_config read',
+    "get_mcp_server_user_tokens_by_user_id": 'personal read user(user_id) or deployment_config read',
+    "upsert_mcp_server_user_token": 'personal update user(user_id) or deployment_config update',
+    "delete_mcp_server_user_token": 'personal update user(user_id) or deployment_config update',
     "cleanup_deleted_mcp_server_ids_from_chats": 'system update chat',
 }
 
@@ -953,27 +953,31 @@ class AuthzQuerier(CustomAuthz):
         return self._q.delete_mcp_server_config_by_id(id=id)
 
     def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
-        """GetMCPServerUserToken: personal read user(user_id)"""
+        """GetMCPServerUserToken: personal read user(user_id) or deployment_config read"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id))
+        if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
+            self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.get_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id)
 
     def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
-        """GetMCPServerUserTokensByUserID: personal read user(user_id)"""
+        """GetMCPServerUserTokensByUserID: personal read user(user_id) or deployment_config read"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id))
+        if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
+            self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.get_mcp_server_user_tokens_by_user_id(user_id=user_id)
 
     def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
-        """UpsertMCPServerUserToken: personal update user(user_id)"""
+        """UpsertMCPServerUserToken: personal update user(user_id) or deployment_config update"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id))
+        if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
+            self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.upsert_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry)
 
     def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
-        """DeleteMCPServerUserToken: personal update user(user_id)"""
+        """DeleteMCPServerUserToken: personal update user(user_id) or deployment_config update"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id))
+        if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
+            self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.delete_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id)
 
     def cleanup_deleted_mcp_server_ids_from_chats(self) -> None:
@@ -1717,27 +1721,31 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.delete_mcp_server_config_by_id(id=id)
 
     async def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
-        """GetMCPServerUserToken: personal read user(user_id)"""
+        """GetMCPServerUserToken: personal read user(user_id) or deployment_config read"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id))
+        if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
+            self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.get_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id)
 
     async def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
-        """GetMCPServerUserTokensByUserID: personal read user(user_id)"""
+        """GetMCPServerUserTokensByUserID: personal read user(user_id) or deployment_config read"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id))
+        if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
+            self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.get_mcp_server_user_tokens_by_user_id(user_id=user_id)
 
     async def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
-        """UpsertMCPServerUserToken: personal update user(user_id)"""
+        """UpsertMCPServerUserToken: personal update user(user_id) or deployment_config update"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id))
+        if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
+            self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.upsert_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry)
 
     async def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
-        """DeleteMCPServerUserToken: personal update user(user_id)"""
+        """DeleteMCPServerUserToken: personal update user(user_id) or deployment_config update"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id))
+        if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
+            self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.delete_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id)
 
     async def cleanup_deleted_mcp_server_ids_from_chats(self) -> None:

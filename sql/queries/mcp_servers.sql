@@ -133,18 +133,18 @@ RETURNING *;
 DELETE FROM mcp_server_configs WHERE id = @id;
 
 -- name: GetMCPServerUserToken :one
--- authz: personal read user(user_id)
+-- authz: personal read user(user_id) or deployment_config read
 SELECT * FROM mcp_server_user_tokens
 WHERE mcp_server_config_id = @mcp_server_config_id AND user_id = @user_id;
 
 -- name: GetMCPServerUserTokensByUserID :many
--- authz: personal read user(user_id)
+-- authz: personal read user(user_id) or deployment_config read
 SELECT * FROM mcp_server_user_tokens
 WHERE user_id = @user_id
 ORDER BY created_at, id;
 
 -- name: UpsertMCPServerUserToken :one
--- authz: personal update user(user_id)
+-- authz: personal update user(user_id) or deployment_config update
 -- One token per (server, user): a new grant replaces the old one and bumps updated_at.
 INSERT INTO mcp_server_user_tokens (
     mcp_server_config_id,
@@ -177,7 +177,7 @@ SET
 RETURNING *;
 
 -- name: DeleteMCPServerUserToken :exec
--- authz: personal update user(user_id)
+-- authz: personal update user(user_id) or deployment_config update
 DELETE FROM mcp_server_user_tokens
 WHERE mcp_server_config_id = @mcp_server_config_id AND user_id = @user_id;
 
