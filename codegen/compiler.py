@@ -335,7 +335,9 @@ class Compiler:
                     override = self._column_override(ctx.table.name, ctx.column)
                     if override is not None and col is not None and col.type_oid == oid:
                         pytype = apply_override(pytype, override)
-                    if ctx.assigned and col is not None and not col.not_null:
+                    # sqlc's rule for $N: written to a nullable column means nullable. A named
+                    # parameter says what it means: @x is required, sqlc.narg(x) may be NULL.
+                    if ctx.assigned and col is not None and not col.not_null and not p.explicit:
                         nullable = True
             out.append(
                 ParamIR(name, p.number, pytype, nullable, p.is_slice, self.types.type_name(oid))
