@@ -140,7 +140,7 @@ def method(q: QueryIR, is_async: bool) -> str:
         body.append("        if not args:")
         body.append("            return []")
         lines = [
-            f"cur = {cursor}(self._conn)",
+            f"cur = {cursor}(self._conn, row_factory=tuple_row)",
             f"{aw}cur.executemany({q.const}, args, returning=True)",
             f"results: {returns(q)} = []",
             "while True:",
@@ -157,7 +157,9 @@ def method(q: QueryIR, is_async: bool) -> str:
         return "\n".join(body)
 
     params = _tuple([_dump(p, p.name) for p in q.params]) if q.params else "None"
-    execute = f"{aw}{cursor}(self._conn).execute({q.const}, {params})"
+    # tuple rows whatever the connection's row_factory: rows are built positionally.
+    factory = ", row_factory=tuple_row" if q.row is not None else ""
+    execute = f"{aw}{cursor}(self._conn{factory}).execute({q.const}, {params})"
     if q.kind == ":one":
         assert q.row is not None
         guarded([f"cur = {execute}", f"row = {aw}cur.fetchone()"])
@@ -197,7 +199,7 @@ def _filtered_method(q: QueryIR, is_async: bool) -> list[str]:
         f'        """{q.name} with the authorization predicate in place of its placeholder."""',
         f"        query = {q.const}_BEFORE_FILTER + authz_sql + {q.const}_AFTER_FILTER",
         "        try:",
-        f"            cur = {aw}{cursor}(self._conn).execute(query, {all_params})",
+        f"            cur = {aw}{cursor}(self._conn, row_factory=tuple_row).execute(query, {all_params})",
         f"            rows = {aw}cur.fetchall()",
         "        except Error as exc:",
         f"            raise classify(exc, {_q(q.name)}) from exc",
@@ -423,6 +425,8 @@ class Renderer:
             found.add((self.errors_module, "NotFound"))
         if any((q.row and not q.row.is_model) or q.uses_params_class for q in queries):
             found.add(("dataclasses", "dataclass"))
+        if any(q.row is not None for q in queries):
+            found.add(("psycopg.rows", "tuple_row"))
         if any(_needs_jsonb(p.pytype) for q in queries for p in q.params):
             found.add(("psycopg.types.json", "Jsonb"))
         return _import_lines(found, first_party=self.errors_module)

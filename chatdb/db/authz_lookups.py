@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -47,7 +48,7 @@ class AuthzLookupsQueries:
 
         GetChatFileOwnerByID :one (authz_lookups.sql:4)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_FILE_OWNER_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FILE_OWNER_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatFileOwnerByID") from exc
@@ -60,7 +61,7 @@ class AuthzLookupsQueries:
 
         GetChatIDsByFileID :many (authz_lookups.sql:9)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_IDS_BY_FILE_ID, (file_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_IDS_BY_FILE_ID, (file_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatIDsByFileID") from exc
@@ -78,7 +79,7 @@ class AsyncAuthzLookupsQueries:
 
         GetChatFileOwnerByID :one (authz_lookups.sql:4)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_FILE_OWNER_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FILE_OWNER_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatFileOwnerByID") from exc
@@ -91,7 +92,7 @@ class AsyncAuthzLookupsQueries:
 
         GetChatIDsByFileID :many (authz_lookups.sql:9)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_IDS_BY_FILE_ID, (file_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_IDS_BY_FILE_ID, (file_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatIDsByFileID") from exc

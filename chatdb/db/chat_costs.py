@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -179,7 +180,7 @@ class ChatCostsQueries:
 
         GetChatCostSummary :one (chat_costs.sql:6)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_COST_SUMMARY, (owner_id, start, end))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_COST_SUMMARY, (owner_id, start, end))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatCostSummary") from exc
@@ -192,7 +193,7 @@ class ChatCostsQueries:
 
         GetChatCostPerModel :many (chat_costs.sql:25)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_COST_PER_MODEL, (owner_id, start, end))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_COST_PER_MODEL, (owner_id, start, end))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerModel") from exc
@@ -203,7 +204,7 @@ class ChatCostsQueries:
 
         GetChatCostPerChat :many (chat_costs.sql:53)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_COST_PER_CHAT, (owner_id, start, end))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_COST_PER_CHAT, (owner_id, start, end))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerChat") from exc
@@ -214,7 +215,7 @@ class ChatCostsQueries:
 
         GetChatCostPerUser :many (chat_costs.sql:94)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_COST_PER_USER, (start, end, search, limit, offset))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_COST_PER_USER, (start, end, search, limit, offset))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerUser") from exc
@@ -232,7 +233,7 @@ class AsyncChatCostsQueries:
 
         GetChatCostSummary :one (chat_costs.sql:6)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_COST_SUMMARY, (owner_id, start, end))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_COST_SUMMARY, (owner_id, start, end))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatCostSummary") from exc
@@ -245,7 +246,7 @@ class AsyncChatCostsQueries:
 
         GetChatCostPerModel :many (chat_costs.sql:25)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_COST_PER_MODEL, (owner_id, start, end))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_COST_PER_MODEL, (owner_id, start, end))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerModel") from exc
@@ -256,7 +257,7 @@ class AsyncChatCostsQueries:
 
         GetChatCostPerChat :many (chat_costs.sql:53)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_COST_PER_CHAT, (owner_id, start, end))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_COST_PER_CHAT, (owner_id, start, end))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerChat") from exc
@@ -267,7 +268,7 @@ class AsyncChatCostsQueries:
 
         GetChatCostPerUser :many (chat_costs.sql:94)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_COST_PER_USER, (start, end, search, limit, offset))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_COST_PER_USER, (start, end, search, limit, offset))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerUser") from exc

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -173,7 +174,7 @@ class ChatDiffStatusesQueries:
     def get_chat_diff_status_by_chat_id(self, *, chat_id: UUID) -> ChatDiffStatus:
         """GetChatDiffStatusByChatID :one (chat_diff_statuses.sql:1)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_DIFF_STATUS_BY_CHAT_ID, (chat_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DIFF_STATUS_BY_CHAT_ID, (chat_id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatDiffStatusByChatID") from exc
@@ -184,7 +185,7 @@ class ChatDiffStatusesQueries:
     def get_chat_diff_statuses_by_chat_ids(self, *, chat_ids: Sequence[UUID | None]) -> list[ChatDiffStatus]:
         """GetChatDiffStatusesByChatIDs :many (chat_diff_statuses.sql:6)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_DIFF_STATUSES_BY_CHAT_IDS, (list(chat_ids),))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DIFF_STATUSES_BY_CHAT_IDS, (list(chat_ids),))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatDiffStatusesByChatIDs") from exc
@@ -195,7 +196,7 @@ class ChatDiffStatusesQueries:
 
         UpsertChatDiffStatusReference :one (chat_diff_statuses.sql:12)"""
         try:
-            cur = RawCursor(self._conn).execute(UPSERT_CHAT_DIFF_STATUS_REFERENCE, (chat_id, url, git_branch, git_remote_origin, stale_at))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_DIFF_STATUS_REFERENCE, (chat_id, url, git_branch, git_remote_origin, stale_at))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatDiffStatusReference") from exc
@@ -208,7 +209,7 @@ class ChatDiffStatusesQueries:
 
         UpsertChatDiffStatus :one (chat_diff_statuses.sql:35)"""
         try:
-            cur = RawCursor(self._conn).execute(UPSERT_CHAT_DIFF_STATUS, (chat_id, url, pull_request_state, changes_requested, additions, deletions, changed_files, pull_request_title, pull_request_draft, author_login, author_avatar_url, base_branch, head_branch, pr_number, commits, approved, reviewer_count, refreshed_at, stale_at))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_DIFF_STATUS, (chat_id, url, pull_request_state, changes_requested, additions, deletions, changed_files, pull_request_title, pull_request_draft, author_login, author_avatar_url, base_branch, head_branch, pr_number, commits, approved, reviewer_count, refreshed_at, stale_at))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatDiffStatus") from exc
@@ -230,7 +231,7 @@ class ChatDiffStatusesQueries:
 
         AcquireStaleChatDiffStatuses :many (chat_diff_statuses.sql:92)"""
         try:
-            cur = RawCursor(self._conn).execute(ACQUIRE_STALE_CHAT_DIFF_STATUSES, (limit,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(ACQUIRE_STALE_CHAT_DIFF_STATUSES, (limit,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireStaleChatDiffStatuses") from exc
@@ -255,7 +256,7 @@ class AsyncChatDiffStatusesQueries:
     async def get_chat_diff_status_by_chat_id(self, *, chat_id: UUID) -> ChatDiffStatus:
         """GetChatDiffStatusByChatID :one (chat_diff_statuses.sql:1)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_DIFF_STATUS_BY_CHAT_ID, (chat_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DIFF_STATUS_BY_CHAT_ID, (chat_id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatDiffStatusByChatID") from exc
@@ -266,7 +267,7 @@ class AsyncChatDiffStatusesQueries:
     async def get_chat_diff_statuses_by_chat_ids(self, *, chat_ids: Sequence[UUID | None]) -> list[ChatDiffStatus]:
         """GetChatDiffStatusesByChatIDs :many (chat_diff_statuses.sql:6)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_DIFF_STATUSES_BY_CHAT_IDS, (list(chat_ids),))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DIFF_STATUSES_BY_CHAT_IDS, (list(chat_ids),))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatDiffStatusesByChatIDs") from exc
@@ -277,7 +278,7 @@ class AsyncChatDiffStatusesQueries:
 
         UpsertChatDiffStatusReference :one (chat_diff_statuses.sql:12)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_DIFF_STATUS_REFERENCE, (chat_id, url, git_branch, git_remote_origin, stale_at))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_DIFF_STATUS_REFERENCE, (chat_id, url, git_branch, git_remote_origin, stale_at))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatDiffStatusReference") from exc
@@ -290,7 +291,7 @@ class AsyncChatDiffStatusesQueries:
 
         UpsertChatDiffStatus :one (chat_diff_statuses.sql:35)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_DIFF_STATUS, (chat_id, url, pull_request_state, changes_requested, additions, deletions, changed_files, pull_request_title, pull_request_draft, author_login, author_avatar_url, base_branch, head_branch, pr_number, commits, approved, reviewer_count, refreshed_at, stale_at))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_DIFF_STATUS, (chat_id, url, pull_request_state, changes_requested, additions, deletions, changed_files, pull_request_title, pull_request_draft, author_login, author_avatar_url, base_branch, head_branch, pr_number, commits, approved, reviewer_count, refreshed_at, stale_at))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatDiffStatus") from exc
@@ -312,7 +313,7 @@ class AsyncChatDiffStatusesQueries:
 
         AcquireStaleChatDiffStatuses :many (chat_diff_statuses.sql:92)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(ACQUIRE_STALE_CHAT_DIFF_STATUSES, (limit,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(ACQUIRE_STALE_CHAT_DIFF_STATUSES, (limit,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireStaleChatDiffStatuses") from exc

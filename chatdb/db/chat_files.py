@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -123,7 +124,7 @@ class ChatFilesQueries:
 
         InsertChatFile :one (chat_files.sql:1)"""
         try:
-            cur = RawCursor(self._conn).execute(INSERT_CHAT_FILE, (owner_id, organization_id, name, mimetype, data))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_FILE, (owner_id, organization_id, name, mimetype, data))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatFile") from exc
@@ -134,7 +135,7 @@ class ChatFilesQueries:
     def get_chat_file_by_id(self, *, id: UUID) -> ChatFile:
         """GetChatFileByID :one (chat_files.sql:8)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_FILE_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FILE_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatFileByID") from exc
@@ -147,7 +148,7 @@ class ChatFilesQueries:
 
         GetChatFileMetadataByChatID :many (chat_files.sql:13)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_FILE_METADATA_BY_CHAT_ID, (chat_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FILE_METADATA_BY_CHAT_ID, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFileMetadataByChatID") from exc
@@ -158,7 +159,7 @@ class ChatFilesQueries:
 
         LinkChatFiles :one (chat_files.sql:22)"""
         try:
-            cur = RawCursor(self._conn).execute(LINK_CHAT_FILES, (chat_id, list(file_ids), max_links))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(LINK_CHAT_FILES, (chat_id, list(file_ids), max_links))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "LinkChatFiles") from exc
@@ -188,7 +189,7 @@ class AsyncChatFilesQueries:
 
         InsertChatFile :one (chat_files.sql:1)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(INSERT_CHAT_FILE, (owner_id, organization_id, name, mimetype, data))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_FILE, (owner_id, organization_id, name, mimetype, data))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatFile") from exc
@@ -199,7 +200,7 @@ class AsyncChatFilesQueries:
     async def get_chat_file_by_id(self, *, id: UUID) -> ChatFile:
         """GetChatFileByID :one (chat_files.sql:8)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_FILE_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FILE_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatFileByID") from exc
@@ -212,7 +213,7 @@ class AsyncChatFilesQueries:
 
         GetChatFileMetadataByChatID :many (chat_files.sql:13)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_FILE_METADATA_BY_CHAT_ID, (chat_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FILE_METADATA_BY_CHAT_ID, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFileMetadataByChatID") from exc
@@ -223,7 +224,7 @@ class AsyncChatFilesQueries:
 
         LinkChatFiles :one (chat_files.sql:22)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(LINK_CHAT_FILES, (chat_id, list(file_ids), max_links))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(LINK_CHAT_FILES, (chat_id, list(file_ids), max_links))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "LinkChatFiles") from exc

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
@@ -189,7 +190,7 @@ class ChatMessagesQueries:
 
         InsertChatMessages :many (chat_messages.sql:1)"""
         try:
-            cur = RawCursor(self._conn).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "InsertChatMessages") from exc
@@ -198,7 +199,7 @@ class ChatMessagesQueries:
     def get_chat_message_by_id(self, *, id: int) -> ChatMessage:
         """GetChatMessageByID :one (chat_messages.sql:92)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatMessageByID") from exc
@@ -211,7 +212,7 @@ class ChatMessagesQueries:
 
         GetChatMessagesByChatID :many (chat_messages.sql:97)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatID") from exc
@@ -222,7 +223,7 @@ class ChatMessagesQueries:
 
         GetChatMessagesByChatIDDescPaginated :many (chat_messages.sql:107)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatIDDescPaginated") from exc
@@ -233,7 +234,7 @@ class ChatMessagesQueries:
 
         GetChatMessagesForPromptByChatID :many (chat_messages.sql:119)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesForPromptByChatID") from exc
@@ -242,7 +243,7 @@ class ChatMessagesQueries:
     def get_last_chat_message_by_role(self, *, chat_id: UUID, role: ChatMessageRole) -> ChatMessage:
         """GetLastChatMessageByRole :one (chat_messages.sql:142)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetLastChatMessageByRole") from exc
@@ -280,7 +281,7 @@ class ChatMessagesQueries:
 
         GetChatUserPromptsByChatID :many (chat_messages.sql:168)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_USER_PROMPTS_BY_CHAT_ID, (chat_id, limit))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USER_PROMPTS_BY_CHAT_ID, (chat_id, limit))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatUserPromptsByChatID") from exc
@@ -298,7 +299,7 @@ class AsyncChatMessagesQueries:
 
         InsertChatMessages :many (chat_messages.sql:1)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "InsertChatMessages") from exc
@@ -307,7 +308,7 @@ class AsyncChatMessagesQueries:
     async def get_chat_message_by_id(self, *, id: int) -> ChatMessage:
         """GetChatMessageByID :one (chat_messages.sql:92)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatMessageByID") from exc
@@ -320,7 +321,7 @@ class AsyncChatMessagesQueries:
 
         GetChatMessagesByChatID :many (chat_messages.sql:97)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatID") from exc
@@ -331,7 +332,7 @@ class AsyncChatMessagesQueries:
 
         GetChatMessagesByChatIDDescPaginated :many (chat_messages.sql:107)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatIDDescPaginated") from exc
@@ -342,7 +343,7 @@ class AsyncChatMessagesQueries:
 
         GetChatMessagesForPromptByChatID :many (chat_messages.sql:119)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesForPromptByChatID") from exc
@@ -351,7 +352,7 @@ class AsyncChatMessagesQueries:
     async def get_last_chat_message_by_role(self, *, chat_id: UUID, role: ChatMessageRole) -> ChatMessage:
         """GetLastChatMessageByRole :one (chat_messages.sql:142)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetLastChatMessageByRole") from exc
@@ -389,7 +390,7 @@ class AsyncChatMessagesQueries:
 
         GetChatUserPromptsByChatID :many (chat_messages.sql:168)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_USER_PROMPTS_BY_CHAT_ID, (chat_id, limit))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USER_PROMPTS_BY_CHAT_ID, (chat_id, limit))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatUserPromptsByChatID") from exc

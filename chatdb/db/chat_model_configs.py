@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
@@ -111,7 +112,7 @@ class ChatModelConfigsQueries:
     def get_chat_model_config_by_id(self, *, id: UUID) -> ChatModelConfig:
         """GetChatModelConfigByID :one (chat_model_configs.sql:8)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigByID") from exc
@@ -122,7 +123,7 @@ class ChatModelConfigsQueries:
     def get_default_chat_model_config(self) -> ChatModelConfig:
         """GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetDefaultChatModelConfig") from exc
@@ -133,7 +134,7 @@ class ChatModelConfigsQueries:
     def get_chat_model_configs(self) -> list[ChatModelConfig]:
         """GetChatModelConfigs :many (chat_model_configs.sql:16)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_MODEL_CONFIGS, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIGS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigs") from exc
@@ -144,7 +145,7 @@ class ChatModelConfigsQueries:
 
         GetEnabledChatModelConfigs :many (chat_model_configs.sql:22)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatModelConfigs") from exc
@@ -155,7 +156,7 @@ class ChatModelConfigsQueries:
 
         CountEnabledModelsWithoutPricing :one (chat_model_configs.sql:31)"""
         try:
-            cur = RawCursor(self._conn).execute(COUNT_ENABLED_MODELS_WITHOUT_PRICING, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(COUNT_ENABLED_MODELS_WITHOUT_PRICING, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "CountEnabledModelsWithoutPricing") from exc
@@ -166,7 +167,7 @@ class ChatModelConfigsQueries:
     def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
         """InsertChatModelConfig :one (chat_model_configs.sql:61)"""
         try:
-            cur = RawCursor(self._conn).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatModelConfig") from exc
@@ -179,7 +180,7 @@ class ChatModelConfigsQueries:
 
         UpdateChatModelConfig :one (chat_model_configs.sql:88)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatModelConfig") from exc
@@ -213,7 +214,7 @@ class AsyncChatModelConfigsQueries:
     async def get_chat_model_config_by_id(self, *, id: UUID) -> ChatModelConfig:
         """GetChatModelConfigByID :one (chat_model_configs.sql:8)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigByID") from exc
@@ -224,7 +225,7 @@ class AsyncChatModelConfigsQueries:
     async def get_default_chat_model_config(self) -> ChatModelConfig:
         """GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetDefaultChatModelConfig") from exc
@@ -235,7 +236,7 @@ class AsyncChatModelConfigsQueries:
     async def get_chat_model_configs(self) -> list[ChatModelConfig]:
         """GetChatModelConfigs :many (chat_model_configs.sql:16)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_MODEL_CONFIGS, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIGS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigs") from exc
@@ -246,7 +247,7 @@ class AsyncChatModelConfigsQueries:
 
         GetEnabledChatModelConfigs :many (chat_model_configs.sql:22)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatModelConfigs") from exc
@@ -257,7 +258,7 @@ class AsyncChatModelConfigsQueries:
 
         CountEnabledModelsWithoutPricing :one (chat_model_configs.sql:31)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(COUNT_ENABLED_MODELS_WITHOUT_PRICING, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(COUNT_ENABLED_MODELS_WITHOUT_PRICING, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "CountEnabledModelsWithoutPricing") from exc
@@ -268,7 +269,7 @@ class AsyncChatModelConfigsQueries:
     async def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
         """InsertChatModelConfig :one (chat_model_configs.sql:61)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatModelConfig") from exc
@@ -281,7 +282,7 @@ class AsyncChatModelConfigsQueries:
 
         UpdateChatModelConfig :one (chat_model_configs.sql:88)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatModelConfig") from exc

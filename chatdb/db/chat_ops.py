@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -87,7 +88,7 @@ class ChatOpsQueries:
 
         GetWorkspaceForChatBinding :one (chat_ops.sql:3)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_WORKSPACE_FOR_CHAT_BINDING, (owner_id, build_id, agent_id, workspace_id, organization_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_WORKSPACE_FOR_CHAT_BINDING, (owner_id, build_id, agent_id, workspace_id, organization_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetWorkspaceForChatBinding") from exc
@@ -100,7 +101,7 @@ class ChatOpsQueries:
 
         IsChatModelConfigUsable :one (chat_ops.sql:37)"""
         try:
-            cur = RawCursor(self._conn).execute(IS_CHAT_MODEL_CONFIG_USABLE, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(IS_CHAT_MODEL_CONFIG_USABLE, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "IsChatModelConfigUsable") from exc
@@ -113,7 +114,7 @@ class ChatOpsQueries:
 
         GetChatContextFileMessages :many (chat_ops.sql:46)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatContextFileMessages") from exc
@@ -131,7 +132,7 @@ class AsyncChatOpsQueries:
 
         GetWorkspaceForChatBinding :one (chat_ops.sql:3)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_WORKSPACE_FOR_CHAT_BINDING, (owner_id, build_id, agent_id, workspace_id, organization_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_WORKSPACE_FOR_CHAT_BINDING, (owner_id, build_id, agent_id, workspace_id, organization_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetWorkspaceForChatBinding") from exc
@@ -144,7 +145,7 @@ class AsyncChatOpsQueries:
 
         IsChatModelConfigUsable :one (chat_ops.sql:37)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(IS_CHAT_MODEL_CONFIG_USABLE, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(IS_CHAT_MODEL_CONFIG_USABLE, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "IsChatModelConfigUsable") from exc
@@ -157,7 +158,7 @@ class AsyncChatOpsQueries:
 
         GetChatContextFileMessages :many (chat_ops.sql:46)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatContextFileMessages") from exc

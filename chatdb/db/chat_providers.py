@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -70,7 +71,7 @@ class ChatProvidersQueries:
     def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider:
         """GetChatProviderByID :one (chat_providers.sql:5)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_PROVIDER_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_PROVIDER_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatProviderByID") from exc
@@ -81,7 +82,7 @@ class ChatProvidersQueries:
     def get_chat_provider_by_provider(self, *, provider: str) -> ChatProvider:
         """GetChatProviderByProvider :one (chat_providers.sql:9)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_PROVIDER_BY_PROVIDER, (provider,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_PROVIDER_BY_PROVIDER, (provider,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatProviderByProvider") from exc
@@ -92,7 +93,7 @@ class ChatProvidersQueries:
     def get_chat_providers(self) -> list[ChatProvider]:
         """GetChatProviders :many (chat_providers.sql:13)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_PROVIDERS, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_PROVIDERS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatProviders") from exc
@@ -101,7 +102,7 @@ class ChatProvidersQueries:
     def get_enabled_chat_providers(self) -> list[ChatProvider]:
         """GetEnabledChatProviders :many (chat_providers.sql:17)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_ENABLED_CHAT_PROVIDERS, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_CHAT_PROVIDERS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatProviders") from exc
@@ -110,7 +111,7 @@ class ChatProvidersQueries:
     def insert_chat_provider(self, *, provider: str, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, created_by: UUID | None) -> ChatProvider:
         """InsertChatProvider :one (chat_providers.sql:21)"""
         try:
-            cur = RawCursor(self._conn).execute(INSERT_CHAT_PROVIDER, (provider, display_name, api_key, api_key_key_id, base_url, enabled, created_by))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_PROVIDER, (provider, display_name, api_key, api_key_key_id, base_url, enabled, created_by))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatProvider") from exc
@@ -123,7 +124,7 @@ class ChatProvidersQueries:
 
         UpdateChatProvider :one (chat_providers.sql:36)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_PROVIDER, (display_name, api_key, api_key_key_id, base_url, enabled, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PROVIDER, (display_name, api_key, api_key_key_id, base_url, enabled, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatProvider") from exc
@@ -148,7 +149,7 @@ class AsyncChatProvidersQueries:
     async def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider:
         """GetChatProviderByID :one (chat_providers.sql:5)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_PROVIDER_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_PROVIDER_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatProviderByID") from exc
@@ -159,7 +160,7 @@ class AsyncChatProvidersQueries:
     async def get_chat_provider_by_provider(self, *, provider: str) -> ChatProvider:
         """GetChatProviderByProvider :one (chat_providers.sql:9)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_PROVIDER_BY_PROVIDER, (provider,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_PROVIDER_BY_PROVIDER, (provider,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatProviderByProvider") from exc
@@ -170,7 +171,7 @@ class AsyncChatProvidersQueries:
     async def get_chat_providers(self) -> list[ChatProvider]:
         """GetChatProviders :many (chat_providers.sql:13)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_PROVIDERS, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_PROVIDERS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatProviders") from exc
@@ -179,7 +180,7 @@ class AsyncChatProvidersQueries:
     async def get_enabled_chat_providers(self) -> list[ChatProvider]:
         """GetEnabledChatProviders :many (chat_providers.sql:17)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_ENABLED_CHAT_PROVIDERS, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_CHAT_PROVIDERS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatProviders") from exc
@@ -188,7 +189,7 @@ class AsyncChatProvidersQueries:
     async def insert_chat_provider(self, *, provider: str, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, created_by: UUID | None) -> ChatProvider:
         """InsertChatProvider :one (chat_providers.sql:21)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(INSERT_CHAT_PROVIDER, (provider, display_name, api_key, api_key_key_id, base_url, enabled, created_by))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_PROVIDER, (provider, display_name, api_key, api_key_key_id, base_url, enabled, created_by))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatProvider") from exc
@@ -201,7 +202,7 @@ class AsyncChatProvidersQueries:
 
         UpdateChatProvider :one (chat_providers.sql:36)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_PROVIDER, (display_name, api_key, api_key_key_id, base_url, enabled, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PROVIDER, (display_name, api_key, api_key_key_id, base_url, enabled, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatProvider") from exc

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
@@ -59,7 +60,7 @@ class ChatQueuedMessagesQueries:
 
         InsertChatQueuedMessage :one (chat_queued_messages.sql:1)"""
         try:
-            cur = RawCursor(self._conn).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatQueuedMessage") from exc
@@ -72,7 +73,7 @@ class ChatQueuedMessagesQueries:
 
         GetChatQueuedMessages :many (chat_queued_messages.sql:8)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQueuedMessages") from exc
@@ -99,7 +100,7 @@ class ChatQueuedMessagesQueries:
 
         PopNextQueuedMessage :one (chat_queued_messages.sql:26)"""
         try:
-            cur = RawCursor(self._conn).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "PopNextQueuedMessage") from exc
@@ -119,7 +120,7 @@ class AsyncChatQueuedMessagesQueries:
 
         InsertChatQueuedMessage :one (chat_queued_messages.sql:1)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatQueuedMessage") from exc
@@ -132,7 +133,7 @@ class AsyncChatQueuedMessagesQueries:
 
         GetChatQueuedMessages :many (chat_queued_messages.sql:8)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQueuedMessages") from exc
@@ -159,7 +160,7 @@ class AsyncChatQueuedMessagesQueries:
 
         PopNextQueuedMessage :one (chat_queued_messages.sql:26)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "PopNextQueuedMessage") from exc

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -255,7 +256,7 @@ class ChatSettingsQueries:
 
         ListUserChatCompactionThresholds :many (chat_settings.sql:17)"""
         try:
-            cur = RawCursor(self._conn).execute(LIST_USER_CHAT_COMPACTION_THRESHOLDS, (user_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(LIST_USER_CHAT_COMPACTION_THRESHOLDS, (user_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListUserChatCompactionThresholds") from exc
@@ -266,7 +267,7 @@ class ChatSettingsQueries:
 
         GetUserChatCompactionThreshold :one (chat_settings.sql:27)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_USER_CHAT_COMPACTION_THRESHOLD, (user_id, model_config_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_COMPACTION_THRESHOLD, (user_id, model_config_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserChatCompactionThreshold") from exc
@@ -279,7 +280,7 @@ class ChatSettingsQueries:
 
         UpdateUserChatCompactionThreshold :one (chat_settings.sql:35)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_USER_CHAT_COMPACTION_THRESHOLD, (user_id, threshold_percent, model_config_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_USER_CHAT_COMPACTION_THRESHOLD, (user_id, threshold_percent, model_config_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateUserChatCompactionThreshold") from exc
@@ -301,7 +302,7 @@ class ChatSettingsQueries:
 
         GetUserChatCustomPrompt :one (chat_settings.sql:60)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_USER_CHAT_CUSTOM_PROMPT, (user_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_CUSTOM_PROMPT, (user_id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserChatCustomPrompt") from exc
@@ -312,7 +313,7 @@ class ChatSettingsQueries:
     def update_user_chat_custom_prompt(self, *, user_id: UUID, chat_custom_prompt: str) -> UpdateUserChatCustomPromptRow:
         """UpdateUserChatCustomPrompt :one (chat_settings.sql:71)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_USER_CHAT_CUSTOM_PROMPT, (user_id, chat_custom_prompt))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_USER_CHAT_CUSTOM_PROMPT, (user_id, chat_custom_prompt))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateUserChatCustomPrompt") from exc
@@ -325,7 +326,7 @@ class ChatSettingsQueries:
 
         GetChatSystemPrompt :one (chat_settings.sql:78)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_SYSTEM_PROMPT, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_SYSTEM_PROMPT, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatSystemPrompt") from exc
@@ -345,7 +346,7 @@ class ChatSettingsQueries:
 
         GetChatIncludeDefaultSystemPrompt :one (chat_settings.sql:92)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatIncludeDefaultSystemPrompt") from exc
@@ -365,7 +366,7 @@ class ChatSettingsQueries:
 
         GetChatDesktopEnabled :one (chat_settings.sql:112)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_DESKTOP_ENABLED, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DESKTOP_ENABLED, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatDesktopEnabled") from exc
@@ -385,7 +386,7 @@ class ChatSettingsQueries:
 
         GetChatTemplateAllowlist :one (chat_settings.sql:126)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatTemplateAllowlist") from exc
@@ -407,7 +408,7 @@ class ChatSettingsQueries:
 
         GetChatWorkspaceTTL :one (chat_settings.sql:149)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_WORKSPACE_TTL, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_WORKSPACE_TTL, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatWorkspaceTTL") from exc
@@ -427,7 +428,7 @@ class ChatSettingsQueries:
 
         GetChatRetentionDays :one (chat_settings.sql:166)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_RETENTION_DAYS, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_RETENTION_DAYS, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatRetentionDays") from exc
@@ -456,7 +457,7 @@ class AsyncChatSettingsQueries:
 
         ListUserChatCompactionThresholds :many (chat_settings.sql:17)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(LIST_USER_CHAT_COMPACTION_THRESHOLDS, (user_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(LIST_USER_CHAT_COMPACTION_THRESHOLDS, (user_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListUserChatCompactionThresholds") from exc
@@ -467,7 +468,7 @@ class AsyncChatSettingsQueries:
 
         GetUserChatCompactionThreshold :one (chat_settings.sql:27)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_USER_CHAT_COMPACTION_THRESHOLD, (user_id, model_config_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_COMPACTION_THRESHOLD, (user_id, model_config_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserChatCompactionThreshold") from exc
@@ -480,7 +481,7 @@ class AsyncChatSettingsQueries:
 
         UpdateUserChatCompactionThreshold :one (chat_settings.sql:35)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_USER_CHAT_COMPACTION_THRESHOLD, (user_id, threshold_percent, model_config_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_USER_CHAT_COMPACTION_THRESHOLD, (user_id, threshold_percent, model_config_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateUserChatCompactionThreshold") from exc
@@ -502,7 +503,7 @@ class AsyncChatSettingsQueries:
 
         GetUserChatCustomPrompt :one (chat_settings.sql:60)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_USER_CHAT_CUSTOM_PROMPT, (user_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_CUSTOM_PROMPT, (user_id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserChatCustomPrompt") from exc
@@ -513,7 +514,7 @@ class AsyncChatSettingsQueries:
     async def update_user_chat_custom_prompt(self, *, user_id: UUID, chat_custom_prompt: str) -> UpdateUserChatCustomPromptRow:
         """UpdateUserChatCustomPrompt :one (chat_settings.sql:71)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_USER_CHAT_CUSTOM_PROMPT, (user_id, chat_custom_prompt))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_USER_CHAT_CUSTOM_PROMPT, (user_id, chat_custom_prompt))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateUserChatCustomPrompt") from exc
@@ -526,7 +527,7 @@ class AsyncChatSettingsQueries:
 
         GetChatSystemPrompt :one (chat_settings.sql:78)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_SYSTEM_PROMPT, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_SYSTEM_PROMPT, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatSystemPrompt") from exc
@@ -546,7 +547,7 @@ class AsyncChatSettingsQueries:
 
         GetChatIncludeDefaultSystemPrompt :one (chat_settings.sql:92)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatIncludeDefaultSystemPrompt") from exc
@@ -566,7 +567,7 @@ class AsyncChatSettingsQueries:
 
         GetChatDesktopEnabled :one (chat_settings.sql:112)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_DESKTOP_ENABLED, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DESKTOP_ENABLED, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatDesktopEnabled") from exc
@@ -586,7 +587,7 @@ class AsyncChatSettingsQueries:
 
         GetChatTemplateAllowlist :one (chat_settings.sql:126)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatTemplateAllowlist") from exc
@@ -608,7 +609,7 @@ class AsyncChatSettingsQueries:
 
         GetChatWorkspaceTTL :one (chat_settings.sql:149)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_WORKSPACE_TTL, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_WORKSPACE_TTL, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatWorkspaceTTL") from exc
@@ -628,7 +629,7 @@ class AsyncChatSettingsQueries:
 
         GetChatRetentionDays :one (chat_settings.sql:166)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_RETENTION_DAYS, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_RETENTION_DAYS, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatRetentionDays") from exc

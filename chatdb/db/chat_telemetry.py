@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -195,7 +196,7 @@ class ChatTelemetryQueries:
 
         GetChatsUpdatedAfter :many (chat_telemetry.sql:4)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHATS_UPDATED_AFTER, (updated_after,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_UPDATED_AFTER, (updated_after,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsUpdatedAfter") from exc
@@ -206,7 +207,7 @@ class ChatTelemetryQueries:
 
         GetChatMessageSummariesPerChat :many (chat_telemetry.sql:29)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_MESSAGE_SUMMARIES_PER_CHAT, (created_after,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGE_SUMMARIES_PER_CHAT, (created_after,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessageSummariesPerChat") from exc
@@ -217,7 +218,7 @@ class ChatTelemetryQueries:
 
         GetChatModelConfigsForTelemetry :many (chat_telemetry.sql:58)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_MODEL_CONFIGS_FOR_TELEMETRY, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIGS_FOR_TELEMETRY, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigsForTelemetry") from exc
@@ -228,7 +229,7 @@ class ChatTelemetryQueries:
 
         GetChatDiffStatusSummary :one (chat_telemetry.sql:75)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_DIFF_STATUS_SUMMARY, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DIFF_STATUS_SUMMARY, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatDiffStatusSummary") from exc
@@ -258,7 +259,7 @@ class AsyncChatTelemetryQueries:
 
         GetChatsUpdatedAfter :many (chat_telemetry.sql:4)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHATS_UPDATED_AFTER, (updated_after,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_UPDATED_AFTER, (updated_after,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsUpdatedAfter") from exc
@@ -269,7 +270,7 @@ class AsyncChatTelemetryQueries:
 
         GetChatMessageSummariesPerChat :many (chat_telemetry.sql:29)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_MESSAGE_SUMMARIES_PER_CHAT, (created_after,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGE_SUMMARIES_PER_CHAT, (created_after,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessageSummariesPerChat") from exc
@@ -280,7 +281,7 @@ class AsyncChatTelemetryQueries:
 
         GetChatModelConfigsForTelemetry :many (chat_telemetry.sql:58)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_MODEL_CONFIGS_FOR_TELEMETRY, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIGS_FOR_TELEMETRY, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigsForTelemetry") from exc
@@ -291,7 +292,7 @@ class AsyncChatTelemetryQueries:
 
         GetChatDiffStatusSummary :one (chat_telemetry.sql:75)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_DIFF_STATUS_SUMMARY, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DIFF_STATUS_SUMMARY, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatDiffStatusSummary") from exc

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -241,7 +242,7 @@ class ChatUsageLimitsQueries:
     def get_chat_usage_limit_config(self) -> ChatUsageLimitConfig:
         """GetChatUsageLimitConfig :one (chat_usage_limits.sql:7)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_USAGE_LIMIT_CONFIG, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USAGE_LIMIT_CONFIG, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatUsageLimitConfig") from exc
@@ -252,7 +253,7 @@ class ChatUsageLimitsQueries:
     def upsert_chat_usage_limit_config(self, *, enabled: bool, default_limit_micros: int, period: str) -> ChatUsageLimitConfig:
         """UpsertChatUsageLimitConfig :one (chat_usage_limits.sql:11)"""
         try:
-            cur = RawCursor(self._conn).execute(UPSERT_CHAT_USAGE_LIMIT_CONFIG, (enabled, default_limit_micros, period))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_USAGE_LIMIT_CONFIG, (enabled, default_limit_micros, period))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatUsageLimitConfig") from exc
@@ -265,7 +266,7 @@ class ChatUsageLimitsQueries:
 
         ListChatUsageLimitOverrides :many (chat_usage_limits.sql:23)"""
         try:
-            cur = RawCursor(self._conn).execute(LIST_CHAT_USAGE_LIMIT_OVERRIDES, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(LIST_CHAT_USAGE_LIMIT_OVERRIDES, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListChatUsageLimitOverrides") from exc
@@ -276,7 +277,7 @@ class ChatUsageLimitsQueries:
 
         GetChatUsageLimitUserOverride :one (chat_usage_limits.sql:36)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_USAGE_LIMIT_USER_OVERRIDE, (user_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USAGE_LIMIT_USER_OVERRIDE, (user_id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatUsageLimitUserOverride") from exc
@@ -289,7 +290,7 @@ class ChatUsageLimitsQueries:
 
         UpsertChatUsageLimitUserOverride :one (chat_usage_limits.sql:43)"""
         try:
-            cur = RawCursor(self._conn).execute(UPSERT_CHAT_USAGE_LIMIT_USER_OVERRIDE, (spend_limit_micros, user_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_USAGE_LIMIT_USER_OVERRIDE, (spend_limit_micros, user_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatUsageLimitUserOverride") from exc
@@ -309,7 +310,7 @@ class ChatUsageLimitsQueries:
 
         ListChatUsageLimitGroupOverrides :many (chat_usage_limits.sql:58)"""
         try:
-            cur = RawCursor(self._conn).execute(LIST_CHAT_USAGE_LIMIT_GROUP_OVERRIDES, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(LIST_CHAT_USAGE_LIMIT_GROUP_OVERRIDES, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListChatUsageLimitGroupOverrides") from exc
@@ -320,7 +321,7 @@ class ChatUsageLimitsQueries:
 
         GetChatUsageLimitGroupOverride :one (chat_usage_limits.sql:78)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_USAGE_LIMIT_GROUP_OVERRIDE, (group_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USAGE_LIMIT_GROUP_OVERRIDE, (group_id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatUsageLimitGroupOverride") from exc
@@ -333,7 +334,7 @@ class ChatUsageLimitsQueries:
 
         UpsertChatUsageLimitGroupOverride :one (chat_usage_limits.sql:85)"""
         try:
-            cur = RawCursor(self._conn).execute(UPSERT_CHAT_USAGE_LIMIT_GROUP_OVERRIDE, (spend_limit_micros, group_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_USAGE_LIMIT_GROUP_OVERRIDE, (spend_limit_micros, group_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatUsageLimitGroupOverride") from exc
@@ -353,7 +354,7 @@ class ChatUsageLimitsQueries:
 
         GetUserGroupSpendLimit :one (chat_usage_limits.sql:99)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_USER_GROUP_SPEND_LIMIT, (user_id, organization_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_GROUP_SPEND_LIMIT, (user_id, organization_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserGroupSpendLimit") from exc
@@ -366,7 +367,7 @@ class ChatUsageLimitsQueries:
 
         ResolveUserChatSpendLimit :one (chat_usage_limits.sql:110)"""
         try:
-            cur = RawCursor(self._conn).execute(RESOLVE_USER_CHAT_SPEND_LIMIT, (user_id, organization_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(RESOLVE_USER_CHAT_SPEND_LIMIT, (user_id, organization_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "ResolveUserChatSpendLimit") from exc
@@ -379,7 +380,7 @@ class ChatUsageLimitsQueries:
 
         GetUserChatSpendInPeriod :one (chat_usage_limits.sql:150)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_USER_CHAT_SPEND_IN_PERIOD, (user_id, start, end, organization_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_SPEND_IN_PERIOD, (user_id, start, end, organization_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserChatSpendInPeriod") from exc
@@ -397,7 +398,7 @@ class AsyncChatUsageLimitsQueries:
     async def get_chat_usage_limit_config(self) -> ChatUsageLimitConfig:
         """GetChatUsageLimitConfig :one (chat_usage_limits.sql:7)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_USAGE_LIMIT_CONFIG, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USAGE_LIMIT_CONFIG, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatUsageLimitConfig") from exc
@@ -408,7 +409,7 @@ class AsyncChatUsageLimitsQueries:
     async def upsert_chat_usage_limit_config(self, *, enabled: bool, default_limit_micros: int, period: str) -> ChatUsageLimitConfig:
         """UpsertChatUsageLimitConfig :one (chat_usage_limits.sql:11)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_USAGE_LIMIT_CONFIG, (enabled, default_limit_micros, period))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_USAGE_LIMIT_CONFIG, (enabled, default_limit_micros, period))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatUsageLimitConfig") from exc
@@ -421,7 +422,7 @@ class AsyncChatUsageLimitsQueries:
 
         ListChatUsageLimitOverrides :many (chat_usage_limits.sql:23)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(LIST_CHAT_USAGE_LIMIT_OVERRIDES, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(LIST_CHAT_USAGE_LIMIT_OVERRIDES, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListChatUsageLimitOverrides") from exc
@@ -432,7 +433,7 @@ class AsyncChatUsageLimitsQueries:
 
         GetChatUsageLimitUserOverride :one (chat_usage_limits.sql:36)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_USAGE_LIMIT_USER_OVERRIDE, (user_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USAGE_LIMIT_USER_OVERRIDE, (user_id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatUsageLimitUserOverride") from exc
@@ -445,7 +446,7 @@ class AsyncChatUsageLimitsQueries:
 
         UpsertChatUsageLimitUserOverride :one (chat_usage_limits.sql:43)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_USAGE_LIMIT_USER_OVERRIDE, (spend_limit_micros, user_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_USAGE_LIMIT_USER_OVERRIDE, (spend_limit_micros, user_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatUsageLimitUserOverride") from exc
@@ -465,7 +466,7 @@ class AsyncChatUsageLimitsQueries:
 
         ListChatUsageLimitGroupOverrides :many (chat_usage_limits.sql:58)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(LIST_CHAT_USAGE_LIMIT_GROUP_OVERRIDES, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(LIST_CHAT_USAGE_LIMIT_GROUP_OVERRIDES, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListChatUsageLimitGroupOverrides") from exc
@@ -476,7 +477,7 @@ class AsyncChatUsageLimitsQueries:
 
         GetChatUsageLimitGroupOverride :one (chat_usage_limits.sql:78)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_USAGE_LIMIT_GROUP_OVERRIDE, (group_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USAGE_LIMIT_GROUP_OVERRIDE, (group_id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatUsageLimitGroupOverride") from exc
@@ -489,7 +490,7 @@ class AsyncChatUsageLimitsQueries:
 
         UpsertChatUsageLimitGroupOverride :one (chat_usage_limits.sql:85)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_USAGE_LIMIT_GROUP_OVERRIDE, (spend_limit_micros, group_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_CHAT_USAGE_LIMIT_GROUP_OVERRIDE, (spend_limit_micros, group_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertChatUsageLimitGroupOverride") from exc
@@ -509,7 +510,7 @@ class AsyncChatUsageLimitsQueries:
 
         GetUserGroupSpendLimit :one (chat_usage_limits.sql:99)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_USER_GROUP_SPEND_LIMIT, (user_id, organization_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_GROUP_SPEND_LIMIT, (user_id, organization_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserGroupSpendLimit") from exc
@@ -522,7 +523,7 @@ class AsyncChatUsageLimitsQueries:
 
         ResolveUserChatSpendLimit :one (chat_usage_limits.sql:110)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(RESOLVE_USER_CHAT_SPEND_LIMIT, (user_id, organization_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(RESOLVE_USER_CHAT_SPEND_LIMIT, (user_id, organization_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "ResolveUserChatSpendLimit") from exc
@@ -535,7 +536,7 @@ class AsyncChatUsageLimitsQueries:
 
         GetUserChatSpendInPeriod :one (chat_usage_limits.sql:150)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_USER_CHAT_SPEND_IN_PERIOD, (user_id, start, end, organization_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_SPEND_IN_PERIOD, (user_id, start, end, organization_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserChatSpendInPeriod") from exc

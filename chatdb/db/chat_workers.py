@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import classify
 
@@ -71,7 +72,7 @@ class ChatWorkersQueries:
 
         AcquireChats :many (chat_workers.sql:3)"""
         try:
-            cur = RawCursor(self._conn).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireChats") from exc
@@ -82,7 +83,7 @@ class ChatWorkersQueries:
 
         UpdateChatHeartbeats :many (chat_workers.sql:26)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_HEARTBEATS, (now, worker_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_HEARTBEATS, (now, worker_id))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "UpdateChatHeartbeats") from exc
@@ -93,7 +94,7 @@ class ChatWorkersQueries:
 
         GetStaleChats :many (chat_workers.sql:35)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_STALE_CHATS, (stale_threshold,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_STALE_CHATS, (stale_threshold,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetStaleChats") from exc
@@ -111,7 +112,7 @@ class AsyncChatWorkersQueries:
 
         AcquireChats :many (chat_workers.sql:3)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireChats") from exc
@@ -122,7 +123,7 @@ class AsyncChatWorkersQueries:
 
         UpdateChatHeartbeats :many (chat_workers.sql:26)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_HEARTBEATS, (now, worker_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_HEARTBEATS, (now, worker_id))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "UpdateChatHeartbeats") from exc
@@ -133,7 +134,7 @@ class AsyncChatWorkersQueries:
 
         GetStaleChats :many (chat_workers.sql:35)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_STALE_CHATS, (stale_threshold,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_STALE_CHATS, (stale_threshold,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetStaleChats") from exc

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
@@ -372,7 +373,7 @@ class ChatsQueries:
 
         InsertChat :one (chats.sql:3)"""
         try:
-            cur = RawCursor(self._conn).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChat") from exc
@@ -383,7 +384,7 @@ class ChatsQueries:
     def get_chat_by_id(self, *, id: UUID) -> Chat:
         """GetChatByID :one (chats.sql:43)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByID") from exc
@@ -396,7 +397,7 @@ class ChatsQueries:
 
         GetChatByIDForUpdate :one (chats.sql:47)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByIDForUpdate") from exc
@@ -409,7 +410,7 @@ class ChatsQueries:
 
         GetChats :many (chats.sql:52)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHATS, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -419,7 +420,7 @@ class ChatsQueries:
         """GetChats with the authorization predicate in place of its placeholder."""
         query = GET_CHATS_BEFORE_FILTER + authz_sql + GET_CHATS_AFTER_FILTER
         try:
-            cur = RawCursor(self._conn).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -430,7 +431,7 @@ class ChatsQueries:
 
         GetChildChatsByParentIDs :many (chats.sql:93)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHILD_CHATS_BY_PARENT_IDS, (list(parent_ids), archived))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS, (list(parent_ids), archived))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChildChatsByParentIDs") from exc
@@ -439,7 +440,7 @@ class ChatsQueries:
     def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
         """GetChatsByWorkspaceIDs :many (chats.sql:112)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsByWorkspaceIDs") from exc
@@ -450,7 +451,7 @@ class ChatsQueries:
 
         GetLatestChatIDsByWorkspaceIDs :many (chats.sql:119)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_LATEST_CHAT_IDS_BY_WORKSPACE_IDS, (list(workspace_ids),))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_LATEST_CHAT_IDS_BY_WORKSPACE_IDS, (list(workspace_ids),))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetLatestChatIDsByWorkspaceIDs") from exc
@@ -461,7 +462,7 @@ class ChatsQueries:
 
         GetActiveChatsByAgentID :many (chats.sql:128)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetActiveChatsByAgentID") from exc
@@ -472,7 +473,7 @@ class ChatsQueries:
 
         UpdateChatByID :one (chats.sql:138)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatByID") from exc
@@ -485,7 +486,7 @@ class ChatsQueries:
 
         UpdateChatTitleByID :one (chats.sql:148)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatTitleByID") from exc
@@ -498,7 +499,7 @@ class ChatsQueries:
 
         UpdateChatStatus :one (chats.sql:153)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatus") from exc
@@ -511,7 +512,7 @@ class ChatsQueries:
 
         UpdateChatStatusPreserveUpdatedAt :one (chats.sql:166)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatusPreserveUpdatedAt") from exc
@@ -524,7 +525,7 @@ class ChatsQueries:
 
         UpdateChatLastModelConfigByID :one (chats.sql:179)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastModelConfigByID") from exc
@@ -537,7 +538,7 @@ class ChatsQueries:
 
         UpdateChatWorkspaceBinding :one (chats.sql:184)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatWorkspaceBinding") from exc
@@ -550,7 +551,7 @@ class ChatsQueries:
 
         UpdateChatBuildAgentBinding :one (chats.sql:195)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatBuildAgentBinding") from exc
@@ -561,7 +562,7 @@ class ChatsQueries:
     def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
         """UpdateChatMCPServerIDs :one (chats.sql:205)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatMCPServerIDs") from exc
@@ -574,7 +575,7 @@ class ChatsQueries:
 
         UpdateChatPlanModeByID :one (chats.sql:213)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatPlanModeByID") from exc
@@ -587,7 +588,7 @@ class ChatsQueries:
 
         UpdateChatLastInjectedContext :one (chats.sql:218)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastInjectedContext") from exc
@@ -609,7 +610,7 @@ class ChatsQueries:
 
         ArchiveChatByID :many (chats.sql:231)"""
         try:
-            cur = RawCursor(self._conn).execute(ARCHIVE_CHAT_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "ArchiveChatByID") from exc
@@ -620,7 +621,7 @@ class ChatsQueries:
 
         UnarchiveChatByID :many (chats.sql:244)"""
         try:
-            cur = RawCursor(self._conn).execute(UNARCHIVE_CHAT_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "UnarchiveChatByID") from exc
@@ -658,7 +659,7 @@ class ChatsQueries:
 
         GetChatFamilyIDsByRootID :many (chats.sql:338)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFamilyIDsByRootID") from exc
@@ -676,7 +677,7 @@ class AsyncChatsQueries:
 
         InsertChat :one (chats.sql:3)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChat") from exc
@@ -687,7 +688,7 @@ class AsyncChatsQueries:
     async def get_chat_by_id(self, *, id: UUID) -> Chat:
         """GetChatByID :one (chats.sql:43)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByID") from exc
@@ -700,7 +701,7 @@ class AsyncChatsQueries:
 
         GetChatByIDForUpdate :one (chats.sql:47)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByIDForUpdate") from exc
@@ -713,7 +714,7 @@ class AsyncChatsQueries:
 
         GetChats :many (chats.sql:52)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHATS, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -723,7 +724,7 @@ class AsyncChatsQueries:
         """GetChats with the authorization predicate in place of its placeholder."""
         query = GET_CHATS_BEFORE_FILTER + authz_sql + GET_CHATS_AFTER_FILTER
         try:
-            cur = await AsyncRawCursor(self._conn).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -734,7 +735,7 @@ class AsyncChatsQueries:
 
         GetChildChatsByParentIDs :many (chats.sql:93)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHILD_CHATS_BY_PARENT_IDS, (list(parent_ids), archived))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS, (list(parent_ids), archived))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChildChatsByParentIDs") from exc
@@ -743,7 +744,7 @@ class AsyncChatsQueries:
     async def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
         """GetChatsByWorkspaceIDs :many (chats.sql:112)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsByWorkspaceIDs") from exc
@@ -754,7 +755,7 @@ class AsyncChatsQueries:
 
         GetLatestChatIDsByWorkspaceIDs :many (chats.sql:119)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_LATEST_CHAT_IDS_BY_WORKSPACE_IDS, (list(workspace_ids),))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_LATEST_CHAT_IDS_BY_WORKSPACE_IDS, (list(workspace_ids),))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetLatestChatIDsByWorkspaceIDs") from exc
@@ -765,7 +766,7 @@ class AsyncChatsQueries:
 
         GetActiveChatsByAgentID :many (chats.sql:128)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetActiveChatsByAgentID") from exc
@@ -776,7 +777,7 @@ class AsyncChatsQueries:
 
         UpdateChatByID :one (chats.sql:138)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatByID") from exc
@@ -789,7 +790,7 @@ class AsyncChatsQueries:
 
         UpdateChatTitleByID :one (chats.sql:148)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatTitleByID") from exc
@@ -802,7 +803,7 @@ class AsyncChatsQueries:
 
         UpdateChatStatus :one (chats.sql:153)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatus") from exc
@@ -815,7 +816,7 @@ class AsyncChatsQueries:
 
         UpdateChatStatusPreserveUpdatedAt :one (chats.sql:166)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatusPreserveUpdatedAt") from exc
@@ -828,7 +829,7 @@ class AsyncChatsQueries:
 
         UpdateChatLastModelConfigByID :one (chats.sql:179)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastModelConfigByID") from exc
@@ -841,7 +842,7 @@ class AsyncChatsQueries:
 
         UpdateChatWorkspaceBinding :one (chats.sql:184)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatWorkspaceBinding") from exc
@@ -854,7 +855,7 @@ class AsyncChatsQueries:
 
         UpdateChatBuildAgentBinding :one (chats.sql:195)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatBuildAgentBinding") from exc
@@ -865,7 +866,7 @@ class AsyncChatsQueries:
     async def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
         """UpdateChatMCPServerIDs :one (chats.sql:205)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatMCPServerIDs") from exc
@@ -878,7 +879,7 @@ class AsyncChatsQueries:
 
         UpdateChatPlanModeByID :one (chats.sql:213)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatPlanModeByID") from exc
@@ -891,7 +892,7 @@ class AsyncChatsQueries:
 
         UpdateChatLastInjectedContext :one (chats.sql:218)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastInjectedContext") from exc
@@ -913,7 +914,7 @@ class AsyncChatsQueries:
 
         ArchiveChatByID :many (chats.sql:231)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(ARCHIVE_CHAT_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "ArchiveChatByID") from exc
@@ -924,7 +925,7 @@ class AsyncChatsQueries:
 
         UnarchiveChatByID :many (chats.sql:244)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UNARCHIVE_CHAT_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "UnarchiveChatByID") from exc
@@ -962,7 +963,7 @@ class AsyncChatsQueries:
 
         GetChatFamilyIDsByRootID :many (chats.sql:338)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFamilyIDsByRootID") from exc

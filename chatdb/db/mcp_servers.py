@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
@@ -211,7 +212,7 @@ class McpServersQueries:
     def get_mcp_server_config_by_id(self, *, id: UUID) -> McpServerConfig:
         """GetMCPServerConfigByID :one (mcp_servers.sql:6)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_MCP_SERVER_CONFIG_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_CONFIG_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigByID") from exc
@@ -222,7 +223,7 @@ class McpServersQueries:
     def get_mcp_server_config_by_slug(self, *, slug: str) -> McpServerConfig:
         """GetMCPServerConfigBySlug :one (mcp_servers.sql:10)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_MCP_SERVER_CONFIG_BY_SLUG, (slug,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_CONFIG_BY_SLUG, (slug,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigBySlug") from exc
@@ -233,7 +234,7 @@ class McpServersQueries:
     def get_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetMCPServerConfigs :many (mcp_servers.sql:14)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_MCP_SERVER_CONFIGS, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_CONFIGS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigs") from exc
@@ -242,7 +243,7 @@ class McpServersQueries:
     def get_enabled_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetEnabledMCPServerConfigs :many (mcp_servers.sql:18)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_ENABLED_MCP_SERVER_CONFIGS, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_MCP_SERVER_CONFIGS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledMCPServerConfigs") from exc
@@ -253,7 +254,7 @@ class McpServersQueries:
 
         GetMCPServerConfigsByIDs :many (mcp_servers.sql:22)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_MCP_SERVER_CONFIGS_BY_IDS, (list(ids),))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_CONFIGS_BY_IDS, (list(ids),))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigsByIDs") from exc
@@ -264,7 +265,7 @@ class McpServersQueries:
 
         GetForcedMCPServerConfigs :many (mcp_servers.sql:29)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_FORCED_MCP_SERVER_CONFIGS, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_FORCED_MCP_SERVER_CONFIGS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetForcedMCPServerConfigs") from exc
@@ -273,7 +274,7 @@ class McpServersQueries:
     def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
         """InsertMCPServerConfig :one (mcp_servers.sql:36)"""
         try:
-            cur = RawCursor(self._conn).execute(INSERT_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, created_by))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, created_by))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertMCPServerConfig") from exc
@@ -286,7 +287,7 @@ class McpServersQueries:
 
         UpdateMCPServerConfig :one (mcp_servers.sql:95)"""
         try:
-            cur = RawCursor(self._conn).execute(UPDATE_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, updated_by, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, updated_by, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateMCPServerConfig") from exc
@@ -306,7 +307,7 @@ class McpServersQueries:
     def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
         """GetMCPServerUserToken :one (mcp_servers.sql:135)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetMCPServerUserToken") from exc
@@ -317,7 +318,7 @@ class McpServersQueries:
     def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
         """GetMCPServerUserTokensByUserID :many (mcp_servers.sql:140)"""
         try:
-            cur = RawCursor(self._conn).execute(GET_MCP_SERVER_USER_TOKENS_BY_USER_ID, (user_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_USER_TOKENS_BY_USER_ID, (user_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerUserTokensByUserID") from exc
@@ -328,7 +329,7 @@ class McpServersQueries:
 
         UpsertMCPServerUserToken :one (mcp_servers.sql:146)"""
         try:
-            cur = RawCursor(self._conn).execute(UPSERT_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id, access_token, access_token_key_id, refresh_token, refresh_token_key_id, token_type, expiry))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id, access_token, access_token_key_id, refresh_token, refresh_token_key_id, token_type, expiry))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertMCPServerUserToken") from exc
@@ -362,7 +363,7 @@ class AsyncMcpServersQueries:
     async def get_mcp_server_config_by_id(self, *, id: UUID) -> McpServerConfig:
         """GetMCPServerConfigByID :one (mcp_servers.sql:6)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_MCP_SERVER_CONFIG_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_CONFIG_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigByID") from exc
@@ -373,7 +374,7 @@ class AsyncMcpServersQueries:
     async def get_mcp_server_config_by_slug(self, *, slug: str) -> McpServerConfig:
         """GetMCPServerConfigBySlug :one (mcp_servers.sql:10)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_MCP_SERVER_CONFIG_BY_SLUG, (slug,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_CONFIG_BY_SLUG, (slug,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigBySlug") from exc
@@ -384,7 +385,7 @@ class AsyncMcpServersQueries:
     async def get_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetMCPServerConfigs :many (mcp_servers.sql:14)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_MCP_SERVER_CONFIGS, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_CONFIGS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigs") from exc
@@ -393,7 +394,7 @@ class AsyncMcpServersQueries:
     async def get_enabled_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetEnabledMCPServerConfigs :many (mcp_servers.sql:18)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_ENABLED_MCP_SERVER_CONFIGS, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_MCP_SERVER_CONFIGS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledMCPServerConfigs") from exc
@@ -404,7 +405,7 @@ class AsyncMcpServersQueries:
 
         GetMCPServerConfigsByIDs :many (mcp_servers.sql:22)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_MCP_SERVER_CONFIGS_BY_IDS, (list(ids),))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_CONFIGS_BY_IDS, (list(ids),))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigsByIDs") from exc
@@ -415,7 +416,7 @@ class AsyncMcpServersQueries:
 
         GetForcedMCPServerConfigs :many (mcp_servers.sql:29)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_FORCED_MCP_SERVER_CONFIGS, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_FORCED_MCP_SERVER_CONFIGS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetForcedMCPServerConfigs") from exc
@@ -424,7 +425,7 @@ class AsyncMcpServersQueries:
     async def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
         """InsertMCPServerConfig :one (mcp_servers.sql:36)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(INSERT_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, created_by))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, created_by))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertMCPServerConfig") from exc
@@ -437,7 +438,7 @@ class AsyncMcpServersQueries:
 
         UpdateMCPServerConfig :one (mcp_servers.sql:95)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPDATE_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, updated_by, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, updated_by, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateMCPServerConfig") from exc
@@ -457,7 +458,7 @@ class AsyncMcpServersQueries:
     async def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
         """GetMCPServerUserToken :one (mcp_servers.sql:135)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetMCPServerUserToken") from exc
@@ -468,7 +469,7 @@ class AsyncMcpServersQueries:
     async def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
         """GetMCPServerUserTokensByUserID :many (mcp_servers.sql:140)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(GET_MCP_SERVER_USER_TOKENS_BY_USER_ID, (user_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_USER_TOKENS_BY_USER_ID, (user_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerUserTokensByUserID") from exc
@@ -479,7 +480,7 @@ class AsyncMcpServersQueries:
 
         UpsertMCPServerUserToken :one (mcp_servers.sql:146)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(UPSERT_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id, access_token, access_token_key_id, refresh_token, refresh_token_key_id, token_type, expiry))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id, access_token, access_token_key_id, refresh_token, refresh_token_key_id, token_type, expiry))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpsertMCPServerUserToken") from exc

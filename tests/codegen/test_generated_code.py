@@ -236,3 +236,15 @@ async def test_async_querier_runs_the_same_queries(
         await q.get_author(id=ann.id)
     with pytest.raises(CheckViolation):
         await q.insert_book([pkg.InsertBookParams(author_id=None, title="", meta={})])
+
+
+def test_rows_are_built_whatever_the_connection_row_factory(
+    pkg: ModuleType, fixture_dsn: str
+) -> None:
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(fixture_dsn, autocommit=True, row_factory=dict_row) as c:
+        q = pkg.Querier(c)
+        author = q.create_author(name="Ann", bio=None, mood=pkg.Mood.HAPPY, tags=[])
+        assert q.get_author(id=author.id) == author
+        assert [a.name for a in q.list_authors(limit=5, offset=0, mood=None)] == ["Ann"]
