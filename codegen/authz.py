@@ -17,6 +17,8 @@ Policy terms (one per query)::
     <check> or <check>                    the first check, else the second (checks that run
                                           before the query: system, deployment_config,
                                           personal, <action> <type>(...))
+    <check> and <check> [and ...]         every check, in order (e.g. update the chat and
+                                          read each file linked to it)
 
 Actions: create, read, update, delete. The wrapper implements the same Protocol as the plain
 queriers; it imports its runtime (base classes, Action, ResourceType, Object) from the module
@@ -64,6 +66,7 @@ class Policy:
     org: str = ""
     text: str = ""
     alternative: Policy | None = None  # `<check> or <check>`: tried when this one refuses
+    also: tuple[Policy, ...] = ()  # `<check> and <check>`: checked after this one
 
 
 _PRE_CHECKS = ("system", "deployment_config", "personal", "load", "build")
@@ -72,6 +75,13 @@ _PRE_CHECKS = ("system", "deployment_config", "personal", "load", "build")
 def parse_policy(text: str, query: QueryIR) -> Policy:
     """Parse and validate one query's policy against its parameters and result row."""
     text = " ".join(text.split())
+    if " and " in text:
+        parts = [parse_policy(part, query) for part in text.split(" and ")]
+        if any(p.term not in (*_PRE_CHECKS, "load_many") for p in parts):
+            raise CodegenError(
+                f"'and' joins checks made before the query, not {text!r}", query.location
+            )
+        return dataclasses.replace(parts[0], text=text, also=tuple(parts[1:]))
     if " or " in text:
         first_text, _, second_text = text.partition(" or ")
         first, second = parse_policy(first_text, query), parse_policy(second_text, query)
@@ -177,6 +187,24 @@ def _pre_check(policy: Policy, aw: str, how: str) -> str:
     return f"self._authz.{how}(subject, {action}, {obj})"
 
 
+def _pre_check_lines(policy: Policy, aw: str) -> list[str]:
+    """The statements of one pre-check (a single check, an `or`, or one per array element)."""
+    if policy.term == "load_many":
+        action = f"Action.{policy.action.upper()}"
+        rtype = f"ResourceType.{policy.type.upper()}"
+        return [
+            f"        for object_id in {policy.param}:",
+            "            if object_id is not None:",
+            f"                self._authz.authorize(subject, {action}, {aw}self._load({rtype}, object_id))",
+        ]
+    if policy.alternative is None:
+        return [f"        {_pre_check(policy, aw, 'authorize')}"]
+    return [
+        f"        if not {_pre_check(policy, aw, 'allowed')}:",
+        f"            {_pre_check(policy.alternative, aw, 'authorize')}",
+    ]
+
+
 def wrapper_method(query: QueryIR, policy: Policy, is_async: bool, settings: AuthzSettings) -> str:
     from codegen.render import signature
 
@@ -194,19 +222,9 @@ def wrapper_method(query: QueryIR, policy: Policy, is_async: bool, settings: Aut
     lines.append("        self._actor()" if t == "any_actor" else "        subject = self._actor()")
     if t == "any_actor":
         lines.append(f"        return {call}")
-    elif t in _PRE_CHECKS:
-        if policy.alternative is None:
-            lines.append(f"        {_pre_check(policy, aw, 'authorize')}")
-        else:
-            lines.append(f"        if not {_pre_check(policy, aw, 'allowed')}:")
-            lines.append(f"            {_pre_check(policy.alternative, aw, 'authorize')}")
-        lines.append(f"        return {call}")
-    elif t == "load_many":
-        lines.append(f"        for object_id in {policy.param}:")
-        lines.append("            if object_id is not None:")
-        lines.append(
-            f"                self._authz.authorize(subject, {action}, {aw}self._load({rtype}, object_id))"
-        )
+    elif t in (*_PRE_CHECKS, "load_many"):
+        for check in (policy, *policy.also):
+            lines.extend(_pre_check_lines(check, aw))
         lines.append(f"        return {call}")
     elif t == "fetch":
         assert query.row is not None

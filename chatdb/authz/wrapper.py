@@ -95,7 +95,7 @@ POLICIES: dict[str, str] = {
     "insert_chat_file": 'create chat_file(owner=owner_id, org=organization_id)',
     "get_chat_file_by_id": 'custom read on file, else readable via a linked chat',
     "get_chat_file_metadata_by_chat_id": 'read chat(chat_id)',
-    "link_chat_files": 'update chat(chat_id)',
+    "link_chat_files": 'update chat(chat_id) and read chat_file[](file_ids)',
     "delete_old_chat_files": 'system delete chat',
     "insert_chat_messages": 'update chat(chat_id)',
     "get_chat_message_by_id": "custom read on the message's chat",
@@ -317,9 +317,12 @@ class AuthzQuerier(CustomAuthz):
         return self._q.get_chat_file_metadata_by_chat_id(chat_id=chat_id)
 
     def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
-        """LinkChatFiles: update chat(chat_id)"""
+        """LinkChatFiles: update chat(chat_id) and read chat_file[](file_ids)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, chat_id))
+        for object_id in file_ids:
+            if object_id is not None:
+                self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT_FILE, object_id))
         return self._q.link_chat_files(chat_id=chat_id, file_ids=file_ids, max_links=max_links)
 
     def delete_old_chat_files(self, *, before_time: datetime, limit: int) -> int:
@@ -1085,9 +1088,12 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.get_chat_file_metadata_by_chat_id(chat_id=chat_id)
 
     async def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
-        """LinkChatFiles: update chat(chat_id)"""
+        """LinkChatFiles: update chat(chat_id) and read chat_file[](file_ids)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, chat_id))
+        for object_id in file_ids:
+            if object_id is not None:
+                self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT_FILE, object_id))
         return await self._q.link_chat_files(chat_id=chat_id, file_ids=file_ids, max_links=max_links)
 
     async def delete_old_chat_files(self, *, before_time: datetime, limit: int) -> int:

@@ -202,7 +202,7 @@ QUERIES: dict[str, QueryInfo] = {
         ':one',
         'sql/queries/chat_files.sql',
         22,
-        'update chat(chat_id)',
+        'update chat(chat_id) and read chat_file[](file_ids)',
         ('chat_id', 'file_ids', 'max_links',),
         'LinkChatFilesRow',
         False,

@@ -20,7 +20,7 @@ WHERE l.chat_id = @chat_id::uuid
 ORDER BY f.created_at, f.id;
 
 -- name: LinkChatFiles :one
--- authz: update chat(chat_id)
+-- authz: update chat(chat_id) and read chat_file[](file_ids)
 -- Links files to a chat, ignoring ids already linked (and repeats in file_ids). All or
 -- nothing: when the chat's existing links plus the new ones would exceed max_links, nothing is
 -- linked. Returns how many new ids were refused (0 = all linked). Two concurrent calls can

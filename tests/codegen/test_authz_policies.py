@@ -71,6 +71,9 @@ SELECT 1 AS one;
 -- name: Personal :one
 -- authz: personal read user(user_id) or deployment_config read
 SELECT @user_id::uuid AS user_id;
+-- name: Both :exec
+-- authz: update chat(id) and read chat[](ids)
+UPDATE chats SET title = '' WHERE id = @id AND id = ANY(@ids::uuid[]);
 -- name: Anyone :one
 -- authz: any_actor
 SELECT 1 AS one;
@@ -98,6 +101,7 @@ SELECT 1 AS one;
             "the authz filter placeholder needs an 'sql_filter' policy",
         ),
         ("fetch read chat or any_actor", "SELECT * FROM chats", "'or' joins checks made before"),
+        ("fetch read chat and any_actor", "SELECT * FROM chats", "'and' joins checks made before"),
     ],
 )
 def test_policy_mistakes_fail_generation(

@@ -1,0 +1,125 @@
+"""What authorization costs: the wrapped querier against the plain one, and one RBAC check.
+
+Issue "Authorization" item 6: an authorized ``get_chat_by_id`` (policy ``fetch read chat``:
+run, then one check on the row) must cost at most 1.15× the unwrapped call on the same
+connection and the same chat. The actor is a chat-access user reading her own chat, so the
+check walks the engine's real path (site level refuses nothing, org level has no grant, the
+owner level allows) on a subject whose permissions are already compiled and cached. The check
+alone is measured too, against an empty call taking the same arguments.
+
+``run(dsn)`` is called by ``python -m bench`` with a freshly migrated database;
+``python -m bench.bench_authz [--quick]`` runs it alone on a throwaway server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from bench.harness import FULL, QUICK, Result, Settings, compare, compare_async, render_table
+from chatdb.authz import CHAT_ACCESS, MEMBER, Action, Object, Subject, default_authorizer
+from chatdb.authz.wrapper import AsyncAuthzQuerier, AuthzQuerier
+from chatdb.db import AsyncQuerier, Querier
+from chatdb.testing.factories import Factories
+
+GROUP = "authz"
+TARGET = 1.15
+
+
+def seed(conn: psycopg.Connection[Any]) -> tuple[Subject, UUID]:
+    """A chat-access user in an organization with one chat of her own (and a neighbour's)."""
+    f = Factories(conn)
+    org = f.organization()
+    alice = f.user(organization_id=org.id, rbac_roles=[CHAT_ACCESS])
+    chat = f.chat(owner_id=alice.id, organization_id=org.id, title="Refactor billing")
+    f.chat(organization_id=org.id)  # someone else's chat in the same organization
+    subject = Subject(
+        id=alice.id,
+        name="alice",
+        site_roles=[MEMBER, CHAT_ACCESS],
+        memberships={org.id},
+    )
+    return subject, chat.id
+
+
+def _noop(subject: Subject | None, action: Action, obj: Object) -> None:
+    """The floor of a check: a call with the same arguments that decides nothing."""
+
+
+def run(dsn: str, settings: Settings = FULL) -> list[Result]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        subject, chat_id = seed(conn)
+        plain = Querier(conn)
+        wrapped = AuthzQuerier(plain, actor=subject)
+        wrapped.get_chat_by_id(id=chat_id)  # the actor may read it: fail here, not mid-run
+
+        results = [
+            compare(
+                GROUP,
+                "get_chat_by_id (fetch read chat)",
+                ("Querier", lambda: plain.get_chat_by_id(id=chat_id)),
+                ("AuthzQuerier", lambda: wrapped.get_chat_by_id(id=chat_id)),
+                settings,
+                target=TARGET,
+                note="same connection, same chat; the actor is a chat-access owner (cached)",
+            )
+        ]
+
+        authorizer = default_authorizer()
+        row = plain.get_chat_by_id(id=chat_id)
+        chat = Object.chat(row.id, row.owner_id, row.organization_id)
+        authorizer.authorize(subject, Action.READ, chat)  # compiles and caches the subject
+        results.append(
+            compare(
+                GROUP,
+                "one check, cached subject",
+                ("empty call", lambda: _noop(subject, Action.READ, chat)),
+                ("Authorizer.authorize", lambda: authorizer.authorize(subject, Action.READ, chat)),
+                settings,
+                note="candidate per op = the absolute cost of one allowed check",
+            )
+        )
+    results.append(asyncio.run(_run_async(dsn, subject, chat_id, settings)))
+    return results
+
+
+async def _run_async(dsn: str, subject: Subject, chat_id: UUID, settings: Settings) -> Result:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as aconn:
+        plain = AsyncQuerier(aconn)
+        wrapped = AsyncAuthzQuerier(plain, actor=subject)
+        await wrapped.get_chat_by_id(id=chat_id)
+        return await compare_async(
+            GROUP,
+            "async get_chat_by_id (fetch read chat)",
+            ("AsyncQuerier", lambda: plain.get_chat_by_id(id=chat_id)),
+            ("AsyncAuthzQuerier", lambda: wrapped.get_chat_by_id(id=chat_id)),
+            settings,
+            target=TARGET,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_authz", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny rounds: proves it runs")
+    args = parser.parse_args(argv)
+
+    from chatdb.migrate import Migrator
+    from codegen.pgserver import throwaway_server
+
+    with throwaway_server() as server:
+        name = server.create_database()
+        dsn = server.dsn(name)
+        Migrator(dsn).up()
+        results = run(dsn, QUICK if args.quick else FULL)
+    print(render_table(results))
+    return 1 if any(r.verdict == "OVER" for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
