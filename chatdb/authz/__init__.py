@@ -38,6 +38,7 @@ from chatdb.authz.roles import (
     USER_ADMIN,
 )
 from chatdb.authz.sqlfilter import SqlFilter, compile_filter
+from chatdb.authz.subjects import async_subject_for_user, subject_for_user
 
 __all__ = [
     "AUDITOR",
@@ -69,9 +70,11 @@ __all__ = [
     "Subject",
     "allow",
     "as_actor",
+    "async_subject_for_user",
     "compile_filter",
     "current_actor",
     "current_actor_or_none",
     "default_authorizer",
     "deny",
+    "subject_for_user",
 ]

@@ -31,6 +31,7 @@ from chatdb.db import (
     ChatStatus,
     ChatUsageLimitConfig,
     CountEnabledModelsWithoutPricingRow,
+    GetAuthzSubjectByUserIDRow,
     GetChatCostPerChatRow,
     GetChatCostPerModelRow,
     GetChatCostPerUserRow,
@@ -81,6 +82,7 @@ from chatdb.db import (
 POLICIES: dict[str, str] = {
     "get_chat_file_owner_by_id": 'system read chat_file',
     "get_chat_ids_by_file_id": 'system read chat',
+    "get_authz_subject_by_user_id": 'system read user',
     "get_chat_cost_summary": 'read chat(owner=owner_id)',
     "get_chat_cost_per_model": 'read chat(owner=owner_id)',
     "get_chat_cost_per_chat": 'read chat(owner=owner_id)',
@@ -235,6 +237,12 @@ class AuthzQuerier(CustomAuthz):
         subject = self._actor()
         self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
         return self._q.get_chat_ids_by_file_id(file_id=file_id)
+
+    def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
+        """GetAuthzSubjectByUserID: system read user"""
+        subject = self._actor()
+        self._authz.authorize_system(subject, Action.READ, ResourceType.USER)
+        return self._q.get_authz_subject_by_user_id(user_id=user_id)
 
     def get_chat_cost_summary(self, *, owner_id: UUID, start: datetime, end: datetime) -> GetChatCostSummaryRow:
         """GetChatCostSummary: read chat(owner=owner_id)"""
@@ -1006,6 +1014,12 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         subject = self._actor()
         self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
         return await self._q.get_chat_ids_by_file_id(file_id=file_id)
+
+    async def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
+        """GetAuthzSubjectByUserID: system read user"""
+        subject = self._actor()
+        self._authz.authorize_system(subject, Action.READ, ResourceType.USER)
+        return await self._q.get_authz_subject_by_user_id(user_id=user_id)
 
     async def get_chat_cost_summary(self, *, owner_id: UUID, start: datetime, end: datetime) -> GetChatCostSummaryRow:
         """GetChatCostSummary: read chat(owner=owner_id)"""

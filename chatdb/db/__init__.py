@@ -4,6 +4,7 @@
 from .authz_lookups import (
     AsyncAuthzLookupsQueries,
     AuthzLookupsQueries,
+    GetAuthzSubjectByUserIDRow,
     GetChatFileOwnerByIDRow,
     GetChatIDsByFileIDRow,
 )
@@ -179,6 +180,7 @@ __all__ = [
     "ChatsQueries",
     "CountEnabledModelsWithoutPricingRow",
     "DbcryptKey",
+    "GetAuthzSubjectByUserIDRow",
     "GetChatCostPerChatRow",
     "GetChatCostPerModelRow",
     "GetChatCostPerUserRow",

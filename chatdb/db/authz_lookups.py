@@ -12,12 +12,34 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
+from .models import JSON, UserStatus
+
 GET_CHAT_FILE_OWNER_BY_ID = """
 SELECT id, owner_id, organization_id FROM chat_files WHERE id = $1
 """
 
 GET_CHAT_IDS_BY_FILE_ID = """
 SELECT chat_id FROM chat_file_links WHERE file_id = $1 ORDER BY chat_id
+"""
+
+GET_AUTHZ_SUBJECT_BY_USER_ID = """
+SELECT
+    u.id,
+    u.username,
+    u.rbac_roles,
+    u.is_system,
+    u.status,
+    u.deleted,
+    coalesce(
+        (SELECT jsonb_object_agg(m.organization_id, m.roles)
+         FROM organization_members m WHERE m.user_id = u.id),
+        '{}'::jsonb
+    ) AS org_roles,
+    ARRAY(
+        SELECT gm.group_id FROM group_members gm WHERE gm.user_id = u.id ORDER BY gm.group_id
+    ) AS group_ids
+FROM users u
+WHERE u.id = $1
 """
 
 
@@ -35,6 +57,20 @@ class GetChatIDsByFileIDRow:
     """A row of GetChatIDsByFileID."""
 
     chat_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class GetAuthzSubjectByUserIDRow:
+    """A row of GetAuthzSubjectByUserID."""
+
+    id: UUID
+    username: str
+    rbac_roles: list[str]
+    is_system: bool
+    status: UserStatus
+    deleted: bool
+    org_roles: JSON
+    group_ids: list[UUID]
 
 
 class AuthzLookupsQueries:
@@ -67,6 +103,19 @@ class AuthzLookupsQueries:
             raise classify(exc, "GetChatIDsByFileID") from exc
         return [GetChatIDsByFileIDRow(*r) for r in rows]
 
+    def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
+        """What authentication needs to build a user's Subject: site roles, per-organization roles (a JSON object organization id -> roles) and groups. Called before there is an actor.
+
+        GetAuthzSubjectByUserID :one (authz_lookups.sql:14)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
+            row = cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetAuthzSubjectByUserID") from exc
+        if row is None:
+            raise NotFound("GetAuthzSubjectByUserID")
+        return GetAuthzSubjectByUserIDRow(row[0], row[1], row[2], row[3], UserStatus(row[4]), row[5], row[6], row[7])
+
 
 class AsyncAuthzLookupsQueries:
     """Async methods for the queries of sql/queries/authz_lookups.sql (mixed into AsyncQuerier)."""
@@ -97,3 +146,16 @@ class AsyncAuthzLookupsQueries:
         except Error as exc:
             raise classify(exc, "GetChatIDsByFileID") from exc
         return [GetChatIDsByFileIDRow(*r) for r in rows]
+
+    async def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
+        """What authentication needs to build a user's Subject: site roles, per-organization roles (a JSON object organization id -> roles) and groups. Called before there is an actor.
+
+        GetAuthzSubjectByUserID :one (authz_lookups.sql:14)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
+            row = await cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetAuthzSubjectByUserID") from exc
+        if row is None:
+            raise NotFound("GetAuthzSubjectByUserID")
+        return GetAuthzSubjectByUserIDRow(row[0], row[1], row[2], row[3], UserStatus(row[4]), row[5], row[6], row[7])

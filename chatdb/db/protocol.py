@@ -8,7 +8,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
-from .authz_lookups import GetChatFileOwnerByIDRow, GetChatIDsByFileIDRow
+from .authz_lookups import (
+    GetAuthzSubjectByUserIDRow,
+    GetChatFileOwnerByIDRow,
+    GetChatIDsByFileIDRow,
+)
 from .chat_costs import (
     GetChatCostPerChatRow,
     GetChatCostPerModelRow,
@@ -84,6 +88,8 @@ class Queries(Protocol):
     def get_chat_file_owner_by_id(self, *, id: UUID) -> GetChatFileOwnerByIDRow: ...
 
     def get_chat_ids_by_file_id(self, *, file_id: UUID) -> list[GetChatIDsByFileIDRow]: ...
+
+    def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow: ...
 
     def get_chat_cost_summary(self, *, owner_id: UUID, start: datetime, end: datetime) -> GetChatCostSummaryRow: ...
 
@@ -348,6 +354,8 @@ class AsyncQueries(Protocol):
     async def get_chat_file_owner_by_id(self, *, id: UUID) -> GetChatFileOwnerByIDRow: ...
 
     async def get_chat_ids_by_file_id(self, *, file_id: UUID) -> list[GetChatIDsByFileIDRow]: ...
+
+    async def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow: ...
 
     async def get_chat_cost_summary(self, *, owner_id: UUID, start: datetime, end: datetime) -> GetChatCostSummaryRow: ...
 

@@ -42,6 +42,17 @@ QUERIES: dict[str, QueryInfo] = {
         'list[GetChatIDsByFileIDRow]',
         False,
     ),
+    'GetAuthzSubjectByUserID': QueryInfo(
+        'GetAuthzSubjectByUserID',
+        'get_authz_subject_by_user_id',
+        ':one',
+        'sql/queries/authz_lookups.sql',
+        14,
+        'system read user',
+        ('user_id',),
+        'GetAuthzSubjectByUserIDRow',
+        False,
+    ),
     'GetChatCostSummary': QueryInfo(
         'GetChatCostSummary',
         'get_chat_cost_summary',

@@ -10,3 +10,25 @@ SELECT id, owner_id, organization_id FROM chat_files WHERE id = @id;
 -- authz: system read chat
 -- The chats a file is linked to (a file is readable through any chat the actor may read).
 SELECT chat_id FROM chat_file_links WHERE file_id = @file_id ORDER BY chat_id;
+
+-- name: GetAuthzSubjectByUserID :one
+-- authz: system read user
+-- What authentication needs to build a user's Subject: site roles, per-organization roles
+-- (a JSON object organization id -> roles) and groups. Called before there is an actor.
+SELECT
+    u.id,
+    u.username,
+    u.rbac_roles,
+    u.is_system,
+    u.status,
+    u.deleted,
+    coalesce(
+        (SELECT jsonb_object_agg(m.organization_id, m.roles)
+         FROM organization_members m WHERE m.user_id = u.id),
+        '{}'::jsonb
+    ) AS org_roles,
+    ARRAY(
+        SELECT gm.group_id FROM group_members gm WHERE gm.user_id = u.id ORDER BY gm.group_id
+    ) AS group_ids
+FROM users u
+WHERE u.id = @user_id;

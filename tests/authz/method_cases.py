@@ -414,6 +414,7 @@ def prepare_call(world: World, method: str) -> Call:
 # -- authz lookups, files
 
 generic(
+    "get_authz_subject_by_user_id",
     "get_chat_file_metadata_by_chat_id",
     "insert_chat_file",
 )
