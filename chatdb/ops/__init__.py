@@ -1,0 +1,55 @@
+"""Transactional, authorized chat workflows (SPEC 5) built on the generated querier.
+
+``Chats(store)`` offers them all; the concern classes (:class:`ChatLifecycle`,
+:class:`Messaging`, :class:`Workers`, :class:`UsageLimits`) can be used alone, and
+:class:`ProviderConfig` keeps provider API keys encrypted at rest.
+"""
+
+from chatdb.ops._base import BUSY_STATUSES, IDLE_STATUSES, NewMessage, UserContent
+from chatdb.ops.chats import (
+    DEFAULT_TITLE,
+    BoundWorkspace,
+    ChatLifecycle,
+    CreatedChat,
+    default_workspace_awareness,
+)
+from chatdb.ops.config import ProviderConfig
+from chatdb.ops.facade import Chats
+from chatdb.ops.messages import (
+    AUTO_PROMOTE_STATUSES,
+    EditedMessage,
+    Messaging,
+    PromotedMessage,
+    SentMessage,
+    SubmittedToolResults,
+    ToolResult,
+)
+from chatdb.ops.usage import UsageLimits, UsageLimitStatus, period_bounds
+from chatdb.ops.workers import TOOL_RESULTS_TIMEOUT_ERROR, RecoveredChat, Workers
+
+__all__ = [
+    "AUTO_PROMOTE_STATUSES",
+    "BUSY_STATUSES",
+    "DEFAULT_TITLE",
+    "IDLE_STATUSES",
+    "TOOL_RESULTS_TIMEOUT_ERROR",
+    "BoundWorkspace",
+    "ChatLifecycle",
+    "Chats",
+    "CreatedChat",
+    "EditedMessage",
+    "Messaging",
+    "NewMessage",
+    "PromotedMessage",
+    "ProviderConfig",
+    "RecoveredChat",
+    "SentMessage",
+    "SubmittedToolResults",
+    "ToolResult",
+    "UsageLimitStatus",
+    "UsageLimits",
+    "UserContent",
+    "Workers",
+    "default_workspace_awareness",
+    "period_bounds",
+]

@@ -1,0 +1,237 @@
+"""Plumbing shared by the workflows: actor resolution, the authorized transaction, messages.
+
+Every workflow runs in one ``store.in_tx`` transaction and does all its reads and writes
+through an :class:`~chatdb.authz.wrapper.AuthzQuerier` bound to the actor, so each step is
+authorized and a refusal anywhere rolls the whole unit back. ``in_tx`` may re-run the body
+after a serialization failure or deadlock, so bodies only touch the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from chatdb.authz import Action, AuthorizerLike, Object, Subject, current_actor
+from chatdb.authz.rbac import default_authorizer
+from chatdb.authz.wrapper import AuthzQuerier
+from chatdb.content import CURRENT_VERSION, FilePart, Part, TextPart, dump_content, parse_parts
+from chatdb.db import (
+    JSON,
+    Chat,
+    ChatMessage,
+    ChatMessageRole,
+    ChatMessageVisibility,
+    ChatStatus,
+    Querier,
+)
+from chatdb.errors import ChatArchived, InvalidInput, NotFound
+from chatdb.store import Store
+
+T = TypeVar("T")
+
+UserContent = str | Sequence[Part | Mapping[str, object]]
+"""A user message: plain text, or v1 parts (models or their JSON form)."""
+
+IDLE_STATUSES = frozenset(
+    {ChatStatus.WAITING, ChatStatus.COMPLETED, ChatStatus.ERROR, ChatStatus.PAUSED}
+)
+"""No run in progress: a new message is admitted at once."""
+
+BUSY_STATUSES = frozenset({ChatStatus.PENDING, ChatStatus.RUNNING, ChatStatus.REQUIRES_ACTION})
+"""A run is queued, running, or waiting for client tool results."""
+
+_USER_PART_TYPES = (TextPart, FilePart)
+
+
+def resolve_actor(actor: Subject | None) -> Subject:
+    """The explicit actor, else the context's; none is refused (NotAuthorized, fail closed)."""
+    if actor is None:
+        return current_actor()
+    if not isinstance(actor, Subject):
+        raise TypeError(f"actor must be a Subject, got {type(actor).__name__}")
+    return actor
+
+
+def person_id(actor: Subject) -> UUID | None:
+    """The actor's user id when it is a person (system subjects author nothing)."""
+    return None if actor.is_system else actor.id
+
+
+def parse_user_content(content: object, field: str = "content") -> list[Part]:
+    """A user message's parts: text and file parts only, and not blank."""
+    if isinstance(content, str):
+        parts: list[Part] = [TextPart(text=content)]
+    elif isinstance(content, Sequence):
+        raw = [
+            p.model_dump(mode="json", exclude_none=True) if isinstance(p, BaseModel) else p
+            for p in content
+        ]
+        parts = parse_parts(raw)
+    else:
+        raise InvalidInput(
+            f"{field} must be text or a list of parts, got {type(content).__name__}", field=field
+        )
+    for part in parts:
+        if not isinstance(part, _USER_PART_TYPES):
+            raise InvalidInput(
+                f"a user message may only carry text and file parts, not {part.type!r}",
+                field=field,
+            )
+    if not any(
+        isinstance(p, FilePart) or (isinstance(p, TextPart) and p.text.strip()) for p in parts
+    ):
+        raise InvalidInput("message content is empty", field=field)
+    return parts
+
+
+def text_content(text: str) -> JSON:
+    """Version-1 content holding one text part."""
+    return dump_content([TextPart(text=text)])
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One row for ``InsertChatMessages``; usage columns stay NULL (workflows write no usage)."""
+
+    role: ChatMessageRole
+    content: JSON
+    content_version: int = CURRENT_VERSION
+    visibility: ChatMessageVisibility = ChatMessageVisibility.BOTH
+    model_config_id: UUID | None = None
+    created_by: UUID | None = None
+
+    @classmethod
+    def of_parts(
+        cls,
+        role: ChatMessageRole,
+        parts: Sequence[Part],
+        *,
+        visibility: ChatMessageVisibility = ChatMessageVisibility.BOTH,
+        model_config_id: UUID | None = None,
+        created_by: UUID | None = None,
+    ) -> NewMessage:
+        return cls(
+            role, dump_content(parts), CURRENT_VERSION, visibility, model_config_id, created_by
+        )
+
+
+class Tx:
+    """One workflow transaction: the authorized querier, its actor, and common steps."""
+
+    __slots__ = ("actor", "authorizer", "q")
+
+    def __init__(self, q: AuthzQuerier, actor: Subject, authorizer: AuthorizerLike) -> None:
+        self.q = q
+        self.actor = actor
+        self.authorizer = authorizer
+
+    def lock_chat(self, chat_id: UUID) -> Chat:
+        """Lock the chat row (GetChatByIDForUpdate) and check the actor may update it.
+
+        Checking update at once makes a read-only actor fail before any state check, so it
+        never learns more than a read would tell it.
+        """
+        try:
+            chat = self.q.get_chat_by_id_for_update(id=chat_id)
+        except NotFound:
+            raise NotFound("chat", str(chat_id)) from None
+        self.authorizer.authorize(
+            self.actor, Action.UPDATE, Object.chat(chat.id, chat.owner_id, chat.organization_id)
+        )
+        return chat
+
+    def lock_live_chat(self, chat_id: UUID) -> Chat:
+        """:meth:`lock_chat`, refusing an archived chat (ChatArchived)."""
+        chat = self.lock_chat(chat_id)
+        if chat.archived:
+            raise ChatArchived(chat.id)
+        return chat
+
+    def get_chat(self, chat_id: UUID) -> Chat:
+        try:
+            return self.q.get_chat_by_id(id=chat_id)
+        except NotFound:
+            raise NotFound("chat", str(chat_id)) from None
+
+    def model_usable(self, model_config_id: UUID | None) -> bool:
+        """Whether the model config exists, is enabled and not deleted."""
+        if model_config_id is None:
+            return False
+        return self.q.is_chat_model_config_usable(id=model_config_id).usable
+
+    def require_model(self, model_config_id: UUID) -> UUID:
+        if not self.model_usable(model_config_id):
+            raise InvalidInput(
+                f"model config {model_config_id} does not exist, is disabled or is deleted",
+                field="model_config_id",
+            )
+        return model_config_id
+
+    def insert_messages(self, chat_id: UUID, messages: Sequence[NewMessage]) -> list[ChatMessage]:
+        """One ``InsertChatMessages`` statement for the batch (rows in input order)."""
+        if not messages:
+            return []
+        nulls: list[int | None] = [None] * len(messages)
+        return self.q.insert_chat_messages(
+            chat_id=chat_id,
+            created_by=[m.created_by for m in messages],
+            model_config_id=[m.model_config_id for m in messages],
+            role=[m.role for m in messages],
+            content=[m.content for m in messages],
+            content_version=[m.content_version for m in messages],
+            visibility=[m.visibility for m in messages],
+            input_tokens=nulls,
+            output_tokens=nulls,
+            total_tokens=nulls,
+            reasoning_tokens=nulls,
+            cache_creation_tokens=nulls,
+            cache_read_tokens=nulls,
+            context_limit=nulls,
+            compressed=[False] * len(messages),
+            total_cost_micros=nulls,
+            runtime_ms=nulls,
+            provider_response_id=[None] * len(messages),
+        )
+
+    def set_pending(self, chat_id: UUID) -> Chat:
+        """Queue the chat for a run: pending, no worker, no error.
+
+        A worker running it sees the chat vanish from its heartbeat (it is no longer
+        ``running`` under that worker) and stops: this is how an interrupt reaches it.
+        """
+        return self.q.update_chat_status(
+            id=chat_id,
+            status=ChatStatus.PENDING,
+            worker_id=None,
+            started_at=None,
+            heartbeat_at=None,
+            last_error=None,
+        )
+
+
+class Workflows:
+    """Base of the workflow services: a Store of plain queriers and an authorizer.
+
+    ``authorizer=None`` uses the built-in RBAC (:func:`chatdb.authz.default_authorizer`).
+    """
+
+    def __init__(self, store: Store[Querier], *, authorizer: AuthorizerLike | None = None) -> None:
+        self.store = store
+        self.authorizer: AuthorizerLike = (
+            authorizer if authorizer is not None else default_authorizer()
+        )
+
+    def _run(self, actor: Subject | None, body: Callable[[Tx], T]) -> T:
+        """Run ``body`` in one transaction as the resolved actor (refused when there is none)."""
+        subject = resolve_actor(actor)
+
+        def unit(q: Querier) -> T:
+            return body(
+                Tx(AuthzQuerier(q, self.authorizer, actor=subject), subject, self.authorizer)
+            )
+
+        return self.store.in_tx(unit)

@@ -1,0 +1,125 @@
+"""Worker workflows: acquire pending chats, heartbeat, recover chats whose worker vanished.
+
+These run as a background service, so the actor is a required argument: pass
+:data:`chatdb.authz.CHATD` (it holds site-wide chat rights). Nothing here falls back to a
+system subject on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from chatdb.authz import Subject
+from chatdb.db import Chat, ChatStatus
+from chatdb.errors import InvalidInput, NotAuthorized
+from chatdb.ops._base import Tx, Workflows
+from chatdb.validation import validate_limit
+
+TOOL_RESULTS_TIMEOUT_ERROR = "timed out waiting for dynamic tool results"
+"""``last_error`` of a requires_action chat whose client never answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveredChat:
+    """A stale chat after recovery and the status it was found in."""
+
+    chat: Chat
+    previous_status: ChatStatus
+
+
+def _aware(value: datetime | None, field: str) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
+    return value
+
+
+def _explicit(actor: Subject) -> Subject:
+    """Background jobs name their actor: no fallback to the context, or to a system subject."""
+    if actor is None:
+        raise NotAuthorized("worker operations need an explicit actor (e.g. CHATD)")
+    return actor
+
+
+def _is_stale(chat: Chat, threshold: datetime) -> bool:
+    """GetStaleChats' predicate, re-checked on the locked row."""
+    if chat.status is ChatStatus.RUNNING:
+        seen = chat.heartbeat_at or chat.started_at or chat.updated_at
+        return seen < threshold
+    return chat.status is ChatStatus.REQUIRES_ACTION and chat.updated_at < threshold
+
+
+class Workers(Workflows):
+    """What a chat daemon replica does with the chats table."""
+
+    def acquire_chats(
+        self, worker_id: UUID, *, actor: Subject, num_chats: int = 1, now: datetime | None = None
+    ) -> list[Chat]:
+        """Claim up to ``num_chats`` pending, non-archived chats (oldest first) for the worker."""
+        limit = validate_limit(num_chats, "num_chats", allow_zero=False)
+        started = _aware(now, "now")
+        return self._run(
+            _explicit(actor),
+            lambda tx: tx.q.acquire_chats(worker_id=worker_id, started_at=started, num_chats=limit),
+        )
+
+    def heartbeat(
+        self, worker_id: UUID, *, actor: Subject, now: datetime | None = None
+    ) -> set[UUID]:
+        """Refresh every running chat of the worker; returns the ids still running under it.
+
+        A chat the worker runs that is missing from the result was interrupted (set pending),
+        finished or taken over elsewhere: the worker stops working on it.
+        """
+        at = _aware(now, "now")
+        rows = self._run(
+            _explicit(actor), lambda tx: tx.q.update_chat_heartbeats(worker_id=worker_id, now=at)
+        )
+        return {row.id for row in rows}
+
+    def recover_stale_chats(
+        self, stale_threshold: datetime, *, actor: Subject
+    ) -> list[RecoveredChat]:
+        """Release chats abandoned before ``stale_threshold``, in one transaction.
+
+        A running chat whose worker stopped heartbeating goes back to pending with no worker
+        (keeping updated_at, so it keeps its place at the front of the acquisition order). A
+        requires_action chat whose client never answered becomes error with
+        :data:`TOOL_RESULTS_TIMEOUT_ERROR` (bumping updated_at: the user should see it). Each
+        row is locked and re-checked first, so a heartbeat or submission that landed after the
+        scan wins.
+        """
+        threshold = _aware(stale_threshold, "stale_threshold")
+
+        def body(tx: Tx) -> list[RecoveredChat]:
+            recovered: list[RecoveredChat] = []
+            for stale in tx.q.get_stale_chats(stale_threshold=threshold):
+                chat = tx.lock_chat(stale.id)
+                if not _is_stale(chat, threshold):
+                    continue
+                if chat.status is ChatStatus.RUNNING:
+                    after = tx.q.update_chat_status_preserve_updated_at(
+                        id=chat.id,
+                        status=ChatStatus.PENDING,
+                        worker_id=None,
+                        started_at=None,
+                        heartbeat_at=None,
+                        last_error=None,
+                        updated_at=chat.updated_at,
+                    )
+                else:
+                    after = tx.q.update_chat_status(
+                        id=chat.id,
+                        status=ChatStatus.ERROR,
+                        worker_id=None,
+                        started_at=None,
+                        heartbeat_at=None,
+                        last_error=TOOL_RESULTS_TIMEOUT_ERROR,
+                    )
+                recovered.append(RecoveredChat(after, chat.status))
+            return recovered
+
+        return self._run(_explicit(actor), body)

@@ -1,0 +1,240 @@
+"""Archive/unarchive families, pins, the read watermark, title and labels (SPEC 5)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from chatdb import db
+from chatdb.authz import CHATD, Subject
+from chatdb.db import Querier
+from chatdb.errors import ChatArchived, Conflict, InvalidInput
+from chatdb.ops import Chats
+from chatdb.testing.factories import Factories
+
+State = dict[str, object]
+Spawn = Callable[[Callable[[], object]], tuple[threading.Thread, list[object]]]
+
+
+@pytest.fixture
+def family(chats: Chats, org: db.Organization, alice: Subject, model: Any) -> list[db.Chat]:
+    """A root chat, its sub-agent, and the sub-agent's own sub-agent."""
+    root = chats.create_chat(organization_id=org.id, title="root", actor=alice).chat
+    child = chats.create_chat(parent_chat_id=root.id, actor=CHATD).chat
+    grandchild = chats.create_chat(parent_chat_id=child.id, actor=CHATD).chat
+    return [root, child, grandchild]
+
+
+def archived(q: Querier, chats: list[db.Chat]) -> list[bool]:
+    return [q.get_chat_by_id(id=c.id).archived for c in chats]
+
+
+# ---- archive / unarchive -----------------------------------------------------------------
+
+
+def test_archiving_a_root_archives_its_whole_family(
+    chats: Chats, q: Querier, family: list[db.Chat], alice: Subject
+) -> None:
+    affected = chats.archive(family[0].id, actor=alice)
+    assert [c.id for c in affected] == [c.id for c in family]
+    assert archived(q, family) == [True, True, True]
+
+
+def test_a_child_can_be_archived_alone(
+    chats: Chats, q: Querier, family: list[db.Chat], alice: Subject
+) -> None:
+    affected = chats.archive(family[1].id, actor=alice)
+    assert [c.id for c in affected] == [family[1].id]
+    assert archived(q, family) == [False, True, False]
+
+
+def test_archiving_an_archived_chat_keeps_its_archive_time(
+    chats: Chats, q: Querier, family: list[db.Chat], alice: Subject
+) -> None:
+    chats.archive(family[0].id, actor=alice)
+    first = q.get_chat_by_id(id=family[0].id)
+    assert chats.archive(family[0].id, actor=alice) == [first]
+    assert q.get_chat_by_id(id=family[0].id).updated_at == first.updated_at
+
+
+def test_unarchiving_a_root_restores_its_family(
+    chats: Chats, q: Querier, family: list[db.Chat], alice: Subject
+) -> None:
+    chats.archive(family[0].id, actor=alice)
+    affected = chats.unarchive(family[0].id, actor=alice)
+    assert {c.id for c in affected} == {c.id for c in family}
+    assert archived(q, family) == [False, False, False]
+
+
+def test_unarchiving_a_child_whose_parent_is_archived_is_refused(
+    chats: Chats,
+    q: Querier,
+    family: list[db.Chat],
+    alice: Subject,
+    db_state: Callable[[], State],
+) -> None:
+    chats.archive(family[0].id, actor=alice)
+    before = db_state()
+    with pytest.raises(Conflict):
+        chats.unarchive(family[1].id, actor=alice)
+    assert db_state() == before
+    assert archived(q, family) == [True, True, True]
+
+
+def test_unarchiving_a_child_alone_works_while_its_parent_is_live(
+    chats: Chats, q: Querier, family: list[db.Chat], alice: Subject
+) -> None:
+    chats.archive(family[1].id, actor=alice)
+    assert [c.id for c in chats.unarchive(family[1].id, actor=alice)] == [family[1].id]
+    assert archived(q, family) == [False, False, False]
+
+
+def test_unarchiving_a_child_while_its_parent_is_being_archived_waits_and_then_refuses(
+    chats: Chats,
+    q: Querier,
+    family: list[db.Chat],
+    alice: Subject,
+    chatdb_dsn: str,
+    wait_for_lock_waiters: Callable[[int], None],
+    in_thread: Spawn,
+) -> None:
+    root, child, _ = family
+    chats.archive(child.id, actor=alice)  # archived alone; the parent is live
+    with psycopg.connect(chatdb_dsn) as other:
+        Querier(other).archive_chat_by_id(id=root.id)  # locks the family, not yet committed
+        thread, out = in_thread(lambda: chats.unarchive(child.id, actor=alice))
+        wait_for_lock_waiters(1)
+        other.commit()
+    thread.join(10)
+    assert isinstance(out[0], Conflict)
+    assert archived(q, family) == [True, True, True]
+
+
+# ---- pins --------------------------------------------------------------------------------
+
+
+def test_pins_append_in_order_and_can_be_reordered_and_removed(
+    chats: Chats, org: db.Organization, alice: Subject, model: Any
+) -> None:
+    a, b, c = (chats.create_chat(organization_id=org.id, actor=alice).chat for _ in range(3))
+    assert [chats.pin(x.id, actor=alice).pin_order for x in (a, b, c)] == [1, 2, 3]
+    assert chats.pin(b.id, actor=alice).pin_order == 2  # already pinned: unchanged
+
+    assert chats.reorder_pin(c.id, 1, actor=alice).pin_order == 1
+    assert chats.reorder_pin(a.id, 99, actor=alice).pin_order == 3  # clamped to the pin count
+
+    chats.unpin(c.id, actor=alice)
+    orders = {x.id: chats.pin(x.id, actor=alice).pin_order for x in (b, a)}
+    assert orders == {b.id: 1, a.id: 2}
+    assert chats.unpin(c.id, actor=alice).pin_order == 0  # unpinning twice is a no-op
+
+
+def test_pinning_an_archived_chat_is_refused(
+    chats: Chats, family: list[db.Chat], alice: Subject, db_state: Callable[[], State]
+) -> None:
+    chats.archive(family[0].id, actor=alice)
+    before = db_state()
+    with pytest.raises(ChatArchived):
+        chats.pin(family[0].id, actor=alice)
+    assert db_state() == before
+
+
+def test_pinning_a_sub_agent_chat_is_refused(
+    chats: Chats, family: list[db.Chat], alice: Subject, db_state: Callable[[], State]
+) -> None:
+    before = db_state()
+    with pytest.raises(InvalidInput):
+        chats.pin(family[1].id, actor=alice)
+    assert db_state() == before
+
+
+def test_archiving_unpins(chats: Chats, q: Querier, family: list[db.Chat], alice: Subject) -> None:
+    chats.pin(family[0].id, actor=alice)
+    chats.archive(family[0].id, actor=alice)
+    assert q.get_chat_by_id(id=family[0].id).pin_order == 0
+
+
+def test_a_pin_position_below_one_is_refused_before_the_database_is_asked(
+    chats: Chats, family: list[db.Chat], alice: Subject, db_state: Callable[[], State]
+) -> None:
+    chats.pin(family[0].id, actor=alice)
+    before = db_state()
+    for position in (0, -1, True, "1"):
+        with pytest.raises(InvalidInput) as exc:
+            chats.reorder_pin(family[0].id, position, actor=alice)  # type: ignore[arg-type]
+        assert exc.value.field == "position", position
+    assert db_state() == before
+
+
+def test_reordering_an_unpinned_chat_is_a_conflict(
+    chats: Chats, family: list[db.Chat], alice: Subject
+) -> None:
+    with pytest.raises(Conflict):
+        chats.reorder_pin(family[0].id, 1, actor=alice)
+
+
+# ---- read watermark ----------------------------------------------------------------------
+
+
+def test_marking_read_moves_the_watermark_to_the_newest_assistant_message_only_forward(
+    chats: Chats, q: Querier, f: Factories, family: list[db.Chat], alice: Subject
+) -> None:
+    root = family[0]
+    first = f.chat_message(chat_id=root.id, role="assistant")
+    newest = f.chat_message(chat_id=root.id, role="assistant")
+    f.chat_message(chat_id=root.id, role="user")
+
+    assert chats.mark_read(root.id, actor=alice).last_read_message_id == newest.id
+    assert chats.mark_read(root.id, first.id, actor=alice).last_read_message_id == newest.id
+    assert q.get_chat_by_id(id=root.id).last_read_message_id == newest.id
+
+
+def test_marking_read_keeps_updated_at_and_works_on_archived_chats(
+    chats: Chats, q: Querier, f: Factories, family: list[db.Chat], alice: Subject
+) -> None:
+    root = family[0]
+    message = f.chat_message(chat_id=root.id, role="assistant")
+    chats.archive(root.id, actor=alice)
+    before = q.get_chat_by_id(id=root.id)
+    after = chats.mark_read(root.id, message.id, actor=alice)
+    assert after.last_read_message_id == message.id
+    assert after.updated_at == before.updated_at
+
+
+def test_marking_read_with_another_chats_message_is_refused(
+    chats: Chats, f: Factories, family: list[db.Chat], alice: Subject
+) -> None:
+    foreign = f.chat_message(chat_id=family[1].id, role="assistant")
+    with pytest.raises(InvalidInput):
+        chats.mark_read(family[0].id, foreign.id, actor=alice)
+
+
+def test_marking_read_without_assistant_messages_changes_nothing(
+    chats: Chats, family: list[db.Chat], alice: Subject
+) -> None:
+    assert chats.mark_read(family[0].id, actor=alice).last_read_message_id is None
+
+
+# ---- title and labels --------------------------------------------------------------------
+
+
+def test_labels_are_validated_and_replaced_whole(
+    chats: Chats, family: list[db.Chat], alice: Subject, db_state: Callable[[], State]
+) -> None:
+    root = family[0]
+    chats.update_chat(root.id, labels={"a": "1", "b": "2"}, actor=alice)
+    updated = chats.update_chat(root.id, labels={"c": "3"}, actor=alice)
+    assert updated.labels == {"c": "3"}
+    assert chats.update_chat(root.id, title="renamed", actor=alice).labels == {"c": "3"}
+
+    before = db_state()
+    for bad in ({"bad key": "x"}, {"k": "v" * 257}, {"k": 1}):
+        with pytest.raises(InvalidInput):
+            chats.update_chat(root.id, labels=bad, actor=alice)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        chats.update_chat(root.id, title="  ", actor=alice)
+    assert db_state() == before
