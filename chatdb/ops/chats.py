@@ -18,6 +18,7 @@ from chatdb.db import (
     ChatMode,
     ChatPlanMode,
     ChatStatus,
+    GetChatsRow,
     Querier,
 )
 from chatdb.errors import ChatArchived, Conflict, InvalidInput, NotFound
@@ -32,7 +33,7 @@ from chatdb.ops._base import (
     text_content,
 )
 from chatdb.store import Store
-from chatdb.validation import parse_enum, validate_labels, validate_pin_position
+from chatdb.validation import parse_enum, validate_labels, validate_limit, validate_pin_position
 
 DEFAULT_TITLE = "New Chat"
 
@@ -523,6 +524,40 @@ class ChatLifecycle(Workflows):
                 return chat
             tx.q.update_chat_last_read_message_id(id=chat_id, last_read_message_id=target)
             return tx.get_chat(chat_id)
+
+        return self._run(actor, body)
+
+    def list_chats(
+        self,
+        *,
+        owner_id: UUID | None = None,
+        archived: bool | None = False,
+        labels: Mapping[str, str] | None = None,
+        has_unread: bool | None = None,
+        title_query: str | None = None,
+        after_id: UUID | None = None,
+        limit: int = 50,
+        actor: Subject | None = None,
+    ) -> list[GetChatsRow]:
+        """One page of the chat list: root chats the actor may read, pinned first, then newest.
+
+        Pass the last row's chat id as ``after_id`` for the next page. ``archived=None`` lists
+        both; ``labels`` matches chats carrying all of them.
+        """
+        wanted = None if labels is None else validate_labels(labels)
+        page = validate_limit(limit)
+
+        def body(tx: Tx) -> list[GetChatsRow]:
+            return tx.q.get_chats(
+                owner_id=owner_id,
+                archived=archived,
+                label_filter=wanted,
+                has_unread=has_unread,
+                title_query=title_query,
+                after_id=after_id,
+                offset=0,
+                limit=page,
+            )
 
         return self._run(actor, body)
 

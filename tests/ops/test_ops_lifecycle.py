@@ -238,3 +238,25 @@ def test_labels_are_validated_and_replaced_whole(
     with pytest.raises(InvalidInput):
         chats.update_chat(root.id, title="  ", actor=alice)
     assert db_state() == before
+
+
+def test_list_chats_pages_the_actors_readable_root_chats(chatdb_conn: Any) -> None:
+    from chatdb.authz import CHAT_ACCESS, Subject
+    from chatdb.db import Querier
+    from chatdb.ops import Chats
+    from chatdb.store import Store
+    from chatdb.testing.factories import Factories
+
+    f = Factories(chatdb_conn)
+    org = f.organization()
+    alice = f.user(organization_id=org.id, rbac_roles=[CHAT_ACCESS])
+    mine = [f.chat(owner_id=alice.id, organization_id=org.id, title=f"a{i}") for i in range(3)]
+    f.chat(owner_id=alice.id, organization_id=org.id, parent_chat_id=mine[0].id)  # a child
+    f.chat(organization_id=org.id)  # someone else's
+    subject = Subject(id=alice.id, name="alice", site_roles=(CHAT_ACCESS,), memberships={org.id})
+    with Store(chatdb_conn.info.dsn, querier_factory=Querier) as store:
+        chats = Chats(store)
+        first = chats.list_chats(limit=2, actor=subject)
+        rest = chats.list_chats(limit=2, after_id=first[-1].chats.id, actor=subject)
+    assert {r.chats.id for r in first + rest} == {c.id for c in mine}
+    assert len(first) == 2 and len(rest) == 1

@@ -1,0 +1,25 @@
+"""The README's quickstart runs as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_quickstart_runs_as_written(
+    chatdb_empty_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = README.read_text()
+    section = text[text.index("## Quickstart") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    monkeypatch.setenv("CHATDB_DSN", chatdb_empty_dsn)
+    exec(compile(code.group(1), "README.md", "exec"), {"__name__": "readme"})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "True"
+    assert out[1].startswith("Flaky login test pending")
+    assert out[-1] == "['Flaky login test']"
