@@ -1,36 +1,54 @@
-"""The ``chatdb`` command line.
+"""The ``chatdb`` command line: ``migrate``, ``schema``, ``gen``, ``check`` and ``demo``.
 
 Each command group is one ``add_*`` function that builds its argparse sub-parser and sets a
-``handler`` (``Namespace -> int``); :data:`COMMANDS` lists them, so a new group (``demo``,
-``schema``, ``gen``) is one more function appended there. User mistakes end in a one-line
-``chatdb: error: ...`` on stderr and exit status 1 (2 for usage errors), never a traceback.
+``handler`` (``Namespace -> int``); :data:`COMMANDS` lists them, so a new group is one more
+function appended there. User mistakes end in a one-line ``chatdb: error: ...`` on stderr and
+exit status 1 (2 for usage errors), never a traceback.
+
+``gen`` and ``check`` need the development extras (``pip install 'chatdb[dev]'``: pglast for
+PostgreSQL's parser); ``schema`` without ``--dsn`` and ``demo`` start a throwaway PostgreSQL,
+which needs the server binaries and pytest-postgresql, or ``$CHATDB_PG_DSN`` pointing at a
+server to create scratch databases on.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from chatdb.errors import ChatDBError
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from chatdb.errors import ChatDBError, classify
 from chatdb.migrate import (
     MigrationError,
     Migrator,
     create_migration,
     default_migrations_dir,
 )
+from codegen.errors import CodegenError
+from codegen.pgserver import ENV_DSN as ENV_PG_DSN
+from codegen.pgserver import PgServer, PgServerError
 
 __all__ = [
     "COMMANDS",
     "ENV_DSN",
+    "CommandError",
     "Subcommands",
     "UsageError",
+    "add_check_command",
+    "add_demo_command",
     "add_dir_option",
     "add_dsn_option",
+    "add_gen_command",
+    "add_migrate_command",
+    "add_schema_command",
     "build_parser",
     "main",
     "require_dsn",
@@ -44,6 +62,10 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 class UsageError(Exception):
     """The command line is incomplete in a way argparse cannot see (exit status 2)."""
+
+
+class CommandError(Exception):
+    """The command cannot run here, e.g. an optional dependency is missing (exit status 1)."""
 
 
 # --- shared options ----------------------------------------------------------------------------
@@ -114,6 +136,7 @@ def add_migrate_command(subparsers: Subcommands) -> None:
     )
     add_dsn_option(migrate)
     add_dir_option(migrate)
+    migrate.set_defaults(migration_progress=True)
     actions = migrate.add_subparsers(metavar="ACTION", required=True)
 
     def action(
@@ -185,9 +208,236 @@ def cmd_migrate_create(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- chatdb schema -----------------------------------------------------------------------------
+
+_SCHEMA_EXAMPLES = f"""\
+examples:
+  chatdb schema                          # what the migrations build (a scratch database)
+  chatdb schema -o sql/schema.sql
+  chatdb schema --dir my/migrations
+  chatdb schema --dsn postgresql://app@localhost/chat   # a live database, as it is
+
+Without --dsn the migrations are applied to a scratch database on a throwaway PostgreSQL
+(or on the server of ${ENV_PG_DSN}, when set), which is dropped afterwards.
+"""
+
+
+def add_schema_command(subparsers: Subcommands) -> None:
+    """``chatdb schema``: print the fully migrated schema."""
+    schema = subparsers.add_parser(
+        "schema",
+        help="print the schema the migrations build (or a live database's)",
+        description=(
+            "Print the schema as SQL (pg_dump --schema-only, without volatile lines and "
+            "without the schema_migrations bookkeeping table): the same text as sql/schema.sql."
+        ),
+        epilog=_SCHEMA_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    schema.add_argument(
+        "--dsn", help="dump this database instead of migrating a scratch one (not $CHATDB_DSN)"
+    )
+    add_dir_option(schema)
+    schema.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout"
+    )
+    schema.set_defaults(handler=cmd_schema)
+
+
+def _check_reachable(dsn: str) -> None:
+    """Connect once, so a bad or unreachable database is a classified one-line error."""
+    try:
+        timeout: dict[str, Any] = (
+            {} if "connect_timeout" in conninfo_to_dict(dsn) else {"connect_timeout": 10}
+        )
+        with psycopg.connect(dsn, autocommit=True, **timeout):
+            pass
+    except psycopg.Error as exc:
+        raise classify(exc) from exc
+
+
+@contextlib.contextmanager
+def scratch_server() -> Iterator[PgServer]:
+    """A throwaway server (or ``$CHATDB_PG_DSN``'s), stopped at the end."""
+    from codegen.pgserver import start_server
+
+    try:
+        server = start_server()
+    except ImportError as exc:
+        raise PgServerError(
+            f"starting a throwaway PostgreSQL needs the dev extras ({exc.name} is missing): "
+            f"pip install 'chatdb[dev]', or set {ENV_PG_DSN}"
+        ) from None
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from codegen.schemadump import dump_schema
+
+    exclude = ("public.schema_migrations",)
+    if args.dsn:
+        _check_reachable(args.dsn)
+        text = dump_schema(args.dsn, exclude_tables=exclude)
+    else:
+        migrator = Migrator("", args.dir)
+        migrator.migrations()  # a missing or malformed directory fails before a server starts
+        with scratch_server() as server:
+            name = server.create_database()
+            try:
+                Migrator(server.dsn(name), args.dir).up()
+                text = dump_schema(server.dsn(name), exclude_tables=exclude)
+            finally:
+                server.drop_database(name)
+    if args.output is not None:
+        args.output.write_text(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# --- chatdb gen / check ------------------------------------------------------------------------
+
+
+def _add_codegen_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PYPROJECT",
+        help="pyproject.toml with a [tool.codegen] section (default: ./pyproject.toml)",
+    )
+    parser.add_argument("--schema", type=Path, help="migrations directory or .sql schema file(s)")
+    parser.add_argument("--queries", type=Path, help="query file or directory")
+    parser.add_argument("--out", type=Path, help="output package directory")
+    parser.add_argument(
+        "--authz",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="require an '-- authz:' policy line on every query",
+    )
+
+
+_CODEGEN_NOTE = (
+    "Compiles the sqlc-style query files against the migrated schema on a throwaway "
+    f"PostgreSQL (or ${ENV_PG_DSN}'s server). Needs the dev extras: pip install 'chatdb[dev]'."
+)
+
+
+def add_gen_command(subparsers: Subcommands) -> None:
+    """``chatdb gen``: regenerate the typed query package (``make gen``)."""
+    gen = subparsers.add_parser(
+        "gen",
+        help="regenerate the typed query layer from sql/ (make gen)",
+        description="Write the generated package, authz wrapper, schema dump and query docs. "
+        + _CODEGEN_NOTE,
+        epilog="examples:\n  chatdb gen\n  chatdb gen --schema db/migrations --queries db/queries"
+        " --out app/db --no-authz",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_codegen_options(gen)
+    gen.set_defaults(handler=cmd_gen)
+
+
+def add_check_command(subparsers: Subcommands) -> None:
+    """``chatdb check``: fail when the committed generated code is stale (CI)."""
+    check = subparsers.add_parser(
+        "check",
+        help="exit 1 when the committed generated code is stale",
+        description="Exit 1, listing the stale files, when what `chatdb gen` would write "
+        "differs from the files on disk; writes nothing (run it in CI). " + _CODEGEN_NOTE,
+        epilog="examples:\n  chatdb check\n  chatdb check --config services/chat/pyproject.toml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_codegen_options(check)
+    check.set_defaults(handler=cmd_check)
+
+
+def _codegen(args: argparse.Namespace) -> tuple[Any, dict[Path, str]]:
+    """The codegen config and every output it would write."""
+    try:
+        import pglast  # noqa: F401  (only to tell a missing dev install apart)
+    except ImportError:
+        raise CommandError(
+            "the code generator needs the dev extras (pglast is missing): pip install 'chatdb[dev]'"
+        ) from None
+    from codegen.config import load_config
+    from codegen.main import generate
+
+    pyproject: Path | None = args.config
+    if pyproject is None and not (args.schema and args.queries and args.out):
+        default = Path("pyproject.toml")
+        pyproject = default if default.exists() else None
+    config = load_config(
+        pyproject, schema=args.schema, queries=args.queries, out=args.out, authz=args.authz
+    )
+    return config, generate(config)
+
+
+def cmd_gen(args: argparse.Namespace) -> int:
+    from codegen.main import write
+
+    config, outputs = _codegen(args)
+    changed = write(config, outputs)
+    for path in changed:
+        print(f"wrote {config.rel(path)}")
+    if not changed:
+        print(f"up to date ({len(outputs)} files)")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from codegen.main import check
+
+    config, outputs = _codegen(args)
+    problems = check(config, outputs)
+    for problem in problems:
+        print(f"chatdb: {problem}", file=sys.stderr)
+    if problems:
+        print("chatdb: error: generated code is stale: run `chatdb gen`", file=sys.stderr)
+        return 1
+    print(f"generated code is up to date ({len(outputs)} files)")
+    return 0
+
+
+# --- chatdb demo -------------------------------------------------------------------------------
+
+
+def add_demo_command(subparsers: Subcommands) -> None:
+    """``chatdb demo``: a narrated agent session on a throwaway database (``make demo``)."""
+    demo = subparsers.add_parser(
+        "demo",
+        help="walk through an agent session on a throwaway database",
+        description=(
+            "Start a throwaway PostgreSQL, migrate it, and run a realistic agent session "
+            "through the authorized API (people and roles, providers and prices, a chat with "
+            "a sub-agent, queued messages and a model switch, a client-side tool call, pins, "
+            "archiving, an authorization refusal, the cost summary), printing what happens. "
+            f"Everything is removed at the end. With ${ENV_PG_DSN} set, a scratch database on "
+            "that server is used instead of a new server."
+        ),
+    )
+    demo.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from chatdb import demo
+
+    demo.run(sys.stdout)
+    return 0
+
+
 # --- entry point -------------------------------------------------------------------------------
 
-COMMANDS: list[Callable[[Subcommands], None]] = [add_migrate_command]
+COMMANDS: list[Callable[[Subcommands], None]] = [
+    add_migrate_command,
+    add_schema_command,
+    add_gen_command,
+    add_check_command,
+    add_demo_command,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,6 +476,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return exc.code if isinstance(exc.code, int) else 2
+    try:
+        with _migration_progress(getattr(args, "migration_progress", False)):
+            handler: Callable[[argparse.Namespace], int] = args.handler
+            return handler(args)
+    except UsageError as exc:
+        return _fail(str(exc), 2)
+    except BrokenPipeError:  # `chatdb schema | head`: the reader is gone, nothing to report
+        _silence_stdout()
+        return 141
+    except (ChatDBError, CommandError, CodegenError, PgServerError, OSError) as exc:
+        return _fail(_one_line(exc), 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+@contextlib.contextmanager
+def _migration_progress(enabled: bool) -> Iterator[None]:
+    """Print each applied migration on stdout (the ``migrate`` commands only)."""
+    if not enabled:
+        yield
+        return
     progress = logging.StreamHandler(sys.stdout)
     progress.setFormatter(logging.Formatter("%(message)s"))
     log = logging.getLogger("chatdb.migrate")
@@ -233,16 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.addHandler(progress)
     log.setLevel(logging.INFO)
     try:
-        handler: Callable[[argparse.Namespace], int] = args.handler
-        return handler(args)
-    except UsageError as exc:
-        return _fail(str(exc), 2)
-    except ChatDBError as exc:
-        return _fail(_one_line(exc), 1)
-    except OSError as exc:
-        return _fail(_one_line(exc), 1)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        yield
     finally:
         log.removeHandler(progress)
         log.setLevel(previous_level)

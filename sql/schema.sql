@@ -213,7 +213,8 @@ CREATE TABLE public.chats (
     CONSTRAINT chats_pin_order_check CHECK ((pin_order >= 0)),
     CONSTRAINT chats_pin_order_not_archived_check CHECK (((pin_order = 0) OR (NOT archived))),
     CONSTRAINT chats_pin_order_root_only_check CHECK (((pin_order = 0) OR (parent_chat_id IS NULL)))
-);
+)
+WITH (fillfactor='80');
 
 CREATE TABLE public.dbcrypt_keys (
     number integer NOT NULL,
@@ -527,6 +528,8 @@ CREATE UNIQUE INDEX organizations_single_default ON public.organizations USING b
 CREATE UNIQUE INDEX users_email_unique ON public.users USING btree (email) WHERE (NOT deleted);
 
 CREATE UNIQUE INDEX users_username_unique ON public.users USING btree (username) WHERE (NOT deleted);
+
+CREATE STATISTICS public.chats_owner_organization (mcv) ON owner_id, organization_id FROM public.chats;
 
 ALTER TABLE ONLY public.chat_diff_statuses
     ADD CONSTRAINT chat_diff_statuses_chat_id_fkey FOREIGN KEY (chat_id) REFERENCES public.chats(id) ON DELETE CASCADE;

@@ -118,7 +118,7 @@ ORDER BY id
 GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED = """
 SELECT * FROM chat_messages
 WHERE chat_id = $1::uuid
-    AND ($2::bigint IS NULL OR id < $2::bigint)
+    AND id < coalesce($2::bigint, 9223372036854775807)
     AND visibility IN ('user', 'both')
     AND NOT deleted
 ORDER BY id DESC
@@ -219,7 +219,7 @@ class ChatMessagesQueries:
         return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     def get_chat_messages_by_chat_id_desc_paginated(self, *, chat_id: UUID, before_id: int | None, limit: int) -> list[ChatMessage]:
-        """A page of user-visible messages, newest first, older than before_id when given. Callers ask for limit + 1 rows to learn whether there is more without a COUNT. limit 0 means 50.
+        """A page of user-visible messages, newest first, older than before_id when given. Callers ask for limit + 1 rows to learn whether there is more without a COUNT. limit 0 means 50. The cursor is a plain range bound (no "IS NULL OR"), so even a generic prepared plan seeks the (chat_id, id) index to it instead of filtering every newer message.
 
         GetChatMessagesByChatIDDescPaginated :many (chat_messages.sql:107)"""
         try:
@@ -232,7 +232,7 @@ class ChatMessagesQueries:
     def get_chat_messages_for_prompt_by_chat_id(self, *, chat_id: UUID) -> list[ChatMessage]:
         """The model's prompt after compaction. The newest live compressed model-only message is the summary of everything before it: the prompt is the uncompressed system messages (system prompts survive compaction), that summary, and the uncompressed messages after it (every uncompressed message when there is no summary); model-visible, non-deleted, oldest first.
 
-        GetChatMessagesForPromptByChatID :many (chat_messages.sql:119)"""
+        GetChatMessagesForPromptByChatID :many (chat_messages.sql:121)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
             rows = cur.fetchall()
@@ -241,7 +241,7 @@ class ChatMessagesQueries:
         return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     def get_last_chat_message_by_role(self, *, chat_id: UUID, role: ChatMessageRole) -> ChatMessage:
-        """GetLastChatMessageByRole :one (chat_messages.sql:142)"""
+        """GetLastChatMessageByRole :one (chat_messages.sql:144)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
             row = cur.fetchone()
@@ -254,14 +254,14 @@ class ChatMessagesQueries:
     def soft_delete_chat_messages_after_id(self, *, chat_id: UUID, after_id: int) -> None:
         """Truncates the conversation after after_id; the rows stay for cost accounting.
 
-        SoftDeleteChatMessagesAfterID :exec (chat_messages.sql:149)"""
+        SoftDeleteChatMessagesAfterID :exec (chat_messages.sql:151)"""
         try:
             RawCursor(self._conn).execute(SOFT_DELETE_CHAT_MESSAGES_AFTER_ID, (chat_id, after_id))
         except Error as exc:
             raise classify(exc, "SoftDeleteChatMessagesAfterID") from exc
 
     def soft_delete_chat_message_by_id(self, *, id: int) -> None:
-        """SoftDeleteChatMessageByID :exec (chat_messages.sql:155)"""
+        """SoftDeleteChatMessageByID :exec (chat_messages.sql:157)"""
         try:
             RawCursor(self._conn).execute(SOFT_DELETE_CHAT_MESSAGE_BY_ID, (id,))
         except Error as exc:
@@ -270,7 +270,7 @@ class ChatMessagesQueries:
     def soft_delete_context_file_messages(self, *, chat_id: UUID) -> None:
         """Drops the persisted context files (instruction files) so they are read again.
 
-        SoftDeleteContextFileMessages :exec (chat_messages.sql:160)"""
+        SoftDeleteContextFileMessages :exec (chat_messages.sql:162)"""
         try:
             RawCursor(self._conn).execute(SOFT_DELETE_CONTEXT_FILE_MESSAGES, (chat_id,))
         except Error as exc:
@@ -279,7 +279,7 @@ class ChatMessagesQueries:
     def get_chat_user_prompts_by_chat_id(self, *, chat_id: UUID, limit: int) -> list[GetChatUserPromptsByChatIDRow]:
         """Prompt history for the composer: the text parts of each live, user-visible user message concatenated in part order, newest first. Whitespace-only prompts are skipped, and so are legacy rows whose content is not a JSON array. limit 0 means 500.
 
-        GetChatUserPromptsByChatID :many (chat_messages.sql:168)"""
+        GetChatUserPromptsByChatID :many (chat_messages.sql:170)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USER_PROMPTS_BY_CHAT_ID, (chat_id, limit))
             rows = cur.fetchall()
@@ -328,7 +328,7 @@ class AsyncChatMessagesQueries:
         return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     async def get_chat_messages_by_chat_id_desc_paginated(self, *, chat_id: UUID, before_id: int | None, limit: int) -> list[ChatMessage]:
-        """A page of user-visible messages, newest first, older than before_id when given. Callers ask for limit + 1 rows to learn whether there is more without a COUNT. limit 0 means 50.
+        """A page of user-visible messages, newest first, older than before_id when given. Callers ask for limit + 1 rows to learn whether there is more without a COUNT. limit 0 means 50. The cursor is a plain range bound (no "IS NULL OR"), so even a generic prepared plan seeks the (chat_id, id) index to it instead of filtering every newer message.
 
         GetChatMessagesByChatIDDescPaginated :many (chat_messages.sql:107)"""
         try:
@@ -341,7 +341,7 @@ class AsyncChatMessagesQueries:
     async def get_chat_messages_for_prompt_by_chat_id(self, *, chat_id: UUID) -> list[ChatMessage]:
         """The model's prompt after compaction. The newest live compressed model-only message is the summary of everything before it: the prompt is the uncompressed system messages (system prompts survive compaction), that summary, and the uncompressed messages after it (every uncompressed message when there is no summary); model-visible, non-deleted, oldest first.
 
-        GetChatMessagesForPromptByChatID :many (chat_messages.sql:119)"""
+        GetChatMessagesForPromptByChatID :many (chat_messages.sql:121)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
             rows = await cur.fetchall()
@@ -350,7 +350,7 @@ class AsyncChatMessagesQueries:
         return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     async def get_last_chat_message_by_role(self, *, chat_id: UUID, role: ChatMessageRole) -> ChatMessage:
-        """GetLastChatMessageByRole :one (chat_messages.sql:142)"""
+        """GetLastChatMessageByRole :one (chat_messages.sql:144)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
             row = await cur.fetchone()
@@ -363,14 +363,14 @@ class AsyncChatMessagesQueries:
     async def soft_delete_chat_messages_after_id(self, *, chat_id: UUID, after_id: int) -> None:
         """Truncates the conversation after after_id; the rows stay for cost accounting.
 
-        SoftDeleteChatMessagesAfterID :exec (chat_messages.sql:149)"""
+        SoftDeleteChatMessagesAfterID :exec (chat_messages.sql:151)"""
         try:
             await AsyncRawCursor(self._conn).execute(SOFT_DELETE_CHAT_MESSAGES_AFTER_ID, (chat_id, after_id))
         except Error as exc:
             raise classify(exc, "SoftDeleteChatMessagesAfterID") from exc
 
     async def soft_delete_chat_message_by_id(self, *, id: int) -> None:
-        """SoftDeleteChatMessageByID :exec (chat_messages.sql:155)"""
+        """SoftDeleteChatMessageByID :exec (chat_messages.sql:157)"""
         try:
             await AsyncRawCursor(self._conn).execute(SOFT_DELETE_CHAT_MESSAGE_BY_ID, (id,))
         except Error as exc:
@@ -379,7 +379,7 @@ class AsyncChatMessagesQueries:
     async def soft_delete_context_file_messages(self, *, chat_id: UUID) -> None:
         """Drops the persisted context files (instruction files) so they are read again.
 
-        SoftDeleteContextFileMessages :exec (chat_messages.sql:160)"""
+        SoftDeleteContextFileMessages :exec (chat_messages.sql:162)"""
         try:
             await AsyncRawCursor(self._conn).execute(SOFT_DELETE_CONTEXT_FILE_MESSAGES, (chat_id,))
         except Error as exc:
@@ -388,7 +388,7 @@ class AsyncChatMessagesQueries:
     async def get_chat_user_prompts_by_chat_id(self, *, chat_id: UUID, limit: int) -> list[GetChatUserPromptsByChatIDRow]:
         """Prompt history for the composer: the text parts of each live, user-visible user message concatenated in part order, newest first. Whitespace-only prompts are skipped, and so are legacy rows whose content is not a JSON array. limit 0 means 500.
 
-        GetChatUserPromptsByChatID :many (chat_messages.sql:168)"""
+        GetChatUserPromptsByChatID :many (chat_messages.sql:170)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_USER_PROMPTS_BY_CHAT_ID, (chat_id, limit))
             rows = await cur.fetchall()

@@ -1,12 +1,19 @@
 """Factories that insert valid rows with sensible defaults; every field can be overridden.
 
-Each factory writes one row with plain SQL (so it works before and beside the generated
-layer), creates what the row needs when you don't pass it (a chat gets an owner, an
-organization and a model config), and returns the generated dataclass of that table::
+There is one factory per table (:data:`Factories.TABLES` maps each table to it). Each writes
+one row with plain SQL (so it works before and beside the generated layer), creates what the
+row needs when you don't pass it (a chat gets an owner, an organization and a model config;
+a group membership gets a group and a user of its organization), and returns the generated
+dataclass of that table::
 
     f = Factories(conn)
     chat = f.chat(title="hello")            # owner, org and model config made for you
     msg = f.chat_message(chat_id=chat.id, role="assistant")
+    f.chat_usage_limit_config(enabled=True, default_limit_micros=5_000_000)  # the singleton
+
+Keyword arguments are column values, written as given (jsonb columns accept Python values).
+Secret columns are written as given too: pass already-sealed values with their ``*_key_id``
+to test encryption (see :mod:`chatdb.dbcrypt`); the defaults are clear text (NULL key id).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import enum
 import itertools
 import typing
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -24,6 +32,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from chatdb import db
+from chatdb.dbcrypt import SENTINEL, Cipher, generate_key
+from chatdb.validation import ChatProviderName
+
+__all__ = ["Factories"]
 
 T = TypeVar("T")
 _seq = itertools.count(1)
@@ -72,21 +84,69 @@ def _build(cls: type[T], row: Mapping[str, Any]) -> T:
 class Factories:
     """Row factories over one connection (commits are the caller's business)."""
 
+    TABLES: Mapping[str, str] = MappingProxyType(
+        {
+            "organizations": "organization",
+            "users": "user",
+            "organization_members": "organization_member",
+            "groups": "group",
+            "group_members": "group_member",
+            "workspaces": "workspace",
+            "workspace_builds": "workspace_build",
+            "workspace_agents": "workspace_agent",
+            "dbcrypt_keys": "dbcrypt_key",
+            "site_configs": "site_config",
+            "user_configs": "user_config",
+            "chat_providers": "chat_provider",
+            "chat_model_configs": "chat_model_config",
+            "mcp_server_configs": "mcp_server_config",
+            "mcp_server_user_tokens": "mcp_server_user_token",
+            "chat_usage_limit_config": "chat_usage_limit_config",
+            "chats": "chat",
+            "chat_messages": "chat_message",
+            "chat_queued_messages": "chat_queued_message",
+            "chat_diff_statuses": "chat_diff_status",
+            "chat_files": "chat_file",
+            "chat_file_links": "chat_file_link",
+        }
+    )
+    """Every table of the schema and the name of the method that inserts a row into it."""
+
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
     def insert(self, table: str, cls: type[T], values: Mapping[str, Any]) -> T:
         """INSERT one row (values adapted, jsonb wrapped) and return it as ``cls``."""
+        return self._write(table, cls, values)
+
+    def _write(
+        self, table: str, cls: type[T], values: Mapping[str, Any], on_conflict: str | None = None
+    ) -> T:
+        """INSERT (or, with ``on_conflict`` naming the unique column, upsert) one row."""
         cols = list(values)
         params = [
             Jsonb(v) if (table, c) in _JSON_COLUMNS and v is not None else v
             for c, v in values.items()
         ]
-        query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING *").format(
-            sql.Identifier(table),
-            sql.SQL(", ").join(map(sql.Identifier, cols)),
-            sql.SQL(", ").join(sql.Placeholder() * len(cols)),
-        )
+        if cols:
+            query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                sql.Identifier(table),
+                sql.SQL(", ").join(map(sql.Identifier, cols)),
+                sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+            )
+        else:
+            query = sql.SQL("INSERT INTO {} DEFAULT VALUES").format(sql.Identifier(table))
+        if on_conflict is not None:
+            # A no-op SET when nothing is given, so RETURNING still yields the existing row.
+            updates = [c for c in cols if c != on_conflict] or [on_conflict]
+            query += sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {}").format(
+                sql.Identifier(on_conflict),
+                sql.SQL(", ").join(
+                    sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+                    for c in updates
+                ),
+            )
+        query += sql.SQL(" RETURNING *")
         with self.conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
             cur.execute(query, params)
             row = cur.fetchone()
@@ -113,6 +173,11 @@ class Factories:
         return user
 
     def organization_member(self, **kw: Any) -> db.OrganizationMember:
+        """A membership; a new organization and a new user when not given."""
+        if "organization_id" not in kw:
+            kw["organization_id"] = self.organization().id
+        if "user_id" not in kw:
+            kw["user_id"] = self.user().id
         return self.insert("organization_members", db.OrganizationMember, kw)
 
     def group(self, **kw: Any) -> db.Group:
@@ -121,6 +186,12 @@ class Factories:
         return self.insert("groups", db.Group, {"name": f"group-{next(_seq)}", **kw})
 
     def group_member(self, **kw: Any) -> db.GroupMember:
+        """A group membership; a new group, and a new member of its organization, when not given."""
+        if "group_id" not in kw:
+            kw["group_id"] = self.group().id
+        if "user_id" not in kw:
+            org = self._one("SELECT organization_id FROM groups WHERE id = %s", kw["group_id"])
+            kw["user_id"] = self.user(organization_id=org).id
         return self.insert("group_members", db.GroupMember, kw)
 
     def workspace(self, **kw: Any) -> db.Workspace:
@@ -142,9 +213,41 @@ class Factories:
             kw["build_id"] = self.workspace_build().id
         return self.insert("workspace_agents", db.WorkspaceAgent, {"name": "main", **kw})
 
+    def dbcrypt_key(self, *, cipher: Cipher | None = None, **kw: Any) -> db.DbcryptKey:
+        """A registered, active encryption key (a fresh random one unless ``cipher`` is given).
+
+        ``test`` is the sentinel sealed with that key, as :func:`chatdb.dbcrypt.ensure_active_keys`
+        writes it; ``number`` is the next free one.
+        """
+        key = cipher if cipher is not None else Cipher(generate_key())
+        if "number" not in kw:
+            kw["number"] = self._one("SELECT coalesce(max(number), 0) + 1 FROM dbcrypt_keys")
+        values = {"active_key_digest": key.digest, "test": key.encrypt(SENTINEL), **kw}
+        return self.insert("dbcrypt_keys", db.DbcryptKey, values)
+
+    def site_config(self, **kw: Any) -> db.SiteConfig:
+        """A site setting (``key`` is unique; pass the real key to test a setting)."""
+        values = {"key": f"test_setting_{next(_seq)}", "value": "", **kw}
+        return self.insert("site_configs", db.SiteConfig, values)
+
+    def user_config(self, **kw: Any) -> db.UserConfig:
+        """A per-user setting; a new user when not given."""
+        if "user_id" not in kw:
+            kw["user_id"] = self.user().id
+        values = {"key": f"test_setting_{next(_seq)}", "value": "", **kw}
+        return self.insert("user_configs", db.UserConfig, values)
+
     # ---- chat configuration --------------------------------------------------------------
     def chat_provider(self, **kw: Any) -> db.ChatProvider:
-        return self.insert("chat_providers", db.ChatProvider, {"provider": "openai", **kw})
+        """A provider; without ``provider``, the first kind not configured yet (openai first)."""
+        if "provider" not in kw:
+            kinds = [ChatProviderName.OPENAI.value] + [
+                p.value for p in ChatProviderName if p is not ChatProviderName.OPENAI
+            ]
+            cur = self.conn.cursor(row_factory=psycopg.rows.tuple_row)
+            taken = {r[0] for r in cur.execute("SELECT provider FROM chat_providers")}
+            kw["provider"] = next((k for k in kinds if k not in taken), kinds[0])
+        return self.insert("chat_providers", db.ChatProvider, kw)
 
     def chat_model_config(self, **kw: Any) -> db.ChatModelConfig:
         values: dict[str, Any] = {
@@ -165,6 +268,31 @@ class Factories:
             "url": f"https://mcp{n}.example.com",
         }
         return self.insert("mcp_server_configs", db.McpServerConfig, {**values, **kw})
+
+    def mcp_server_user_token(self, **kw: Any) -> db.McpServerUserToken:
+        """A user's OAuth token for an MCP server (clear text); server and user made if absent."""
+        if "mcp_server_config_id" not in kw:
+            kw["mcp_server_config_id"] = self.mcp_server_config(auth_type="oauth2").id
+        if "user_id" not in kw:
+            kw["user_id"] = self.user().id
+        values = {"access_token": f"access-token-{next(_seq)}", **kw}
+        return self.insert("mcp_server_user_tokens", db.McpServerUserToken, values)
+
+    def chat_usage_limit_config(self, **kw: Any) -> db.ChatUsageLimitConfig:
+        """Set fields of the singleton spend-limit row (created if missing); returns it.
+
+        Without arguments it returns the current row unchanged (a migration inserts it,
+        disabled).
+        """
+        kw.pop("singleton", None)
+        if kw and "updated_at" not in kw:
+            kw["updated_at"] = self._one("SELECT now()")
+        return self._write(
+            "chat_usage_limit_config",
+            db.ChatUsageLimitConfig,
+            {"singleton": True, **kw},
+            on_conflict="singleton",
+        )
 
     # ---- chats ---------------------------------------------------------------------------
     def chat(self, **kw: Any) -> db.Chat:
@@ -211,4 +339,22 @@ class Factories:
         return self.insert("chat_files", db.ChatFile, values)
 
     def chat_file_link(self, **kw: Any) -> db.ChatFileLink:
+        """Link a file to a chat; a new chat, and a file of its owner, when not given."""
+        if "chat_id" not in kw:
+            kw["chat_id"] = self.chat().id
+        if "file_id" not in kw:
+            owner, org = self._row(
+                "SELECT owner_id, organization_id FROM chats WHERE id = %s", kw["chat_id"]
+            )
+            kw["file_id"] = self.chat_file(owner_id=owner, organization_id=org).id
         return self.insert("chat_file_links", db.ChatFileLink, kw)
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _row(self, query: str, *params: Any) -> tuple[Any, ...]:
+        row = self.conn.cursor(row_factory=psycopg.rows.tuple_row).execute(query, params).fetchone()
+        if row is None:
+            raise LookupError(f"no row for {query!r} with {params!r}")
+        return row
+
+    def _one(self, query: str, *params: Any) -> Any:
+        return self._row(query, *params)[0]

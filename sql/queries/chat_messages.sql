@@ -108,9 +108,11 @@ ORDER BY id;
 -- authz: read chat(chat_id)
 -- A page of user-visible messages, newest first, older than before_id when given. Callers ask
 -- for limit + 1 rows to learn whether there is more without a COUNT. limit 0 means 50.
+-- The cursor is a plain range bound (no "IS NULL OR"), so even a generic prepared plan seeks
+-- the (chat_id, id) index to it instead of filtering every newer message.
 SELECT * FROM chat_messages
 WHERE chat_id = @chat_id::uuid
-    AND (sqlc.narg(before_id)::bigint IS NULL OR id < sqlc.narg(before_id)::bigint)
+    AND id < coalesce(sqlc.narg(before_id)::bigint, 9223372036854775807)
     AND visibility IN ('user', 'both')
     AND NOT deleted
 ORDER BY id DESC

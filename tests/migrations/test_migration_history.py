@@ -34,11 +34,17 @@ DATA_ONLY_MIGRATIONS = {"chat_access_role"}
 # out the runner's own schema_migrations table.
 _SNAPSHOT_QUERIES: dict[str, str] = {
     "relations": """
-        SELECT c.relname, c.relkind, obj_description(c.oid, 'pg_class')
+        SELECT c.relname, c.relkind, obj_description(c.oid, 'pg_class'), c.reloptions
         FROM pg_class c
         WHERE c.relnamespace = 'public'::regnamespace
           AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
           AND c.relname NOT LIKE 'schema\\_migrations%'
+        ORDER BY 1
+    """,
+    "statistics": """
+        SELECT s.stxname, pg_get_statisticsobjdef(s.oid)
+        FROM pg_statistic_ext s
+        WHERE s.stxnamespace = 'public'::regnamespace
         ORDER BY 1
     """,
     "columns": """

@@ -1,10 +1,9 @@
-"""The ``chatdb`` command line, run in-process against a real server."""
+"""The ``chatdb`` command line, run in-process against a real server (the session's)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,27 +14,15 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from chatdb.cli import main
-from codegen.pgserver import PgServer, throwaway_server
+from codegen.pgserver import PgServer
+from codegen.schemadump import dump_schema
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    with throwaway_server() as srv:
-        wait_until_accepting(srv)
-        yield srv.dsn(srv.create_database())
-
-
-def wait_until_accepting(srv: PgServer) -> None:
-    """The harness returns once the port listens, possibly before logins are accepted."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            psycopg.connect(srv.dsn(), connect_timeout=2).close()
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+def database(chatdb_pg_server: PgServer) -> Iterator[str]:
+    name = chatdb_pg_server.create_database()
+    yield chatdb_pg_server.dsn(name)
+    chatdb_pg_server.drop_database(name)
 
 
 @pytest.fixture
@@ -205,3 +192,176 @@ def test_python_dash_m_chatdb_runs_the_same_cli() -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("chatdb: error: bad migration name")
     assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_target_migration_is_a_one_line_error(
+    dsn: str, migrations: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate", "up", "--target", "7", "--dsn", dsn, "--dir", str(migrations)]) == 1
+    assert "no migration numbered 7" in one_line_error(capsys)
+    assert applied(dsn) == []
+
+
+def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("migrate", "schema", "gen", "check", "demo"):
+        assert command in out
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("schema", ["--dsn", "--dir", "--output", "examples:", "CHATDB_PG_DSN"]),
+        ("gen", ["--config", "--schema", "--queries", "--out", "--no-authz", "chatdb[dev]"]),
+        ("check", ["--config", "stale", "chatdb[dev]"]),
+        ("demo", ["throwaway PostgreSQL", "CHATDB_PG_DSN", "sub-agent"]),
+    ],
+)
+def test_each_command_explains_itself(
+    command: str, expected: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for text in expected:
+        assert text in out
+
+
+# --- chatdb schema -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_dsn_env(chatdb_pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> PgServer:
+    """Scratch databases go to the session's server instead of a new one."""
+    monkeypatch.setenv("CHATDB_PG_DSN", chatdb_pg_server.dsn())
+    monkeypatch.delenv("CHATDB_MIGRATIONS_DIR", raising=False)
+    return chatdb_pg_server
+
+
+def databases(server: PgServer) -> set[str]:
+    with psycopg.connect(server.dsn()) as conn:
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+
+
+def test_schema_prints_what_the_chatdb_migrations_build(
+    pg_dsn_env: PgServer, chatdb_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = databases(pg_dsn_env)
+    assert main(["schema"]) == 0
+    out = capsys.readouterr().out
+    assert out == dump_schema(chatdb_dsn, exclude_tables=("public.schema_migrations",))
+    assert "CREATE TABLE public.chats (" in out
+    assert "schema_migrations" not in out
+    assert databases(pg_dsn_env) == before  # the scratch database is dropped
+
+
+def test_schema_of_another_migrations_directory_to_a_file(
+    pg_dsn_env: PgServer, migrations: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "schema.sql"
+    assert main(["schema", "--dir", str(migrations), "-o", str(target)]) == 0
+    assert capsys.readouterr() == ("", f"wrote {target}\n")
+    text = target.read_text()
+    assert "CREATE TABLE public.users (\n    id integer\n);" in text
+    assert "CREATE TABLE public.chats (\n    id integer\n);" in text
+
+
+def test_schema_of_a_live_database_as_it_is(
+    dsn: str, database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS live_only (note text)")
+    assert main(["schema", "--dsn", database]) == 0
+    assert "CREATE TABLE public.live_only (\n    note text\n);" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["schema", "--dsn", "host=127.0.0.1 port=1 connect_timeout=2"], "Connection refused"),
+        (["schema", "--dsn", "nonsense"], 'missing "="'),
+        (["schema", "--dir", "/nonexistent/migrations"], "migrations directory not found"),
+    ],
+)
+def test_schema_mistakes_are_one_line_errors(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    assert expected in one_line_error(capsys)
+
+
+def test_an_unreachable_scratch_server_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATDB_PG_DSN", "host=127.0.0.1 port=1 connect_timeout=2")
+    assert main(["schema"]) == 1
+    line = one_line_error(capsys)
+    assert "cannot reach CHATDB_PG_DSN" in line and "Connection refused" in line
+    assert main(["demo"]) == 1
+    assert "cannot reach CHATDB_PG_DSN" in one_line_error(capsys)
+
+
+# --- chatdb gen / check ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> list[str]:
+    """A tiny sqlc-style project; returns the flags that describe it."""
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "000001_items.up.sql").write_text(
+        "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL);"
+    )
+    (tmp_path / "queries").mkdir()
+    (tmp_path / "queries" / "items.sql").write_text(
+        "-- name: GetItem :one\nSELECT id, name FROM items WHERE id = @id;\n"
+    )
+    return [
+        f"--schema={tmp_path / 'schema'}",
+        f"--queries={tmp_path / 'queries'}",
+        f"--out={tmp_path / 'out'}",
+        "--no-authz",
+    ]
+
+
+def test_gen_writes_the_package_and_check_accepts_it_until_a_query_changes(
+    pg_dsn_env: PgServer, project: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gen", *project]) == 0
+    assert "wrote " in capsys.readouterr().out
+    assert "def get_item(self, *, id: int) -> Item:" in (tmp_path / "out" / "items.py").read_text()
+    assert main(["check", *project]) == 0
+    assert capsys.readouterr().out.startswith("generated code is up to date")
+    assert main(["gen", *project]) == 0
+    assert capsys.readouterr().out.startswith("up to date")
+
+    with (tmp_path / "queries" / "items.sql").open("a") as f:
+        f.write("\n-- name: ListItems :many\nSELECT id, name FROM items ORDER BY id;\n")
+    assert main(["check", *project]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert f"chatdb: {tmp_path / 'out' / 'items.py'}: stale" in err
+    assert err[-1] == "chatdb: error: generated code is stale: run `chatdb gen`"
+    assert "ListItems" not in (tmp_path / "out" / "items.py").read_text()  # check writes nothing
+
+
+def test_a_broken_query_is_a_one_line_error_naming_file_and_line(
+    pg_dsn_env: PgServer, project: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "queries" / "items.sql").write_text(
+        "-- name: GetItem :one\nSELECT id, nam FROM items WHERE id = @id;\n"
+    )
+    assert main(["gen", *project]) == 1
+    line = one_line_error(capsys)
+    assert "items.sql:2" in line and 'column "nam" does not exist' in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["gen", "check"])
+def test_gen_and_check_without_the_dev_extras_say_what_to_install(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pglast", None)  # import pglast now fails
+    assert main([command]) == 1
+    assert one_line_error(capsys) == (
+        "chatdb: error: the code generator needs the dev extras (pglast is missing): "
+        "pip install 'chatdb[dev]'"
+    )
