@@ -23,3 +23,14 @@ def test_quickstart_runs_as_written(
     assert out[0] == "True"
     assert out[1].startswith("Flaky login test pending")
     assert out[-1] == "['Flaky login test']"
+
+
+def test_testing_example_passes(chatdb_factories: object, chatdb_querier: object) -> None:
+    text = README.read_text()
+    section = text[text.index("## Testing your service") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    namespace: dict[str, object] = {}
+    exec(compile(code.group(1), "README.md", "exec"), namespace)
+    (test,) = [v for k, v in namespace.items() if k.startswith("test_")]
+    test(chatdb_factories, chatdb_querier)  # type: ignore[operator]
