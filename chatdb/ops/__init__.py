@@ -6,6 +6,7 @@
 """
 
 from chatdb.ops._base import BUSY_STATUSES, IDLE_STATUSES, NewMessage, UserContent
+from chatdb.ops.aio import AsyncChats
 from chatdb.ops.chats import (
     DEFAULT_TITLE,
     BoundWorkspace,
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_TITLE",
     "IDLE_STATUSES",
     "TOOL_RESULTS_TIMEOUT_ERROR",
+    "AsyncChats",
     "BoundWorkspace",
     "ChatLifecycle",
     "Chats",

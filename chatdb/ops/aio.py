@@ -1,0 +1,55 @@
+"""The workflows for asyncio code: each call runs the synchronous workflow in a worker thread.
+
+A workflow is a handful of statements in one transaction; running it on a thread of the
+sync ``Store``'s pool keeps a single implementation of every rule (locking, validation,
+authorization) instead of a second, async copy to keep in step. The actor set with
+``as_actor`` travels with the call (``asyncio.to_thread`` copies the context).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from chatdb.ops.facade import Chats
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _in_thread(
+    method: Callable[Concatenate[Chats, P], T],
+) -> Callable[Concatenate[AsyncChats, P], Coroutine[Any, Any, T]]:
+    async def call(self: AsyncChats, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(method, self.chats, *args, **kwargs)
+
+    call.__name__ = method.__name__
+    call.__doc__ = method.__doc__
+    return call
+
+
+class AsyncChats:
+    """``await``-able twins of every :class:`Chats` workflow, same arguments and results."""
+
+    def __init__(self, chats: Chats) -> None:
+        self.chats = chats
+
+    create_chat = _in_thread(Chats.create_chat)
+    list_chats = _in_thread(Chats.list_chats)
+    update_chat = _in_thread(Chats.update_chat)
+    archive = _in_thread(Chats.archive)
+    unarchive = _in_thread(Chats.unarchive)
+    pin = _in_thread(Chats.pin)
+    unpin = _in_thread(Chats.unpin)
+    reorder_pin = _in_thread(Chats.reorder_pin)
+    mark_read = _in_thread(Chats.mark_read)
+    send_message = _in_thread(Chats.send_message)
+    promote_queued = _in_thread(Chats.promote_queued)
+    auto_promote = _in_thread(Chats.auto_promote)
+    edit_message = _in_thread(Chats.edit_message)
+    submit_tool_results = _in_thread(Chats.submit_tool_results)
+    acquire_chats = _in_thread(Chats.acquire_chats)
+    heartbeat = _in_thread(Chats.heartbeat)
+    recover_stale_chats = _in_thread(Chats.recover_stale_chats)
+    check_usage_limit = _in_thread(Chats.check_usage_limit)
