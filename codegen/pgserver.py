@@ -31,6 +31,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 ENV_DSN = "CHATDB_PG_DSN"
 ENV_PG_CTL = "CHATDB_PG_CTL"
 ENV_RUN_AS = "CHATDB_PG_USER"
+ENV_TMPDIR = "CHATDB_PG_TMPDIR"
 
 # Durability is pointless for a server that lives for one test run and costs seconds.
 _FAST_OPTIONS = (
@@ -61,6 +62,23 @@ def find_pg_ctl() -> str:
         "pg_ctl not found: install PostgreSQL server binaries, set CHATDB_PG_CTL, "
         f"or point {ENV_DSN} at an existing server"
     )
+
+
+def _scratch_dir() -> str | None:
+    """Where the data directory goes: $CHATDB_PG_TMPDIR, else /dev/shm when usable.
+
+    Cloning a migrated template creates about a thousand small files; on tmpfs that is ~20x
+    faster than on a disk-backed /tmp, which is most of what a test database costs.
+    """
+    explicit = os.environ.get(ENV_TMPDIR)
+    if explicit:
+        return explicit
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        stats = os.statvfs(shm)
+        if stats.f_bavail * stats.f_frsize > 1 << 30:  # at least 1 GiB free
+            return str(shm)
+    return None
 
 
 def _free_port() -> int:
@@ -152,7 +170,7 @@ def start_server() -> PgServer:
 
     pg_ctl = find_pg_ctl()
     user = _runas_user()
-    workdir = Path(tempfile.mkdtemp(prefix="chatdb-pg-"))
+    workdir = Path(tempfile.mkdtemp(prefix="chatdb-pg-", dir=_scratch_dir()))
     executable = pg_ctl
     if user is not None:
         os.chown(workdir, user.pw_uid, user.pw_gid)
