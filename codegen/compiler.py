@@ -514,11 +514,6 @@ def _param_contexts(stmt: Any, catalog: Catalog) -> dict[int, _ParamContext]:
                 n = _param_number(target.val)
                 if n is not None:
                     note_column(n, col.name, True, table)
-                elif (
-                    isinstance(target.val, ast.FuncCall)
-                    and target.val.funcname[-1].sval == "unnest"
-                ):
-                    pass
         elif isinstance(node, ast.UpdateStmt):
             table = catalog.table(node.relation.relname)
             for target in node.targetList or ():
