@@ -18,6 +18,7 @@ GET_WORKSPACE_FOR_CHAT_BINDING = """
 SELECT
     w.id,
     w.name,
+    w.owner_id,
     w.owner_id = $1::uuid AS owned_by_chat_owner,
     (
         $2::uuid IS NULL
@@ -65,6 +66,7 @@ class GetWorkspaceForChatBindingRow:
 
     id: UUID
     name: str
+    owner_id: UUID
     owned_by_chat_owner: bool
     build_matches: bool
     agent_matches: bool
@@ -99,7 +101,7 @@ class ChatOpsQueries:
     def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow:
         """Whether a model config can run a turn: it exists, is enabled and is not deleted. Chat users may ask (they pick models); reading the config itself needs deployment_config read.
 
-        IsChatModelConfigUsable :one (chat_ops.sql:37)"""
+        IsChatModelConfigUsable :one (chat_ops.sql:38)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(IS_CHAT_MODEL_CONFIG_USABLE, (id,))
             row = cur.fetchone()
@@ -112,7 +114,7 @@ class ChatOpsQueries:
     def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]:
         """The chat's live messages that carry workspace instruction files (a context-file part), oldest first: what a sub-agent chat copies from its parent. Same predicate as SoftDeleteContextFileMessages.
 
-        GetChatContextFileMessages :many (chat_ops.sql:46)"""
+        GetChatContextFileMessages :many (chat_ops.sql:47)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
             rows = cur.fetchall()
@@ -143,7 +145,7 @@ class AsyncChatOpsQueries:
     async def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow:
         """Whether a model config can run a turn: it exists, is enabled and is not deleted. Chat users may ask (they pick models); reading the config itself needs deployment_config read.
 
-        IsChatModelConfigUsable :one (chat_ops.sql:37)"""
+        IsChatModelConfigUsable :one (chat_ops.sql:38)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(IS_CHAT_MODEL_CONFIG_USABLE, (id,))
             row = await cur.fetchone()
@@ -156,7 +158,7 @@ class AsyncChatOpsQueries:
     async def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]:
         """The chat's live messages that carry workspace instruction files (a context-file part), oldest first: what a sub-agent chat copies from its parent. Same predicate as SoftDeleteContextFileMessages.
 
-        GetChatContextFileMessages :many (chat_ops.sql:46)"""
+        GetChatContextFileMessages :many (chat_ops.sql:47)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
             rows = await cur.fetchall()

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from chatdb.authz import AuthorizerLike, Subject
+from chatdb.authz import Action, AuthorizerLike, Object, Subject
 from chatdb.content import Part
 from chatdb.db import (
     JSON,
@@ -21,7 +21,7 @@ from chatdb.db import (
     GetChatsRow,
     Querier,
 )
-from chatdb.errors import ChatArchived, Conflict, InvalidInput, NotFound
+from chatdb.errors import ChatArchived, Conflict, InvalidInput, NotAuthorized, NotFound
 from chatdb.ops._base import (
     NewMessage,
     Tx,
@@ -314,6 +314,19 @@ class ChatLifecycle(Workflows):
                 f"{organization_id}",
                 field="workspace_id",
             ) from None
+        if (
+            inherited is None
+            and not row.owned_by_chat_owner
+            and not tx.authorizer.allowed(
+                tx.actor,
+                Action.READ,
+                Object.workspace(row.id, row.owner_id, organization_id),
+            )
+        ):
+            # A chat works inside its workspace: binding someone else's needs rights on it.
+            raise NotAuthorized(
+                f"workspace {workspace_id} belongs to another user", object=f"workspace:{row.id}"
+            )
         if inherited is None and not row.build_matches:
             raise InvalidInput(
                 f"build {build_id} is not a build of workspace {workspace_id}", field="build_id"

@@ -10,6 +10,7 @@
 SELECT
     w.id,
     w.name,
+    w.owner_id,
     w.owner_id = @owner_id::uuid AS owned_by_chat_owner,
     (
         sqlc.narg(build_id)::uuid IS NULL

@@ -20,7 +20,7 @@ from chatdb.db import (
     ChatStatus,
     Querier,
 )
-from chatdb.errors import ChatArchived, InvalidInput
+from chatdb.errors import ChatArchived, InvalidInput, NotAuthorized
 from chatdb.ops import Chats
 from chatdb.store import Store
 from chatdb.testing.factories import Factories
@@ -265,6 +265,26 @@ def test_binding_a_workspace_of_another_organization_is_refused_and_writes_nothi
         )
     assert exc.value.field == "workspace_id"
     assert db_state() == before
+
+
+def test_binding_another_users_workspace_is_refused_and_writes_nothing(
+    chats: Chats,
+    f: Factories,
+    org: db.Organization,
+    alice: Subject,
+    bob: Subject,
+    admin: Subject,
+    model: Any,
+    db_state: Callable[[], State],
+) -> None:
+    bobs = f.workspace(organization_id=org.id, owner_id=bob.id)
+    before = db_state()
+    with pytest.raises(NotAuthorized):
+        chats.create_chat(organization_id=org.id, content="hi", workspace_id=bobs.id, actor=alice)
+    assert db_state() == before
+    # Someone with rights on every workspace (the site owner) may bind it.
+    created = chats.create_chat(organization_id=org.id, workspace_id=bobs.id, actor=admin)
+    assert created.chat.workspace_id == bobs.id
 
 
 def test_a_build_of_another_workspace_is_refused(
