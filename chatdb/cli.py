@@ -303,21 +303,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _add_codegen_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="PYPROJECT",
-        help="pyproject.toml with a [tool.codegen] section (default: ./pyproject.toml)",
-    )
-    parser.add_argument("--schema", type=Path, help="migrations directory or .sql schema file(s)")
-    parser.add_argument("--queries", type=Path, help="query file or directory")
-    parser.add_argument("--out", type=Path, help="output package directory")
-    parser.add_argument(
-        "--authz",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="require an '-- authz:' policy line on every query",
-    )
+    from codegen.config import add_options  # needs no dev extras: only the flags
+
+    add_options(parser)
 
 
 _CODEGEN_NOTE = (
@@ -363,16 +351,10 @@ def _codegen(args: argparse.Namespace) -> tuple[Any, dict[Path, str]]:
         raise CommandError(
             "the code generator needs the dev extras (pglast is missing): pip install 'chatdb[dev]'"
         ) from None
-    from codegen.config import load_config
+    from codegen.config import config_from_args
     from codegen.main import generate
 
-    pyproject: Path | None = args.config
-    if pyproject is None and not (args.schema and args.queries and args.out):
-        default = Path("pyproject.toml")
-        pyproject = default if default.exists() else None
-    config = load_config(
-        pyproject, schema=args.schema, queries=args.queries, out=args.out, authz=args.authz
-    )
+    config = config_from_args(args)
     return config, generate(config)
 
 

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import argparse
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,3 +161,30 @@ def _authz_settings(raw: Any) -> AuthzSettings | None:
         )
     except (KeyError, TypeError, IndexError) as exc:
         raise CodegenError(f"[tool.codegen.wrapper]: missing or bad key {exc}") from exc
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The compiler's flags (shared by ``python -m codegen`` and ``chatdb gen|check``)."""
+    parser.add_argument(
+        "--config", type=Path, help="pyproject.toml with [tool.codegen] (default: ./pyproject.toml)"
+    )
+    parser.add_argument("--schema", type=Path, help="migrations directory or .sql schema file(s)")
+    parser.add_argument("--queries", type=Path, help="query file or directory")
+    parser.add_argument("--out", type=Path, help="output package directory")
+    parser.add_argument(
+        "--authz",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="require an '-- authz:' line on every query",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The configuration the flags name: ./pyproject.toml unless all three paths are given."""
+    pyproject = args.config
+    if pyproject is None and not (args.schema and args.queries and args.out):
+        default = Path("pyproject.toml")
+        pyproject = default if default.exists() else None
+    return load_config(
+        pyproject, schema=args.schema, queries=args.queries, out=args.out, authz=args.authz
+    )

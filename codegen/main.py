@@ -12,7 +12,7 @@ import psycopg
 from codegen.authz import parse_policy, render_wrapper
 from codegen.catalog import apply_schema, load_catalog, schema_files
 from codegen.compiler import Compiler, Package, QueryIR, py_ident
-from codegen.config import Config, load_config
+from codegen.config import Config, add_options, config_from_args
 from codegen.errors import CodegenError
 from codegen.parse import parse_query_file, read_query_files
 from codegen.pgserver import PgServer, PgServerError, throwaway_server
@@ -133,30 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m codegen",
         description="Compile sqlc-style .sql query files into a typed Python package.",
     )
-    parser.add_argument(
-        "--config", type=Path, help="pyproject.toml with [tool.codegen] (default: ./pyproject.toml)"
-    )
-    parser.add_argument("--schema", type=Path, help="migrations directory or .sql schema file(s)")
-    parser.add_argument("--queries", type=Path, help="query file or directory")
-    parser.add_argument("--out", type=Path, help="output package directory")
-    parser.add_argument(
-        "--authz",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="require an '-- authz:' line on every query",
-    )
+    add_options(parser)
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the committed output is stale"
     )
     args = parser.parse_args(argv)
-    pyproject = args.config
-    if pyproject is None and not (args.schema and args.queries and args.out):
-        default = Path("pyproject.toml")
-        pyproject = default if default.exists() else None
     try:
-        config = load_config(
-            pyproject, schema=args.schema, queries=args.queries, out=args.out, authz=args.authz
-        )
+        config = config_from_args(args)
         outputs = generate(config)
     except (CodegenError, PgServerError) as exc:
         print(f"codegen: error: {exc}", file=sys.stderr)
