@@ -226,22 +226,50 @@ UPDATE chats SET last_read_message_id = $1 WHERE id = $2
 """
 
 ARCHIVE_CHAT_BY_ID = """
-WITH archived AS (
+WITH RECURSIVE family AS (
+    SELECT c.id FROM chats AS c WHERE c.id = $1
+    UNION
+    SELECT c.id FROM chats AS c JOIN family AS f ON c.parent_chat_id = f.id
+),
+archived AS (
     UPDATE chats
-    SET archived = true, pin_order = 0, updated_at = now()
-    WHERE id = $1 OR root_chat_id = $1
-    RETURNING *
+    SET archived = true,
+        pin_order = 0,
+        updated_at = now(),
+        status = CASE
+            WHEN chats.status IN ('running', 'pending') THEN 'waiting'::chat_status
+            ELSE chats.status
+        END,
+        worker_id = CASE WHEN chats.status IN ('running', 'pending') THEN NULL ELSE worker_id END,
+        started_at = CASE WHEN chats.status IN ('running', 'pending') THEN NULL ELSE started_at END,
+        heartbeat_at = CASE
+            WHEN chats.status IN ('running', 'pending') THEN NULL ELSE heartbeat_at
+        END
+    FROM family
+    WHERE chats.id = family.id
+    RETURNING chats.*
 )
 SELECT * FROM archived
 ORDER BY (id = $1) DESC, created_at, id
 """
 
 UNARCHIVE_CHAT_BY_ID = """
-WITH unarchived AS (
+WITH RECURSIVE family AS (
+    SELECT c.id
+    FROM chats AS c
+    WHERE c.id = $1
+        AND NOT EXISTS (
+            SELECT 1 FROM chats AS p WHERE p.id = c.parent_chat_id AND p.archived
+        )
+    UNION
+    SELECT c.id FROM chats AS c JOIN family AS f ON c.parent_chat_id = f.id
+),
+unarchived AS (
     UPDATE chats
     SET archived = false, updated_at = now()
-    WHERE id = $1 OR root_chat_id = $1
-    RETURNING *
+    FROM family
+    WHERE chats.id = family.id
+    RETURNING chats.*
 )
 SELECT * FROM unarchived
 ORDER BY (id = $1) DESC, created_at, id
@@ -606,7 +634,7 @@ class ChatsQueries:
             raise classify(exc, "UpdateChatLastReadMessageID") from exc
 
     def archive_chat_by_id(self, *, id: UUID) -> list[Chat]:
-        """Archives the chat and, when it is a root, its whole family (children point at it through root_chat_id); archiving unpins. Returns the affected rows, the target first.
+        """Archives the chat and all its descendants (sub-agents at every depth, found through parent_chat_id), so an archived chat never has a live descendant; archiving unpins. It also stops whatever runs: a running or pending chat goes back to waiting with no worker, so the worker's next UpdateChatHeartbeats no longer returns it (its signal to stop) and AcquireChats never picks it up. Returns the affected rows, the target first.
 
         ArchiveChatByID :many (chats.sql:231)"""
         try:
@@ -617,9 +645,9 @@ class ChatsQueries:
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
     def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
-        """The reverse of ArchiveChatByID over the same family; pin order is not restored.
+        """The reverse of ArchiveChatByID over the same family (the chat and its descendants); pin order and run state are not restored. A chat whose parent is archived stays archived and nothing is returned, so an archived parent never gets a live child back.
 
-        UnarchiveChatByID :many (chats.sql:244)"""
+        UnarchiveChatByID :many (chats.sql:264)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
@@ -630,7 +658,7 @@ class ChatsQueries:
     def pin_chat_by_id(self, *, id: UUID) -> None:
         """Appends the chat to its owner's pins: the other pinned, non-archived chats are renumbered 1..n in their displayed order (healing gaps and duplicates) and the target becomes n + 1. Keeps updated_at.
 
-        PinChatByID :exec (chats.sql:256)"""
+        PinChatByID :exec (chats.sql:289)"""
         try:
             RawCursor(self._conn).execute(PIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -639,7 +667,7 @@ class ChatsQueries:
     def unpin_chat_by_id(self, *, id: UUID) -> None:
         """Unpins the chat and closes the gap (the owner's other pins are renumbered 1..n, which also heals gaps and duplicates). No-op when the chat is not pinned. Keeps updated_at.
 
-        UnpinChatByID :exec (chats.sql:282)"""
+        UnpinChatByID :exec (chats.sql:315)"""
         try:
             RawCursor(self._conn).execute(UNPIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -648,7 +676,7 @@ class ChatsQueries:
     def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
         """Moves a pinned chat to pin_order clamped to [1, pinned count]; the chats in between shift by one and the owner's pins end up numbered 1..n. No-op when the chat is not pinned. Keeps updated_at.
 
-        UpdateChatPinOrder :exec (chats.sql:307)"""
+        UpdateChatPinOrder :exec (chats.sql:340)"""
         try:
             RawCursor(self._conn).execute(UPDATE_CHAT_PIN_ORDER, (id, pin_order))
         except Error as exc:
@@ -657,7 +685,7 @@ class ChatsQueries:
     def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
         """The root's id, then its descendants by creation.
 
-        GetChatFamilyIDsByRootID :many (chats.sql:338)"""
+        GetChatFamilyIDsByRootID :many (chats.sql:371)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = cur.fetchall()
@@ -910,7 +938,7 @@ class AsyncChatsQueries:
             raise classify(exc, "UpdateChatLastReadMessageID") from exc
 
     async def archive_chat_by_id(self, *, id: UUID) -> list[Chat]:
-        """Archives the chat and, when it is a root, its whole family (children point at it through root_chat_id); archiving unpins. Returns the affected rows, the target first.
+        """Archives the chat and all its descendants (sub-agents at every depth, found through parent_chat_id), so an archived chat never has a live descendant; archiving unpins. It also stops whatever runs: a running or pending chat goes back to waiting with no worker, so the worker's next UpdateChatHeartbeats no longer returns it (its signal to stop) and AcquireChats never picks it up. Returns the affected rows, the target first.
 
         ArchiveChatByID :many (chats.sql:231)"""
         try:
@@ -921,9 +949,9 @@ class AsyncChatsQueries:
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
     async def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
-        """The reverse of ArchiveChatByID over the same family; pin order is not restored.
+        """The reverse of ArchiveChatByID over the same family (the chat and its descendants); pin order and run state are not restored. A chat whose parent is archived stays archived and nothing is returned, so an archived parent never gets a live child back.
 
-        UnarchiveChatByID :many (chats.sql:244)"""
+        UnarchiveChatByID :many (chats.sql:264)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
@@ -934,7 +962,7 @@ class AsyncChatsQueries:
     async def pin_chat_by_id(self, *, id: UUID) -> None:
         """Appends the chat to its owner's pins: the other pinned, non-archived chats are renumbered 1..n in their displayed order (healing gaps and duplicates) and the target becomes n + 1. Keeps updated_at.
 
-        PinChatByID :exec (chats.sql:256)"""
+        PinChatByID :exec (chats.sql:289)"""
         try:
             await AsyncRawCursor(self._conn).execute(PIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -943,7 +971,7 @@ class AsyncChatsQueries:
     async def unpin_chat_by_id(self, *, id: UUID) -> None:
         """Unpins the chat and closes the gap (the owner's other pins are renumbered 1..n, which also heals gaps and duplicates). No-op when the chat is not pinned. Keeps updated_at.
 
-        UnpinChatByID :exec (chats.sql:282)"""
+        UnpinChatByID :exec (chats.sql:315)"""
         try:
             await AsyncRawCursor(self._conn).execute(UNPIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -952,7 +980,7 @@ class AsyncChatsQueries:
     async def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
         """Moves a pinned chat to pin_order clamped to [1, pinned count]; the chats in between shift by one and the owner's pins end up numbered 1..n. No-op when the chat is not pinned. Keeps updated_at.
 
-        UpdateChatPinOrder :exec (chats.sql:307)"""
+        UpdateChatPinOrder :exec (chats.sql:340)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_PIN_ORDER, (id, pin_order))
         except Error as exc:
@@ -961,7 +989,7 @@ class AsyncChatsQueries:
     async def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
         """The root's id, then its descendants by creation.
 
-        GetChatFamilyIDsByRootID :many (chats.sql:338)"""
+        GetChatFamilyIDsByRootID :many (chats.sql:371)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = await cur.fetchall()

@@ -412,10 +412,13 @@ class ChatLifecycle(Workflows):
     # ---- archive ---------------------------------------------------------------------------
 
     def archive(self, chat_id: UUID, *, actor: Subject | None = None) -> list[Chat]:
-        """Archive the chat (and its family when it is a root); returns the affected chats.
+        """Archive the chat and all its descendants; returns the affected chats, it first.
 
-        A child may be archived alone. Archiving unpins. Already archived: nothing changes
-        (updated_at, the retention clock, is not moved).
+        The invariant holds at every depth: an archived chat has no live descendant. A
+        sub-agent may be archived without its parent. Archiving unpins and stops a running or
+        pending chat (back to waiting, worker released: the worker's next heartbeat no longer
+        returns it). Already archived: nothing changes (updated_at, the retention clock, is
+        not moved).
         """
 
         def body(tx: Tx) -> list[Chat]:
@@ -427,7 +430,7 @@ class ChatLifecycle(Workflows):
         return self._run(actor, body)
 
     def unarchive(self, chat_id: UUID, *, actor: Subject | None = None) -> list[Chat]:
-        """Unarchive the chat (and its family when it is a root); returns the affected chats.
+        """Unarchive the chat and all its descendants; returns the affected chats.
 
         A child whose parent is archived is refused (Conflict): the child row is locked and
         the parent re-read in the same transaction, so a concurrent archive of the parent

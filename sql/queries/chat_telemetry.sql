@@ -96,14 +96,38 @@ FROM prs;
 
 -- name: DeleteOldChats :execrows
 -- authz: system delete chat
--- Retention purge, one batch: hard-deletes up to `limit` archived chats whose updated_at (the
--- archive time) is before before_time, oldest first; their messages, queued messages, diff
--- status and file links go with them. Run it until it returns less than the limit.
-DELETE FROM chats
-WHERE id IN (
-    SELECT old.id
-    FROM chats AS old
-    WHERE old.archived AND old.updated_at < @before_time::timestamptz
-    ORDER BY old.updated_at, old.id
+-- Retention purge, one batch. The unit is a whole archived subtree, never part of a family:
+-- an archived chat whose parent is missing or live (the top of its archived subtree), archived
+-- before before_time (updated_at is the archive time), goes together with every descendant,
+-- and only when none of them is live (a live descendant would otherwise lose its parent and
+-- surface as a root). Up to `limit` such subtrees, oldest first; their messages, queued
+-- messages, diff statuses and file links go with them. Returns the number of chats deleted;
+-- run it until it returns 0. Subtrees another purger holds are skipped.
+WITH RECURSIVE tops AS (
+    SELECT c.id
+    FROM chats AS c
+    LEFT JOIN chats AS parent ON parent.id = c.parent_chat_id
+    WHERE c.archived
+        AND c.updated_at < @before_time::timestamptz
+        AND (parent.id IS NULL OR NOT parent.archived)
+),
+subtree (top_id, id, archived) AS (
+    SELECT t.id, t.id, true FROM tops AS t
+    UNION
+    SELECT s.top_id, c.id, c.archived
+    FROM chats AS c
+    JOIN subtree AS s ON c.parent_chat_id = s.id
+),
+whole AS (
+    SELECT s.top_id FROM subtree AS s GROUP BY s.top_id HAVING bool_and(s.archived)
+),
+picked AS (
+    SELECT c.id
+    FROM chats AS c
+    WHERE c.id IN (SELECT w.top_id FROM whole AS w)
+    ORDER BY c.updated_at, c.id
     LIMIT @limit::integer
-);
+    FOR UPDATE OF c SKIP LOCKED
+)
+DELETE FROM chats
+WHERE id IN (SELECT s.id FROM subtree AS s JOIN picked AS p ON p.id = s.top_id);

@@ -230,25 +230,58 @@ UPDATE chats SET last_read_message_id = @last_read_message_id WHERE id = @id;
 
 -- name: ArchiveChatByID :many
 -- authz: update chat(id)
--- Archives the chat and, when it is a root, its whole family (children point at it through
--- root_chat_id); archiving unpins. Returns the affected rows, the target first.
-WITH archived AS (
+-- Archives the chat and all its descendants (sub-agents at every depth, found through
+-- parent_chat_id), so an archived chat never has a live descendant; archiving unpins. It also
+-- stops whatever runs: a running or pending chat goes back to waiting with no worker, so the
+-- worker's next UpdateChatHeartbeats no longer returns it (its signal to stop) and
+-- AcquireChats never picks it up. Returns the affected rows, the target first.
+WITH RECURSIVE family AS (
+    SELECT c.id FROM chats AS c WHERE c.id = @id
+    UNION
+    SELECT c.id FROM chats AS c JOIN family AS f ON c.parent_chat_id = f.id
+),
+archived AS (
     UPDATE chats
-    SET archived = true, pin_order = 0, updated_at = now()
-    WHERE id = @id OR root_chat_id = @id
-    RETURNING *
+    SET archived = true,
+        pin_order = 0,
+        updated_at = now(),
+        status = CASE
+            WHEN chats.status IN ('running', 'pending') THEN 'waiting'::chat_status
+            ELSE chats.status
+        END,
+        worker_id = CASE WHEN chats.status IN ('running', 'pending') THEN NULL ELSE worker_id END,
+        started_at = CASE WHEN chats.status IN ('running', 'pending') THEN NULL ELSE started_at END,
+        heartbeat_at = CASE
+            WHEN chats.status IN ('running', 'pending') THEN NULL ELSE heartbeat_at
+        END
+    FROM family
+    WHERE chats.id = family.id
+    RETURNING chats.*
 )
 SELECT * FROM archived
 ORDER BY (id = @id) DESC, created_at, id;
 
 -- name: UnarchiveChatByID :many
 -- authz: update chat(id)
--- The reverse of ArchiveChatByID over the same family; pin order is not restored.
-WITH unarchived AS (
+-- The reverse of ArchiveChatByID over the same family (the chat and its descendants); pin
+-- order and run state are not restored. A chat whose parent is archived stays archived and
+-- nothing is returned, so an archived parent never gets a live child back.
+WITH RECURSIVE family AS (
+    SELECT c.id
+    FROM chats AS c
+    WHERE c.id = @id
+        AND NOT EXISTS (
+            SELECT 1 FROM chats AS p WHERE p.id = c.parent_chat_id AND p.archived
+        )
+    UNION
+    SELECT c.id FROM chats AS c JOIN family AS f ON c.parent_chat_id = f.id
+),
+unarchived AS (
     UPDATE chats
     SET archived = false, updated_at = now()
-    WHERE id = @id OR root_chat_id = @id
-    RETURNING *
+    FROM family
+    WHERE chats.id = family.id
+    RETURNING chats.*
 )
 SELECT * FROM unarchived
 ORDER BY (id = @id) DESC, created_at, id;

@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
 
 from chatdb import db
 from chatdb.authz import CHATD, Subject
-from chatdb.db import Querier
+from chatdb.authz.wrapper import AuthzQuerier
+from chatdb.db import ChatStatus, Querier
 from chatdb.errors import ChatArchived, Conflict, InvalidInput
 from chatdb.ops import Chats
 from chatdb.testing.factories import Factories
@@ -44,12 +46,83 @@ def test_archiving_a_root_archives_its_whole_family(
     assert archived(q, family) == [True, True, True]
 
 
-def test_a_child_can_be_archived_alone(
+def test_archiving_a_sub_agent_archives_its_own_sub_agents_but_not_its_parent(
     chats: Chats, q: Querier, family: list[db.Chat], alice: Subject
 ) -> None:
-    affected = chats.archive(family[1].id, actor=alice)
-    assert [c.id for c in affected] == [family[1].id]
-    assert archived(q, family) == [False, True, False]
+    root, child, grandchild = family
+    affected = chats.archive(child.id, actor=alice)
+    assert [c.id for c in affected] == [child.id, grandchild.id]
+    assert archived(q, family) == [False, True, True]
+    # Nothing live is listed under the archived sub-agent, at any depth.
+    assert q.get_child_chats_by_parent_ids(parent_ids=[child.id], archived=False) == []
+    live_children = q.get_child_chats_by_parent_ids(parent_ids=[root.id], archived=False)
+    assert live_children == []
+
+
+def test_archive_keeps_the_family_invariant_at_every_depth(
+    chats: Chats, q: Querier, org: db.Organization, alice: Subject, model: Any
+) -> None:
+    """A chain five deep: archiving any link archives exactly it and everything below."""
+    chain = [chats.create_chat(organization_id=org.id, actor=alice).chat]
+    for _ in range(4):
+        chain.append(chats.create_chat(parent_chat_id=chain[-1].id, actor=CHATD).chat)
+    sibling = chats.create_chat(parent_chat_id=chain[1].id, actor=CHATD).chat
+    for depth in range(len(chain) - 1, -1, -1):
+        chats.archive(chain[depth].id, actor=alice)
+        assert archived(q, chain) == [i >= depth for i in range(len(chain))]
+        # The sibling hangs under chain[1]: archived once chain[1] (or above) is.
+        assert q.get_chat_by_id(id=sibling.id).archived is (depth <= 1)
+        # Unarchiving is the reverse over the same subtree.
+        chats.unarchive(chain[depth].id, actor=alice)
+        assert archived(q, [*chain, sibling]) == [False] * (len(chain) + 1)
+        chats.archive(chain[depth].id, actor=alice)
+    # Unarchiving the root brings the whole family back, whatever depth was archived first.
+    chats.unarchive(chain[0].id, actor=alice)
+    assert archived(q, [*chain, sibling]) == [False] * (len(chain) + 1)
+
+
+def test_unarchive_through_the_querier_leaves_a_child_of_an_archived_parent_archived(
+    store: Any, q: Querier, family: list[db.Chat], alice: Subject, chats: Chats
+) -> None:
+    """The refusal is in the statement too, not only in the workflow's check."""
+    chats.archive(family[0].id, actor=alice)
+    with store.querier() as plain:
+        authorized = AuthzQuerier(plain, actor=alice)
+        assert authorized.unarchive_chat_by_id(id=family[1].id) == []
+    assert archived(q, family) == [True, True, True]
+
+
+def test_archiving_stops_a_running_chat_and_its_worker_is_told_to_stop(
+    chats: Chats, q: Querier, org: db.Organization, alice: Subject, model: Any
+) -> None:
+    worker = uuid4()
+    running = chats.create_chat(organization_id=org.id, content="go", actor=alice).chat
+    pending_child = chats.create_chat(parent_chat_id=running.id, content="help", actor=CHATD).chat
+    assert [c.id for c in chats.acquire_chats(worker, actor=CHATD)] == [running.id]
+    assert chats.heartbeat(worker, actor=CHATD) == {running.id}
+
+    chats.archive(running.id, actor=alice)
+
+    for chat_id in (running.id, pending_child.id):
+        row = q.get_chat_by_id(id=chat_id)
+        assert row.archived
+        assert row.status is ChatStatus.WAITING
+        assert (row.worker_id, row.started_at, row.heartbeat_at) == (None, None, None)
+    assert chats.heartbeat(worker, actor=CHATD) == set()  # the worker's signal to stop
+    assert chats.acquire_chats(uuid4(), actor=CHATD, num_chats=10) == []
+
+
+def test_archiving_keeps_a_chat_waiting_for_tool_results_in_that_state(
+    chats: Chats, q: Querier, f: Factories, org: db.Organization, alice: Subject, model: Any
+) -> None:
+    chat = f.chat(
+        owner_id=alice.id,
+        organization_id=org.id,
+        last_model_config_id=model.id,
+        status="requires_action",
+    )
+    chats.archive(chat.id, actor=alice)
+    assert q.get_chat_by_id(id=chat.id).status is ChatStatus.REQUIRES_ACTION
 
 
 def test_archiving_an_archived_chat_keeps_its_archive_time(
@@ -89,7 +162,10 @@ def test_unarchiving_a_child_alone_works_while_its_parent_is_live(
     chats: Chats, q: Querier, family: list[db.Chat], alice: Subject
 ) -> None:
     chats.archive(family[1].id, actor=alice)
-    assert [c.id for c in chats.unarchive(family[1].id, actor=alice)] == [family[1].id]
+    assert [c.id for c in chats.unarchive(family[1].id, actor=alice)] == [
+        family[1].id,
+        family[2].id,
+    ]
     assert archived(q, family) == [False, False, False]
 
 

@@ -11,6 +11,8 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from chatdb.authz import DBPURGE
+from chatdb.authz.wrapper import AuthzQuerier
 from chatdb.db import (
     ChatStatus,
     GetChatModelConfigsForTelemetryRow,
@@ -217,3 +219,80 @@ def test_delete_old_chats_works_in_batches_oldest_first(
     assert q.delete_old_chats(before_time=at(60), limit=2) == 1
     assert q.delete_old_chats(before_time=at(60), limit=2) == 0
     assert chat_ids(chatdb_conn) == set()
+
+
+def family_of(f: Factories, depth: int, **kw: Any) -> list[UUID]:
+    """A root and a chain of ``depth`` sub-agents below it (all sharing ``kw``)."""
+    root = f.chat(**kw)
+    ids = [root.id]
+    for _ in range(depth):
+        child = f.chat(
+            **kw,
+            owner_id=root.owner_id,
+            organization_id=root.organization_id,
+            parent_chat_id=ids[-1],
+            root_chat_id=root.id,
+        )
+        ids.append(child.id)
+    return ids
+
+
+def purge(chatdb_conn: psycopg.Connection[Any], before: datetime, limit: int) -> int:
+    return AuthzQuerier(Querier(chatdb_conn), actor=DBPURGE).delete_old_chats(
+        before_time=before, limit=limit
+    )
+
+
+def test_the_retention_purge_deletes_a_family_whole_even_with_a_batch_of_one(
+    f: Factories, chatdb_conn: psycopg.Connection[Any]
+) -> None:
+    old = family_of(f, 3, archived=True, updated_at=at(0))
+    assert purge(chatdb_conn, at(10), limit=1) == 4
+    assert chat_ids(chatdb_conn).isdisjoint(old)
+
+
+def test_the_retention_purge_never_leaves_a_child_to_surface_as_a_root(
+    f: Factories, chatdb_conn: psycopg.Connection[Any]
+) -> None:
+    """The root was archived long ago, its sub-agents after the cutoff (e.g. a late status
+    write moved their updated_at): they go with the root, never stay behind parentless."""
+    root, child, grandchild = family_of(f, 2, archived=True, updated_at=at(0))
+    chatdb_conn.execute(
+        "UPDATE chats SET updated_at = %s WHERE id = ANY(%s)", (at(30), [child, grandchild])
+    )
+    assert purge(chatdb_conn, at(10), limit=100) == 3
+    assert chat_ids(chatdb_conn).isdisjoint({root, child, grandchild})
+
+
+def test_the_retention_purge_waits_for_the_archived_parent_of_an_old_archived_child(
+    f: Factories, chatdb_conn: psycopg.Connection[Any]
+) -> None:
+    """A sub-agent archived long ago under a parent archived recently is part of the
+    parent's archived subtree: purged with it, not before."""
+    root, child = family_of(f, 1, archived=True, updated_at=at(30))
+    chatdb_conn.execute("UPDATE chats SET updated_at = %s WHERE id = %s", (at(0), child))
+    assert purge(chatdb_conn, at(10), limit=100) == 0
+    assert {root, child} <= chat_ids(chatdb_conn)
+    assert purge(chatdb_conn, at(40), limit=100) == 2
+
+
+def test_the_retention_purge_takes_an_archived_sub_agent_of_a_live_root_with_its_children(
+    f: Factories, chatdb_conn: psycopg.Connection[Any]
+) -> None:
+    root = family_of(f, 2, archived=True, updated_at=at(0))[0]
+    chatdb_conn.execute("UPDATE chats SET archived = false WHERE id = %s", (root,))
+    assert purge(chatdb_conn, at(10), limit=100) == 2
+    assert chat_ids(chatdb_conn) == {root}
+    parent = chatdb_conn.execute("SELECT parent_chat_id FROM chats").fetchall()
+    assert parent == [(None,)]
+
+
+def test_the_retention_purge_keeps_a_subtree_that_still_has_a_live_descendant(
+    f: Factories, chatdb_conn: psycopg.Connection[Any]
+) -> None:
+    """Rows from before the family invariant (an archived chat over a live sub-agent) are not
+    purged: deleting the parent would turn the live sub-agent into a root."""
+    root, child, grandchild = family_of(f, 2, archived=True, updated_at=at(0))
+    chatdb_conn.execute("UPDATE chats SET archived = false WHERE id = %s", (grandchild,))
+    assert purge(chatdb_conn, at(10), limit=100) == 0
+    assert chat_ids(chatdb_conn) >= {root, child, grandchild}

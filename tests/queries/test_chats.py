@@ -617,12 +617,22 @@ def test_unarchiving_a_root_restores_the_family_without_pin_order(env: Env) -> N
     assert all(not c.archived and c.pin_order == 0 for c in got)
 
 
-def test_unarchiving_a_child_restores_it_alone(env: Env) -> None:
+def test_unarchiving_a_child_of_an_archived_parent_changes_nothing(env: Env) -> None:
     root, late, early = family(env)
     env.q.archive_chat_by_id(id=root.id)
+    assert env.q.unarchive_chat_by_id(id=early.id) == []
+    assert all(env.reload(c).archived for c in (root, late, early))
+
+
+def test_unarchiving_a_child_of_a_live_parent_restores_it_and_its_descendants(
+    env: Env,
+) -> None:
+    root, late, early = family(env)
+    below = env.chat(parent_chat_id=early.id, root_chat_id=root.id, created_at=minutes(3))
+    assert [c.id for c in env.q.archive_chat_by_id(id=early.id)] == [early.id, below.id]
     got = env.q.unarchive_chat_by_id(id=early.id)
-    assert [c.id for c in got] == [early.id]
-    assert env.reload(root).archived and env.reload(late).archived
+    assert [c.id for c in got] == [early.id, below.id]
+    assert not any(env.reload(c).archived for c in (root, late, early, below))
 
 
 def test_archiving_a_missing_chat_affects_nothing(env: Env) -> None:
