@@ -63,7 +63,23 @@ class DatabaseError(ChatDBError):
 
 
 class ConnectionFailure(DatabaseError):
-    """The server could not be reached or the connection broke."""
+    """The server could not be reached or the connection broke.
+
+    Raised inside a transaction it means the transaction did not commit (see
+    :class:`CommitOutcomeUnknown` for the one exception): :meth:`chatdb.store.Store.in_tx`
+    re-runs the function once on a fresh connection.
+    """
+
+
+class ServerUnreachable(ConnectionFailure):
+    """No connection could be made; the message names the cause (refused, unknown role, bad
+    connection string, ...), never a password. ``in_tx`` does not retry it: the pool already
+    waited its ``timeout`` for a connection."""
+
+
+class CommitOutcomeUnknown(ConnectionFailure):
+    """The connection broke while COMMIT was in flight: the transaction may or may not have
+    committed. Never retried automatically; the caller has to look before doing it again."""
 
 
 class RetryableError(DatabaseError):
@@ -134,6 +150,21 @@ _CONSTRAINT_CLASSES: dict[type[psycopg.Error], type[ConstraintViolation]] = {
 }
 
 
+# admin_shutdown, crash_shutdown, cannot_connect_now: the server went away under us.
+_CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_connection_loss(exc: BaseException) -> bool:
+    """Whether a driver error means the connection is gone (or never was): sqlstate class 08,
+    57P01-57P03, or a client-side failure with no sqlstate at all."""
+    if not isinstance(exc, psycopg.Error):
+        return False
+    sqlstate = exc.sqlstate
+    if sqlstate is None:
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    return sqlstate.startswith("08") or sqlstate in _CONNECTION_SQLSTATES
+
+
 def classify(exc: BaseException, query: str = "") -> ChatDBError:
     """Turn a driver error into the matching chatdb error (``query`` names the statement)."""
     if isinstance(exc, ChatDBError):
@@ -161,8 +192,8 @@ def classify(exc: BaseException, query: str = "") -> ChatDBError:
         return DeadlockDetected(message, sqlstate=sqlstate, query=query)
     if isinstance(exc, psycopg.DataError) or (sqlstate or "").startswith("22"):
         return InvalidValue(message, sqlstate=sqlstate, query=query)
-    if isinstance(exc, psycopg.OperationalError) and sqlstate is None:
-        return ConnectionFailure(message, query=query)
+    if is_connection_loss(exc):
+        return ConnectionFailure(message, sqlstate=sqlstate, query=query)
     if isinstance(exc, psycopg.InterfaceError):
         return ConnectionFailure(message, query=query)
     return DatabaseError(message, sqlstate=sqlstate, query=query)

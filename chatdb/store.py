@@ -8,6 +8,18 @@ connection and becomes a SAVEPOINT, so library functions compose without knowing
 caller already holds a transaction. Every driver error leaving the Store is classified
 (:func:`chatdb.errors.classify`).
 
+Faults. Every connection is checked when it leaves the pool (one empty round trip), so the
+idle connections a server restart left dead are replaced instead of failing the next calls. A
+transaction whose connection is lost *before* COMMIT was sent did not commit, so the outermost
+``in_tx`` re-runs it once on a fresh connection; a loss *during* COMMIT may or may not have
+committed, so it is never retried and surfaces as
+:class:`~chatdb.errors.CommitOutcomeUnknown`. When no connection can be made at all, the
+error (:class:`~chatdb.errors.ServerUnreachable`) names the cause.
+
+Cancellation. A call run under :func:`cancellable` (what :class:`chatdb.ops.AsyncChats` does)
+checks, right before COMMIT, whether it was cancelled: if so it rolls back. Past that point the
+commit is under way and the call completes.
+
 The current transaction is tracked in a ContextVar and belongs to the thread or task that opened
 it: other threads or tasks, even ones that inherited the context (``asyncio.create_task``), get
 their own pooled connections, never a share of one in use.
@@ -19,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -29,12 +42,21 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg import IsolationLevel
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
-from chatdb.errors import InvalidInput, RetryableError, classify
+from chatdb.errors import (
+    CommitOutcomeUnknown,
+    ConnectionFailure,
+    InvalidInput,
+    RetryableError,
+    ServerUnreachable,
+    classify,
+    is_connection_loss,
+)
 
-__all__ = ["AsyncStore", "Store"]
+__all__ = ["DEFAULT_TIMEOUTS", "AsyncStore", "CommitGate", "Store", "Timeouts", "cancellable"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +103,180 @@ def _nested_isolation_error(current: str, wanted: IsolationLevel) -> InvalidInpu
     )
 
 
-def _connection_kwargs(pool_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Connection arguments for the pool: always autocommit; prepared after first use."""
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Connection and server-side timeouts, in seconds (0 disables one).
+
+    ``connect`` is libpq's ``connect_timeout`` (per host of a multi-host DSN). The other three
+    are sent as server settings when a connection starts (the startup ``options`` parameter):
+    a runaway statement, a lock wait and a forgotten open transaction each end with an error
+    instead of holding a connection (and its locks) forever. A transaction-mode pooler does not
+    forward startup options: there pass ``timeouts=Timeouts(connect=..., server=False)`` and
+    set them on the role (``ALTER ROLE ... SET statement_timeout = '30s'``).
+    """
+
+    connect: float = 5.0
+    statement: float = 30.0
+    lock: float = 10.0
+    idle_in_transaction: float = 60.0
+    server: bool = True
+
+    def options(self) -> str:
+        settings = {
+            "statement_timeout": self.statement,
+            "lock_timeout": self.lock,
+            "idle_in_transaction_session_timeout": self.idle_in_transaction,
+        }
+        return " ".join(f"-c {name}={round(value * 1000)}" for name, value in settings.items())
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+def _connection_kwargs(
+    conninfo: str,
+    pool_kwargs: dict[str, Any],
+    prepare_threshold: int | None,
+    timeouts: Timeouts | None,
+) -> dict[str, Any]:
+    """Connection arguments for the pool: always autocommit; prepared after first use.
+
+    Values the conninfo sets itself (``connect_timeout``, ``options``) win over the defaults.
+    """
+    try:
+        given = conninfo_to_dict(conninfo)
+    except psycopg.Error as exc:
+        raise InvalidInput(
+            f"invalid connection string: {_scrub_quoted(str(exc))}", field="conninfo"
+        ) from None
     kwargs = dict(pool_kwargs.pop("kwargs", None) or {})
     kwargs["autocommit"] = True
-    kwargs.setdefault("prepare_threshold", 1)
+    kwargs.setdefault("prepare_threshold", prepare_threshold)
+    if timeouts is not None:
+        if "connect_timeout" not in given:
+            kwargs.setdefault("connect_timeout", max(1, round(timeouts.connect)))
+        if timeouts.server and "options" not in given:
+            kwargs.setdefault("options", timeouts.options())
     return kwargs
+
+
+def _pool_kwargs(pool_kwargs: dict[str, Any], check: bool) -> dict[str, Any]:
+    if check:
+        pool_kwargs.setdefault("check", ConnectionPool.check_connection)
+    return pool_kwargs
+
+
+def _scrub_quoted(message: str) -> str:
+    """libpq quotes the offending fragment of a bad connection string, which may be a secret."""
+    return re.sub(r'"[^"]*"', '"..."', message)
+
+
+def _redact(message: str, conninfo: str) -> str:
+    """The message without the connection's password (libpq never prints it; be sure)."""
+    with contextlib.suppress(psycopg.Error):
+        password = conninfo_to_dict(conninfo).get("password")
+        if password:
+            message = message.replace(str(password), "***")
+    return message
+
+
+def _unreachable(cause: BaseException, conninfo: str) -> ServerUnreachable:
+    text = str(cause).strip() or type(cause).__name__
+    if isinstance(cause, psycopg.ProgrammingError):  # the connection string itself is bad
+        text = f"invalid connection string: {_scrub_quoted(text)}"
+    return ServerUnreachable(f"cannot connect to the database: {_redact(text, conninfo)}")
+
+
+def _probe_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    probe = {k: v for k, v in kwargs.items() if k not in ("autocommit", "prepare_threshold")}
+    probe.setdefault("connect_timeout", 5)
+    return probe
+
+
+def _cause_of_timeout(conninfo: str, kwargs: dict[str, Any], timeout: PoolTimeout) -> Exception:
+    """Why the pool found no connection: connect once ourselves and report what libpq says."""
+    try:
+        psycopg.connect(conninfo, **_probe_kwargs(kwargs)).close()
+    except Exception as exc:
+        return _unreachable(exc, conninfo)
+    # The server is reachable: the pool is simply exhausted.
+    return ConnectionFailure(str(timeout))
+
+
+async def _acause_of_timeout(
+    conninfo: str, kwargs: dict[str, Any], timeout: PoolTimeout
+) -> Exception:
+    try:
+        await (await psycopg.AsyncConnection.connect(conninfo, **_probe_kwargs(kwargs))).close()
+    except Exception as exc:
+        return _unreachable(exc, conninfo)
+    return ConnectionFailure(str(timeout))
+
+
+class _Cancelled(Exception):
+    """Raised at the commit point of a cancelled call: rolls the transaction back."""
+
+
+class CommitGate:
+    """Decides, once, between "cancelled" and "committing" for one cancellable call.
+
+    The caller's side calls :meth:`cancel`; the transaction calls :meth:`may_commit` right
+    before COMMIT. Whichever comes first wins, under a lock: a cancel that wins means nothing
+    commits; one that loses means the commit is already under way.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._committing = False
+        self._conn: Any = None
+
+    def cancel(self) -> bool:
+        """Cancel the call; False when it already passed the commit point."""
+        with self._lock:
+            if self._committing:
+                return False
+            self._cancelled = True
+            conn = self._conn
+        if conn is not None:  # interrupt a statement in flight (e.g. waiting for a lock)
+            with contextlib.suppress(Exception):
+                conn.cancel_safe(timeout=2.0)
+        return True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def attach(self, conn: Any) -> None:
+        with self._lock:
+            self._conn = conn
+        if self._cancelled:
+            raise _Cancelled
+
+    def may_commit(self) -> bool:
+        with self._lock:
+            if self._cancelled:
+                return False
+            self._committing = True
+            self._conn = None
+            return True
+
+
+_GATE: ContextVar[CommitGate | None] = ContextVar("chatdb_commit_gate", default=None)
+
+
+@contextlib.contextmanager
+def cancellable(gate: CommitGate) -> Iterator[CommitGate]:
+    """Run the block's outermost transactions under ``gate`` (in this context)."""
+    token = _GATE.set(gate)
+    try:
+        yield gate
+    finally:
+        _GATE.reset(token)
+
+
+def _cancelled_error() -> ConnectionFailure:
+    return ConnectionFailure("the call was cancelled before commit; rolled back")
 
 
 class _Base:
@@ -112,18 +302,38 @@ class _Base:
     def _enter(self, conn: Any, querier: Any) -> Token[Mapping[object, _Active]]:
         return _ACTIVE.set({**_ACTIVE.get(), self: _Active(conn, querier, self._owner())})
 
-    def _retry_delay(self, attempt: int, exc: RetryableError) -> float:
+    def _should_retry(self, exc: Exception, attempt: int, limit: int, lost: int) -> bool:
+        """Serialization failures/deadlocks up to ``limit``; a connection lost before COMMIT
+        once (``lost`` counts those already retried). Never a possible commit."""
+        if isinstance(exc, RetryableError):
+            return attempt < limit
+        if isinstance(exc, CommitOutcomeUnknown | ServerUnreachable):
+            return False
+        if isinstance(exc, ConnectionFailure) and not _cancelled_gate():
+            return lost == 0
+        return False
+
+    def _retry_delay(self, attempt: int, exc: Exception) -> float:
         delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
         logger.info("retrying transaction (attempt %d) in %.3fs after: %s", attempt, delay, exc)
         return delay
+
+
+def _cancelled_gate() -> bool:
+    gate = _GATE.get()
+    return gate is not None and gate.cancelled
 
 
 class Store(_Base, Generic[Q]):
     """Queriers and transactions over a :class:`psycopg_pool.ConnectionPool`.
 
     ``max_retries`` is how many times :meth:`in_tx` re-runs a function after a serialization
-    failure or deadlock (so it runs at most ``max_retries + 1`` times). ``pool_kwargs`` go to the
-    pool (``timeout``, ``name``, ``configure``, ``kwargs`` for the connections, ...).
+    failure or deadlock (so it runs at most ``max_retries + 1`` times); a connection lost before
+    COMMIT adds one more run. ``prepare_threshold`` is psycopg's (``None`` never prepares: needed
+    behind a transaction-mode pooler such as PgBouncer before 1.21). ``timeouts`` are the
+    connection defaults (:class:`Timeouts`; ``None`` sends none). ``check_connections`` checks
+    each connection as it leaves the pool. ``pool_kwargs`` go to the pool (``timeout``,
+    ``name``, ``configure``, ``kwargs`` for the connections, ...).
     """
 
     def __init__(
@@ -134,14 +344,23 @@ class Store(_Base, Generic[Q]):
         min_size: int = 1,
         max_size: int = 10,
         max_retries: int = 5,
+        prepare_threshold: int | None = 1,
+        timeouts: Timeouts | None = DEFAULT_TIMEOUTS,
+        check_connections: bool = True,
         open: bool = True,
         **pool_kwargs: Any,
     ) -> None:
         super().__init__(max_retries)
         self._factory = querier_factory
-        kwargs = _connection_kwargs(pool_kwargs)
+        self._conninfo = conninfo
+        self._kwargs = _connection_kwargs(conninfo, pool_kwargs, prepare_threshold, timeouts)
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            conninfo, min_size=min_size, max_size=max_size, kwargs=kwargs, open=False, **pool_kwargs
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs=self._kwargs,
+            open=False,
+            **_pool_kwargs(pool_kwargs, check_connections),
         )
         if open:
             self.open()
@@ -153,6 +372,8 @@ class Store(_Base, Generic[Q]):
         """Open the pool (done by the constructor unless ``open=False``)."""
         try:
             self.pool.open(wait=wait, timeout=timeout)
+        except PoolTimeout as exc:
+            raise _cause_of_timeout(self._conninfo, self._kwargs, exc) from exc
         except psycopg.Error as exc:
             raise classify(exc) from exc
 
@@ -169,6 +390,22 @@ class Store(_Base, Generic[Q]):
         self.close()
 
     @contextlib.contextmanager
+    def _checkout(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; no connection at all raises ServerUnreachable with the cause."""
+        try:
+            cm = self.pool.connection()
+            conn = cm.__enter__()
+        except PoolTimeout as exc:
+            raise _cause_of_timeout(self._conninfo, self._kwargs, exc) from exc
+        try:
+            yield conn
+        except BaseException as exc:
+            if not cm.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            cm.__exit__(None, None, None)
+
+    @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A raw connection: the current transaction's, or a pooled autocommit one."""
         try:
@@ -176,7 +413,7 @@ class Store(_Base, Generic[Q]):
             if active is not None:
                 yield active.conn
             else:
-                with self.pool.connection() as conn:
+                with self._checkout() as conn:
                     yield conn
         except psycopg.Error as exc:
             raise classify(exc) from exc
@@ -205,18 +442,25 @@ class Store(_Base, Generic[Q]):
 
         ``fn`` may run more than once, so it must not have effects outside the database. Nested
         inside another transaction of this store it runs in a savepoint and is not retried
-        there: the outermost ``in_tx`` retries the whole unit. ``fn`` raising
-        ``psycopg.Rollback`` rolls back quietly and ``in_tx`` returns None.
+        there: the outermost ``in_tx`` retries the whole unit. A connection lost before COMMIT
+        re-runs it once more; a loss during COMMIT raises
+        :class:`~chatdb.errors.CommitOutcomeUnknown`. ``fn`` raising ``psycopg.Rollback`` rolls
+        back quietly and ``in_tx`` returns None.
         """
         if self._active() is not None:
             return self._once(fn, isolation)
         limit = self.max_retries if retries is None else retries
-        attempt = 0
+        attempt = lost = 0
         while True:
             try:
                 return self._once(fn, isolation)
+            except ConnectionFailure as exc:
+                if not self._should_retry(exc, attempt, limit, lost):
+                    raise
+                lost += 1
+                logger.info("re-running a transaction whose connection was lost: %s", exc)
             except RetryableError as exc:
-                if attempt >= limit:
+                if not self._should_retry(exc, attempt, limit, lost):
                     raise
                 attempt += 1
                 time.sleep(self._retry_delay(attempt, exc))
@@ -229,6 +473,7 @@ class Store(_Base, Generic[Q]):
 
     @contextlib.contextmanager
     def _transaction(self, isolation: IsolationLevel | None) -> Iterator[Q]:
+        committing = False
         try:
             active = self._active()
             if active is not None:
@@ -241,7 +486,10 @@ class Store(_Base, Generic[Q]):
                 with conn.transaction():
                     yield active.querier
                 return
-            with self.pool.connection() as conn:
+            gate = _GATE.get()
+            with self._checkout() as conn:
+                if gate is not None:
+                    gate.attach(conn)
                 if isolation is not None:
                     conn.isolation_level = isolation
                 try:
@@ -252,11 +500,20 @@ class Store(_Base, Generic[Q]):
                             yield querier
                         finally:
                             _ACTIVE.reset(token)
+                        if gate is not None and not gate.may_commit():
+                            raise _Cancelled
+                        committing = True  # leaving the block sends COMMIT
                 finally:
                     if isolation is not None:
                         with contextlib.suppress(psycopg.Error):  # broken: the pool drops it
                             conn.isolation_level = None
+        except _Cancelled:
+            raise _cancelled_error() from None
         except psycopg.Error as exc:
+            if committing and is_connection_loss(exc):
+                raise CommitOutcomeUnknown(
+                    f"connection lost during COMMIT, outcome unknown: {classify(exc)}"
+                ) from exc
             raise classify(exc) from exc
 
 
@@ -265,7 +522,7 @@ class AsyncStore(_Base, Generic[Q]):
 
     An async pool cannot be opened in a constructor: with ``open=True`` it opens on first use
     (or use ``await store.open()`` / ``async with store``); with ``open=False`` it must be
-    opened explicitly.
+    opened explicitly. Same settings, fault handling and retry rule as :class:`Store`.
     """
 
     def __init__(
@@ -276,15 +533,26 @@ class AsyncStore(_Base, Generic[Q]):
         min_size: int = 1,
         max_size: int = 10,
         max_retries: int = 5,
+        prepare_threshold: int | None = 1,
+        timeouts: Timeouts | None = DEFAULT_TIMEOUTS,
+        check_connections: bool = True,
         open: bool = True,
         **pool_kwargs: Any,
     ) -> None:
         super().__init__(max_retries)
         self._factory = querier_factory
         self._open_on_use = open
-        kwargs = _connection_kwargs(pool_kwargs)
+        self._conninfo = conninfo
+        self._kwargs = _connection_kwargs(conninfo, pool_kwargs, prepare_threshold, timeouts)
+        if check_connections:
+            pool_kwargs.setdefault("check", AsyncConnectionPool.check_connection)
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
-            conninfo, min_size=min_size, max_size=max_size, kwargs=kwargs, open=False, **pool_kwargs
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs=self._kwargs,
+            open=False,
+            **pool_kwargs,
         )
 
     def _owner(self) -> object:
@@ -294,6 +562,8 @@ class AsyncStore(_Base, Generic[Q]):
         """Open the pool."""
         try:
             await self.pool.open(wait=wait, timeout=timeout)
+        except PoolTimeout as exc:
+            raise await _acause_of_timeout(self._conninfo, self._kwargs, exc) from exc
         except psycopg.Error as exc:
             raise classify(exc) from exc
 
@@ -315,6 +585,22 @@ class AsyncStore(_Base, Generic[Q]):
             await self.open()
 
     @contextlib.asynccontextmanager
+    async def _checkout(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        await self._ready()
+        try:
+            cm = self.pool.connection()
+            conn = await cm.__aenter__()
+        except PoolTimeout as exc:
+            raise await _acause_of_timeout(self._conninfo, self._kwargs, exc) from exc
+        try:
+            yield conn
+        except BaseException as exc:
+            if not await cm.__aexit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            await cm.__aexit__(None, None, None)
+
+    @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A raw connection: the current transaction's, or a pooled autocommit one."""
         try:
@@ -322,8 +608,7 @@ class AsyncStore(_Base, Generic[Q]):
             if active is not None:
                 yield active.conn
             else:
-                await self._ready()
-                async with self.pool.connection() as conn:
+                async with self._checkout() as conn:
                     yield conn
         except psycopg.Error as exc:
             raise classify(exc) from exc
@@ -348,16 +633,25 @@ class AsyncStore(_Base, Generic[Q]):
         isolation: IsolationLevel | None = None,
         retries: int | None = None,
     ) -> T:
-        """Await ``fn`` in a transaction, re-running it on serialization failure or deadlock."""
+        """Await ``fn`` in a transaction; retried like :meth:`Store.in_tx`.
+
+        Cancelling the awaiting task before COMMIT rolls the transaction back (the task's
+        cancellation interrupts the statement in flight).
+        """
         if self._active() is not None:
             return await self._once(fn, isolation)
         limit = self.max_retries if retries is None else retries
-        attempt = 0
+        attempt = lost = 0
         while True:
             try:
                 return await self._once(fn, isolation)
+            except ConnectionFailure as exc:
+                if not self._should_retry(exc, attempt, limit, lost):
+                    raise
+                lost += 1
+                logger.info("re-running a transaction whose connection was lost: %s", exc)
             except RetryableError as exc:
-                if attempt >= limit:
+                if not self._should_retry(exc, attempt, limit, lost):
                     raise
                 attempt += 1
                 await asyncio.sleep(self._retry_delay(attempt, exc))
@@ -370,6 +664,7 @@ class AsyncStore(_Base, Generic[Q]):
 
     @contextlib.asynccontextmanager
     async def _transaction(self, isolation: IsolationLevel | None) -> AsyncIterator[Q]:
+        committing = False
         try:
             active = self._active()
             if active is not None:
@@ -383,8 +678,7 @@ class AsyncStore(_Base, Generic[Q]):
                 async with conn.transaction():
                     yield active.querier
                 return
-            await self._ready()
-            async with self.pool.connection() as conn:
+            async with self._checkout() as conn:
                 if isolation is not None:
                     await conn.set_isolation_level(isolation)
                 try:
@@ -395,9 +689,14 @@ class AsyncStore(_Base, Generic[Q]):
                             yield querier
                         finally:
                             _ACTIVE.reset(token)
+                        committing = True  # leaving the block sends COMMIT
                 finally:
                     if isolation is not None:
                         with contextlib.suppress(psycopg.Error):  # broken: the pool drops it
                             await conn.set_isolation_level(None)
         except psycopg.Error as exc:
+            if committing and is_connection_loss(exc):
+                raise CommitOutcomeUnknown(
+                    f"connection lost during COMMIT, outcome unknown: {classify(exc)}"
+                ) from exc
             raise classify(exc) from exc

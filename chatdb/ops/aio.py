@@ -4,15 +4,25 @@ A workflow is a handful of statements in one transaction; running it on a thread
 sync ``Store``'s pool keeps a single implementation of every rule (locking, validation,
 authorization) instead of a second, async copy to keep in step. The actor set with
 ``as_actor`` travels with the call (``asyncio.to_thread`` copies the context).
+
+Cancellation rolls back. Cancelling the awaiting task (``task.cancel()``,
+``asyncio.timeout``, ``asyncio.wait_for``) interrupts the statement in flight and the
+transaction rolls back: the call raises ``CancelledError`` (or the timeout's ``TimeoutError``)
+and nothing was written, so the caller may simply retry. The one exception is a cancellation
+that arrives after the workflow reached its COMMIT: the work is then done, and the call
+finishes and returns its result as if the cancellation had come a moment later. Either way,
+what the caller is told matches what the database holds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from chatdb.ops.facade import Chats
+from chatdb.store import CommitGate, cancellable
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -22,7 +32,23 @@ def _in_thread(
     method: Callable[Concatenate[Chats, P], T],
 ) -> Callable[Concatenate[AsyncChats, P], Coroutine[Any, Any, T]]:
     async def call(self: AsyncChats, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await asyncio.to_thread(method, self.chats, *args, **kwargs)
+        gate = CommitGate()
+
+        def run() -> T:
+            with cancellable(gate):
+                return method(self.chats, *args, **kwargs)
+
+        work = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            if gate.cancel():
+                # Rolled back (or about to): wait for the thread so the connection is back in
+                # the pool and nothing is still running when the caller hears "cancelled".
+                with contextlib.suppress(Exception):
+                    await work
+                raise
+            return await work  # past COMMIT: the work is done, report it
 
     call.__name__ = method.__name__
     call.__doc__ = method.__doc__
@@ -30,7 +56,10 @@ def _in_thread(
 
 
 class AsyncChats:
-    """``await``-able twins of every :class:`Chats` workflow, same arguments and results."""
+    """``await``-able twins of every :class:`Chats` workflow, same arguments and results.
+
+    A cancelled call rolls back (see the module documentation).
+    """
 
     def __init__(self, chats: Chats) -> None:
         self.chats = chats
