@@ -95,9 +95,7 @@ def count_runs(dsn: str) -> int:
         return int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])  # type: ignore[index]
 
 
-def calls_after_restart(
-    node: Node, dsn: str, check: bool, base: int
-) -> list[BaseException | None]:
+def calls_after_restart(node: Node, dsn: str, check: bool, base: int) -> list[BaseException | None]:
     """Warm four pooled connections, restart the server, then make eight calls."""
     outcomes: list[BaseException | None] = []
     with Store(
@@ -218,9 +216,9 @@ def test_a_killed_backend_is_a_connection_failure(dsn: str) -> None:
 
 
 def unreachable_message(dsn: str) -> str:
-    with pytest.raises(ServerUnreachable) as info:  # noqa: PT012
-        with Store(dsn, querier_factory=Runs, timeout=1, open=False) as store:
-            store.in_tx(lambda q: q.count())
+    store = Store(dsn, querier_factory=Runs, timeout=1, open=False)
+    with pytest.raises(ServerUnreachable) as info, store:
+        store.in_tx(lambda q: q.count())
     return str(info.value)
 
 
