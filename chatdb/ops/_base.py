@@ -4,6 +4,10 @@ Every workflow runs in one ``store.in_tx`` transaction and does all its reads an
 through an :class:`~chatdb.authz.wrapper.AuthzQuerier` bound to the actor, so each step is
 authorized and a refusal anywhere rolls the whole unit back. ``in_tx`` may re-run the body
 after a serialization failure or deadlock, so bodies only touch the database.
+
+Workflows record what they changed as events (:mod:`chatdb.events`) with :meth:`Tx.emit`; the
+unit publishes them as its last statement, so they are delivered on commit and never for a
+rolled-back (or retried) attempt.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from chatdb.db import (
     Querier,
 )
 from chatdb.errors import ChatArchived, InvalidInput, NotFound
+from chatdb.events import model as ev
+from chatdb.events.publish import publish
 from chatdb.store import Store
 
 T = TypeVar("T")
@@ -122,12 +128,23 @@ class NewMessage:
 class Tx:
     """One workflow transaction: the authorized querier, its actor, and common steps."""
 
-    __slots__ = ("actor", "authorizer", "q")
+    __slots__ = ("_chats", "actor", "authorizer", "events", "q")
 
     def __init__(self, q: AuthzQuerier, actor: Subject, authorizer: AuthorizerLike) -> None:
         self.q = q
         self.actor = actor
         self.authorizer = authorizer
+        self.events: list[ev.Event] = []
+        self._chats: dict[UUID, Chat] = {}  # rows read or written here, for event addressing
+
+    def emit(self, *new: ev.Event | list[ev.Event]) -> None:
+        """Record events of this transaction (published just before it commits)."""
+        for item in new:
+            self.events.extend(item if isinstance(item, list) else [item])
+
+    def _seen(self, chat: Chat) -> Chat:
+        self._chats[chat.id] = chat
+        return chat
 
     def lock_chat(self, chat_id: UUID) -> Chat:
         """Lock the chat row (GetChatByIDForUpdate) and check the actor may update it.
@@ -142,7 +159,7 @@ class Tx:
         self.authorizer.authorize(
             self.actor, Action.UPDATE, Object.chat(chat.id, chat.owner_id, chat.organization_id)
         )
-        return chat
+        return self._seen(chat)
 
     def lock_live_chat(self, chat_id: UUID) -> Chat:
         """:meth:`lock_chat`, refusing an archived chat (ChatArchived)."""
@@ -153,7 +170,7 @@ class Tx:
 
     def get_chat(self, chat_id: UUID) -> Chat:
         try:
-            return self.q.get_chat_by_id(id=chat_id)
+            return self._seen(self.q.get_chat_by_id(id=chat_id))
         except NotFound:
             raise NotFound("chat", str(chat_id)) from None
 
@@ -176,7 +193,7 @@ class Tx:
         if not messages:
             return []
         nulls: list[int | None] = [None] * len(messages)
-        return self.q.insert_chat_messages(
+        rows = self.q.insert_chat_messages(
             chat_id=chat_id,
             created_by=[m.created_by for m in messages],
             model_config_id=[m.model_config_id for m in messages],
@@ -196,6 +213,9 @@ class Tx:
             runtime_ms=nulls,
             provider_response_id=[None] * len(messages),
         )
+        chat = self._chats.get(chat_id) or self.get_chat(chat_id)
+        self.emit(ev.messages_appended(chat, [m.id for m in rows]))
+        return rows
 
     def set_pending(self, chat_id: UUID) -> Chat:
         """Queue the chat for a run: pending, no worker, no error.
@@ -203,7 +223,7 @@ class Tx:
         A worker running it sees the chat vanish from its heartbeat (it is no longer
         ``running`` under that worker) and stops: this is how an interrupt reaches it.
         """
-        return self.q.update_chat_status(
+        chat = self.q.update_chat_status(
             id=chat_id,
             status=ChatStatus.PENDING,
             worker_id=None,
@@ -211,27 +231,40 @@ class Tx:
             heartbeat_at=None,
             last_error=None,
         )
+        self.emit(ev.status_changed(chat, chat.status))
+        return self._seen(chat)
 
 
 class Workflows:
     """Base of the workflow services: a Store of plain queriers and an authorizer.
 
     ``authorizer=None`` uses the built-in RBAC (:func:`chatdb.authz.default_authorizer`).
+    ``events=False`` publishes no events (:mod:`chatdb.events`).
     """
 
-    def __init__(self, store: Store[Querier], *, authorizer: AuthorizerLike | None = None) -> None:
+    def __init__(
+        self,
+        store: Store[Querier],
+        *,
+        authorizer: AuthorizerLike | None = None,
+        events: bool = True,
+    ) -> None:
         self.store = store
         self.authorizer: AuthorizerLike = (
             authorizer if authorizer is not None else default_authorizer()
         )
+        self.publish_events = events
 
     def _run(self, actor: Subject | None, body: Callable[[Tx], T]) -> T:
         """Run ``body`` in one transaction as the resolved actor (refused when there is none)."""
         subject = resolve_actor(actor)
 
         def unit(q: Querier) -> T:
-            return body(
-                Tx(AuthzQuerier(q, self.authorizer, actor=subject), subject, self.authorizer)
-            )
+            tx = Tx(AuthzQuerier(q, self.authorizer, actor=subject), subject, self.authorizer)
+            result = body(tx)
+            if tx.events and self.publish_events:
+                with self.store.connection() as conn:  # this transaction's connection
+                    publish(conn, tx.events)
+            return result
 
         return self.store.in_tx(unit)

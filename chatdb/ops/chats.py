@@ -22,6 +22,7 @@ from chatdb.db import (
     Querier,
 )
 from chatdb.errors import ChatArchived, Conflict, InvalidInput, NotAuthorized, NotFound
+from chatdb.events import model as ev
 from chatdb.ops._base import (
     NewMessage,
     Tx,
@@ -135,8 +136,9 @@ class ChatLifecycle(Workflows):
         authorizer: AuthorizerLike | None = None,
         default_system_prompt: str = "",
         workspace_awareness: Callable[[BoundWorkspace], str] = default_workspace_awareness,
+        events: bool = True,
     ) -> None:
-        super().__init__(store, authorizer=authorizer)
+        super().__init__(store, authorizer=authorizer, events=events)
         self.default_system_prompt = default_system_prompt
         self.workspace_awareness = workspace_awareness
 
@@ -260,6 +262,7 @@ class ChatLifecycle(Workflows):
                 labels=args.labels,
                 dynamic_tools=args.dynamic_tools,
             )
+            tx.emit(ev.chat_created(chat, chat.status))
             batch = self._initial_messages(tx, chat, args, workspace, parent, creator)
             return CreatedChat(chat, tx.insert_messages(chat.id, batch))
 
@@ -425,7 +428,9 @@ class ChatLifecycle(Workflows):
             chat = tx.lock_chat(chat_id)
             if chat.archived:
                 return [chat]
-            return tx.q.archive_chat_by_id(id=chat_id)
+            family = tx.q.archive_chat_by_id(id=chat_id)
+            tx.emit(ev.family_archived(family, archived=True))
+            return family
 
         return self._run(actor, body)
 
@@ -448,7 +453,9 @@ class ChatLifecycle(Workflows):
                         f"chat {chat.id} cannot be unarchived while its parent "
                         f"{parent.id} is archived"
                     )
-            return tx.q.unarchive_chat_by_id(id=chat_id)
+            family = tx.q.unarchive_chat_by_id(id=chat_id)
+            tx.emit(ev.family_archived(family, archived=False))
+            return family
 
         return self._run(actor, body)
 
@@ -465,7 +472,9 @@ class ChatLifecycle(Workflows):
             if chat.pin_order > 0:
                 return chat
             tx.q.pin_chat_by_id(id=chat_id)
-            return tx.get_chat(chat_id)
+            pinned = tx.get_chat(chat_id)
+            tx.emit(ev.pins_changed(pinned, pinned.pin_order))
+            return pinned
 
         return self._run(actor, body)
 
@@ -477,6 +486,7 @@ class ChatLifecycle(Workflows):
             if chat.pin_order == 0:
                 return chat
             tx.q.unpin_chat_by_id(id=chat_id)
+            tx.emit(ev.pins_changed(chat, 0))
             return tx.get_chat(chat_id)
 
         return self._run(actor, body)
@@ -493,7 +503,9 @@ class ChatLifecycle(Workflows):
             if chat.pin_order == 0:
                 raise Conflict(f"chat {chat_id} is not pinned")
             tx.q.update_chat_pin_order(id=chat_id, pin_order=wanted)
-            return tx.get_chat(chat_id)
+            moved = tx.get_chat(chat_id)
+            tx.emit(ev.pins_changed(moved, moved.pin_order))
+            return moved
 
         return self._run(actor, body)
 
@@ -539,6 +551,7 @@ class ChatLifecycle(Workflows):
             if (chat.last_read_message_id or 0) >= target:
                 return chat
             tx.q.update_chat_last_read_message_id(id=chat_id, last_read_message_id=target)
+            tx.emit(ev.read_changed(chat, target))
             return tx.get_chat(chat_id)
 
         return self._run(actor, body)
@@ -590,6 +603,8 @@ class ChatLifecycle(Workflows):
         new_labels = None if labels is None else validate_labels(labels)
 
         def body(tx: Tx) -> Chat:
-            return tx.q.update_chat_by_id(id=chat_id, title=new_title, labels=new_labels)
+            chat = tx.q.update_chat_by_id(id=chat_id, title=new_title, labels=new_labels)
+            tx.emit(ev.chat_updated(chat))
+            return chat
 
         return self._run(actor, body)

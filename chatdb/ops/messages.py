@@ -37,6 +37,7 @@ from chatdb.db import (
     ChatStatus,
 )
 from chatdb.errors import Conflict, InvalidInput, NotFound
+from chatdb.events import model as ev
 from chatdb.ops._base import (
     BUSY_STATUSES,
     NewMessage,
@@ -186,6 +187,7 @@ class Messaging(Workflows):
                 queued = tx.q.insert_chat_queued_message(
                     chat_id=chat.id, content=dump_content(parts), model_config_id=model
                 )
+                tx.emit(ev.queue_changed(chat, added=queued.id))
                 return SentMessage(chat, None, queued)
             if chat.status is ChatStatus.REQUIRES_ACTION:
                 raise Conflict(
@@ -280,6 +282,7 @@ class Messaging(Workflows):
                 )
             # The chat's messages with id > original.id - 1: the original and all after it.
             tx.q.soft_delete_chat_messages_after_id(chat_id=chat.id, after_id=original.id - 1)
+            tx.emit(ev.messages_edited(chat, original.id))
             author = created_by if created_by is not None else person_id(subject)
             if author is None:
                 author = original.created_by
@@ -385,6 +388,7 @@ class Messaging(Workflows):
             if tx.model_usable(queued.model_config_id) and queued.model_config_id is not None
             else chat.last_model_config_id
         )
+        tx.emit(ev.queue_changed(chat, removed=queued.id))
         message = self._admit(tx, chat, _queued_parts(queued), model, chat.owner_id)
         return PromotedMessage(tx.set_pending(chat.id), message, queued.id)
 

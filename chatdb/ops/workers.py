@@ -14,6 +14,7 @@ from uuid import UUID
 from chatdb.authz import Subject
 from chatdb.db import Chat, ChatStatus
 from chatdb.errors import InvalidInput, NotAuthorized
+from chatdb.events import model as ev
 from chatdb.ops._base import Tx, Workflows
 from chatdb.validation import validate_limit
 
@@ -61,10 +62,14 @@ class Workers(Workflows):
         """Claim up to ``num_chats`` pending, non-archived chats (oldest first) for the worker."""
         limit = validate_limit(num_chats, "num_chats", allow_zero=False)
         started = _aware(now, "now")
-        return self._run(
-            _explicit(actor),
-            lambda tx: tx.q.acquire_chats(worker_id=worker_id, started_at=started, num_chats=limit),
-        )
+
+        def body(tx: Tx) -> list[Chat]:
+            acquired = tx.q.acquire_chats(worker_id=worker_id, started_at=started, num_chats=limit)
+            for chat in acquired:
+                tx.emit(ev.status_changed(chat, chat.status, chat.worker_id))
+            return acquired
+
+        return self._run(_explicit(actor), body)
 
     def heartbeat(
         self, worker_id: UUID, *, actor: Subject, now: datetime | None = None
@@ -119,6 +124,7 @@ class Workers(Workflows):
                         heartbeat_at=None,
                         last_error=TOOL_RESULTS_TIMEOUT_ERROR,
                     )
+                tx.emit(ev.status_changed(after, after.status))
                 recovered.append(RecoveredChat(after, chat.status))
             return recovered
 
