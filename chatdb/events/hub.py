@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ChatEvents"]
 
+# The kinds whose data carries the chat's status after the change.
+_STATUS_KINDS = frozenset(
+    {Kind.STATUS_CHANGED, Kind.CHAT_CREATED, Kind.CHAT_ARCHIVED, Kind.CHAT_UNARCHIVED}
+)
+
 
 def _subject(actor: Subject | None) -> Subject:
     return current_actor() if actor is None else actor
@@ -166,7 +171,7 @@ class ChatEvents:
         wanted = self._statuses(statuses)
         subject = _subject(actor)
         deadline = time.monotonic() + timeout
-        with self.subscribe_chat(chat_id, actor=subject, kinds={Kind.STATUS_CHANGED}) as sub:
+        with self.subscribe_chat(chat_id, actor=subject, kinds=_STATUS_KINDS) as sub:
             while True:
                 chat = self.get_chat(chat_id, actor=subject)
                 if chat.status in wanted:
@@ -192,7 +197,7 @@ class ChatEvents:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         sub = await asyncio.to_thread(
-            self.subscribe_chat, chat_id, actor=subject, kinds={Kind.STATUS_CHANGED}
+            self.subscribe_chat, chat_id, actor=subject, kinds=_STATUS_KINDS
         )
         with sub:
             while True:

@@ -163,10 +163,16 @@ def chat_updated(chat: ChatLike) -> Event:
     return Event.of(Kind.CHAT_UPDATED, chat)
 
 
-def family_archived(chats: Sequence[ChatLike], archived: bool) -> list[Event]:
-    """One event per chat the archive (or unarchive) statement returned."""
+class ChatWithStatus(ChatLike, Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+def family_archived(chats: Sequence[ChatWithStatus], archived: bool) -> list[Event]:
+    """One event per chat the archive (or unarchive) statement returned, with its status
+    after the statement (archiving stops a running or pending chat)."""
     kind = Kind.CHAT_ARCHIVED if archived else Kind.CHAT_UNARCHIVED
-    return [Event.of(kind, chat) for chat in chats]
+    return [Event.of(kind, chat, status=chat.status) for chat in chats]
 
 
 def chat_deleted(chat: ChatLike) -> Event:

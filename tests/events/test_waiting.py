@@ -117,3 +117,20 @@ async def test_an_idle_async_worker_wakes_on_the_pending_event(
         )
     got = await asyncio.wait_for(waiting, 40)
     assert [c.id for c in got] == [chat.chat.id]
+
+
+def test_archiving_a_running_sub_agent_wakes_its_waiter(
+    hub: ChatEvents, chats: Chats, alice: Subject, model: Any
+) -> None:
+    """Archive stops a running chat (back to waiting): its archive event carries the status."""
+    with as_actor(alice):
+        parent = chats.create_chat(organization_id=org_of(alice), title="parent").chat
+        child = chats.create_chat(parent_chat_id=parent.id, content="run").chat
+    chats.acquire_chats(uuid.uuid4(), actor=CHATD, num_chats=10)
+    thread, out = run_in_thread(
+        lambda: hub.wait_for_chat(child.id, {"waiting"}, timeout=30, actor=alice)
+    )
+    with as_actor(alice):
+        chats.archive(parent.id)
+    thread.join(40)
+    assert len(out) == 1 and getattr(out[0], "archived", None) is True, out
