@@ -80,19 +80,18 @@ _SYSTEM_ROLES: tuple[Role, ...] = (
         + allow(T.USER, A.READ),
         system_only=True,
     ),
-    # Retention purges archived chats and unlinked files.
+    # Retention purges archived chats and unlinked files: delete, never read (SPEC 8:
+    # "dbpurge (system delete)"), so it cannot read a chat's messages.
     Role(
         "system:dbpurge",
-        site=allow(T.CHAT, A.READ, A.DELETE) + allow(T.CHAT_FILE, A.READ, A.DELETE),
+        site=allow(T.CHAT, A.DELETE) + allow(T.CHAT_FILE, A.DELETE),
         system_only=True,
     ),
-    # Telemetry reads aggregates (the "system read" terms) and nothing else.
+    # Telemetry reads aggregates without PII (the "system read system" terms, the original's
+    # ResourceSystem) and the deployment config; no single chat, message or file.
     Role(
         "system:telemetry",
-        site=allow(T.CHAT, A.READ)
-        + allow(T.CHAT_FILE, A.READ)
-        + allow(T.DEPLOYMENT_CONFIG, A.READ)
-        + allow(T.SYSTEM, A.READ),
+        site=allow(T.DEPLOYMENT_CONFIG, A.READ) + allow(T.SYSTEM, A.READ),
         system_only=True,
     ),
     # Everything. Its use must be explicit and rare (migrations, bootstrap, tests).

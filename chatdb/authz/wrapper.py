@@ -151,10 +151,10 @@ POLICIES: dict[str, str] = {
     "upsert_chat_workspace_ttl": 'deployment_config update',
     "get_chat_retention_days": 'any_actor',
     "upsert_chat_retention_days": 'deployment_config update',
-    "get_chats_updated_after": 'system read chat',
-    "get_chat_message_summaries_per_chat": 'system read chat',
-    "get_chat_model_configs_for_telemetry": 'system read chat',
-    "get_chat_diff_status_summary": 'system read chat',
+    "get_chats_updated_after": 'system read system',
+    "get_chat_message_summaries_per_chat": 'system read system',
+    "get_chat_model_configs_for_telemetry": 'system read system',
+    "get_chat_diff_status_summary": 'system read system',
     "delete_old_chats": 'system delete chat',
     "get_chat_usage_limit_config": 'deployment_config read',
     "upsert_chat_usage_limit_config": 'deployment_config update',
@@ -632,27 +632,27 @@ class AuthzQuerier(CustomAuthz):
         return self._q.upsert_chat_retention_days(retention_days=retention_days)
 
     def get_chats_updated_after(self, *, updated_after: datetime) -> list[GetChatsUpdatedAfterRow]:
-        """GetChatsUpdatedAfter: system read chat"""
+        """GetChatsUpdatedAfter: system read system"""
         subject = self._actor()
-        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return self._q.get_chats_updated_after(updated_after=updated_after)
 
     def get_chat_message_summaries_per_chat(self, *, created_after: datetime) -> list[GetChatMessageSummariesPerChatRow]:
-        """GetChatMessageSummariesPerChat: system read chat"""
+        """GetChatMessageSummariesPerChat: system read system"""
         subject = self._actor()
-        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return self._q.get_chat_message_summaries_per_chat(created_after=created_after)
 
     def get_chat_model_configs_for_telemetry(self) -> list[GetChatModelConfigsForTelemetryRow]:
-        """GetChatModelConfigsForTelemetry: system read chat"""
+        """GetChatModelConfigsForTelemetry: system read system"""
         subject = self._actor()
-        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return self._q.get_chat_model_configs_for_telemetry()
 
     def get_chat_diff_status_summary(self) -> GetChatDiffStatusSummaryRow:
-        """GetChatDiffStatusSummary: system read chat"""
+        """GetChatDiffStatusSummary: system read system"""
         subject = self._actor()
-        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return self._q.get_chat_diff_status_summary()
 
     def delete_old_chats(self, *, before_time: datetime, limit: int) -> int:
@@ -1409,27 +1409,27 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.upsert_chat_retention_days(retention_days=retention_days)
 
     async def get_chats_updated_after(self, *, updated_after: datetime) -> list[GetChatsUpdatedAfterRow]:
-        """GetChatsUpdatedAfter: system read chat"""
+        """GetChatsUpdatedAfter: system read system"""
         subject = self._actor()
-        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return await self._q.get_chats_updated_after(updated_after=updated_after)
 
     async def get_chat_message_summaries_per_chat(self, *, created_after: datetime) -> list[GetChatMessageSummariesPerChatRow]:
-        """GetChatMessageSummariesPerChat: system read chat"""
+        """GetChatMessageSummariesPerChat: system read system"""
         subject = self._actor()
-        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return await self._q.get_chat_message_summaries_per_chat(created_after=created_after)
 
     async def get_chat_model_configs_for_telemetry(self) -> list[GetChatModelConfigsForTelemetryRow]:
-        """GetChatModelConfigsForTelemetry: system read chat"""
+        """GetChatModelConfigsForTelemetry: system read system"""
         subject = self._actor()
-        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return await self._q.get_chat_model_configs_for_telemetry()
 
     async def get_chat_diff_status_summary(self) -> GetChatDiffStatusSummaryRow:
-        """GetChatDiffStatusSummary: system read chat"""
+        """GetChatDiffStatusSummary: system read system"""
         subject = self._actor()
-        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return await self._q.get_chat_diff_status_summary()
 
     async def delete_old_chats(self, *, before_time: datetime, limit: int) -> int:

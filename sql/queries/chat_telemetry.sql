@@ -2,7 +2,7 @@
 -- titles, labels, error text, message content, display names or URLs leave these queries.
 
 -- name: GetChatsUpdatedAfter :many
--- authz: system read chat
+-- authz: system read system
 -- Metadata of chats changed after updated_after, oldest change first.
 SELECT
     c.id,
@@ -27,7 +27,7 @@ WHERE c.updated_at > @updated_after::timestamptz
 ORDER BY c.updated_at, c.id;
 
 -- name: GetChatMessageSummariesPerChat :many
--- authz: system read chat
+-- authz: system read system
 -- Per chat, aggregates of its messages created after created_after (soft-deleted ones included:
 -- they were sent and paid for): counts by role, token, cost and runtime sums, how many distinct
 -- models answered, and how many messages are compressed.
@@ -56,7 +56,7 @@ GROUP BY cm.chat_id
 ORDER BY cm.chat_id;
 
 -- name: GetChatModelConfigsForTelemetry :many
--- authz: system read chat
+-- authz: system read system
 -- Every live model config (no display names, no options).
 SELECT
     mc.id,
@@ -73,7 +73,7 @@ WHERE NOT mc.deleted
 ORDER BY mc.provider, mc.model, mc.id;
 
 -- name: GetChatDiffStatusSummary :one
--- authz: system read chat
+-- authz: system read system
 -- All-time pull-request counts. A PR is counted once however many chats point at its URL, in
 -- the state of its most recently refreshed row; rows without a state are not PRs yet.
 WITH prs AS (

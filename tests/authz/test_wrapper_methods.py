@@ -13,12 +13,10 @@ connection can see, so they commit and empty the tables after each test.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from graphlib import TopologicalSorter
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from chatdb.authz import (
     Action,
@@ -38,12 +36,12 @@ from tests.authz.method_cases import (
     Call,
     World,
     alternatives,
+    empty_tables,
     fingerprint,
     policy_term,
     prepare_call,
     refusal,
     refused_checks,
-    user_tables,
     writes,
 )
 
@@ -226,26 +224,7 @@ def committed_world(committed_dsn: str) -> Iterator[World]:
         try:
             yield World(conn)
         finally:
-            _empty(conn)
-
-
-def _empty(conn: psycopg.Connection[Any]) -> None:
-    """Delete every row but the migrations' seed, referencing tables first (DELETE on tiny
-    tables is much faster than TRUNCATE)."""
-    order = TopologicalSorter[str]({t: set() for t in user_tables(conn)})
-    for referencing, referenced in conn.execute(
-        "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint"
-        " WHERE contype = 'f' AND conrelid <> confrelid"
-    ):
-        order.add(referenced, referencing)
-    kept = {"chat_usage_limit_config", "schema_migrations"}  # the singleton row is seeded
-    conn.execute(
-        sql.SQL("; ").join(
-            sql.SQL("DELETE FROM {}").format(sql.Identifier(t))
-            for t in order.static_order()
-            if t not in kept
-        )
-    )
+            empty_tables(conn)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -11,11 +12,12 @@ import pytest
 from chatdb import db
 from chatdb.authz import (
     CHATD,
-    TELEMETRY,
     Action,
     Check,
+    Object,
     RecordingAuthorizer,
     ResourceType,
+    Scope,
     Subject,
     as_actor,
     default_authorizer,
@@ -121,11 +123,19 @@ def test_every_workflow_refuses_another_user_and_writes_nothing(
 
 
 def test_a_reader_that_may_not_update_is_refused_and_writes_nothing(
-    chats: Chats, chat: db.Chat, message: db.ChatMessage, db_state: Callable[[], State]
+    chats: Chats,
+    chat: db.Chat,
+    message: db.ChatMessage,
+    alice: Subject,
+    db_state: Callable[[], State],
 ) -> None:
-    # TELEMETRY reads every chat but updates none.
+    # The chat's own owner, through a scope that lets her read chats and nothing else.
+    reader = replace(alice, scope=Scope.restricted("read-only", [(ResourceType.CHAT, Action.READ)]))
+    assert default_authorizer().allowed(
+        reader, Action.READ, Object.chat(chat.id, alice.id, chat.organization_id)
+    )
     mutating = set(WORKFLOWS) - {"create_chat", "create_sub_agent", "check_usage_limit"}
-    assert refused(chats, chat, message, TELEMETRY, db_state, mutating) == []
+    assert refused(chats, chat, message, reader, db_state, mutating) == []
 
 
 def test_the_workflows_succeed_for_the_owner(

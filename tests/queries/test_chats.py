@@ -207,7 +207,8 @@ def test_get_chats_cursor_pages_through_the_same_order(env: Env) -> None:
     assert len(full) == 9
     pages: list[list[UUID]] = []
     after: UUID | None = None
-    while True:
+    # Bounded: a cursor that never advances must fail the assertion below, not hang.
+    for _ in range(len(full) + 2):
         page = list_chats(env, after_id=after, limit=2)
         if not page:
             break
