@@ -3,8 +3,8 @@
 -- are repaired first, so the CHECKs can be added:
 --   * archived chats, child chats and negative positions are unpinned (pin_order = 0);
 --   * each owner's remaining pinned chats are renumbered 1..n, keeping their order (ties between
---     duplicate positions: most recently updated first, then id), which closes gaps and removes
---     duplicates.
+--     duplicate positions: most recently updated first, then the higher id, as the chat list
+--     shows them), which closes gaps and removes duplicates.
 -- updated_at is not touched.
 
 UPDATE chats
@@ -19,7 +19,7 @@ FROM (
         id,
         row_number() OVER (
             PARTITION BY owner_id
-            ORDER BY pin_order, updated_at DESC, id
+            ORDER BY pin_order, updated_at DESC, id DESC
         ) AS position
     FROM chats
     WHERE pin_order > 0

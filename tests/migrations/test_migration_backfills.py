@@ -148,6 +148,19 @@ def ada(db: Db) -> Callable[[], tuple[uuid.UUID, uuid.UUID]]:
     return make
 
 
+def chat_kinds(
+    db: Db, owner: uuid.UUID, model: uuid.UUID, *, parent: uuid.UUID, **columns: Any
+) -> dict[str, uuid.UUID]:
+    """One chat of each kind a backfill must not skip, besides a plain root chat (``parent``):
+    archived, sub-agent (of ``parent``) and archived sub-agent."""
+    family = {"parent_chat_id": parent, "root_chat_id": parent}
+    return {
+        "archived": db.chat(owner, model, archived=True, **columns),
+        "sub-agent": db.chat(owner, model, **family, **columns),
+        "archived sub-agent": db.chat(owner, model, archived=True, **family, **columns),
+    }
+
+
 # --- chat_messages.role: text -> enum, content_version -------------------------------------------
 
 
@@ -159,16 +172,24 @@ def test_text_roles_become_the_enum_and_old_messages_are_content_version_0(
     chat = db.chat(user, model)
     ids = {role: db.message(chat, role) for role in ("system", "user", "assistant", "tool")}
     summary = db.message(chat, "system", compressed=True, visibility="model")
+    # Every kind of chat the schema has by now: archived, sub-agent, archived sub-agent.
+    others = {
+        db.message(other, role): role
+        for other in chat_kinds(db, user, model, parent=chat).values()
+        for role in ("user", "assistant")
+    }
 
     db.through("chat_message_role_enum")
 
     assert db.one("SELECT pg_typeof(role)::text FROM chat_messages LIMIT 1") == "chat_message_role"
     assert db.column("SELECT id, role::text FROM chat_messages WHERE id <> %s", (summary,)) == {
-        v: k for k, v in ids.items()
+        **{v: k for k, v in ids.items()},
+        **others,
     }
     assert db.column("SELECT id, content_version FROM chat_messages") == {
         **{i: 0 for i in ids.values()},
         summary: 0,
+        **{i: 0 for i in others},
     }
     # The default only existed to backfill: a new message must state its version.
     try:
@@ -256,6 +277,13 @@ def test_message_costs_are_backfilled_from_model_pricing_rounding_up_once(
         step(malformed, input_tokens=10, output_tokens=10): None,  # bad prices: not configured
         db.message(chat, "user", model_config_id=priced, content_version=1): None,
     }
+    # Money was spent in archived and sub-agent chats too.
+    for other in chat_kinds(db, user, priced, parent=chat).values():
+        expected[
+            db.message(
+                other, "assistant", model_config_id=priced, content_version=1, output_tokens=2
+            )
+        ] = 30
 
     db.through("chat_message_cost")
 
@@ -341,6 +369,17 @@ def test_chats_are_read_up_to_their_newest_live_assistant_message(
     msg(talky, "user")
     msg(quiet, "user")
     msg(quiet, "system")
+    # Archived and sub-agent chats are read up to their newest live answer as well; a chat
+    # whose only answers were deleted has nothing read.
+    kinds = chat_kinds(db, user, model, parent=talky, updated_at=at(8))
+    newest_of = {}
+    for chat in kinds.values():
+        newest_of[chat] = msg(chat, "assistant")
+        msg(chat, "user")
+        msg(chat, "assistant", deleted=True)
+    edited_away = db.chat(user, model, updated_at=at(9))
+    msg(edited_away, "assistant", deleted=True)
+    msg(edited_away, "user")
     before = db.updated_at()
 
     db.through("chat_last_read_message_id")
@@ -349,6 +388,8 @@ def test_chats_are_read_up_to_their_newest_live_assistant_message(
         talky: newest_live,
         quiet: None,
         empty: None,
+        **newest_of,
+        edited_away: None,
     }
     assert db.updated_at() == before
 
@@ -376,6 +417,10 @@ def test_chat_organizations_come_from_workspace_then_oldest_membership_then_defa
     child = db.chat(user, model, parent_chat_id=in_workspace, root_chat_id=in_workspace)
     no_workspace = db.chat(user, model, updated_at=at(2))
     homeless = db.chat(loner, model, updated_at=at(3), archived=True)
+    # The same rules for archived and sub-agent chats, with and without a workspace.
+    bound = chat_kinds(db, user, model, parent=in_workspace, workspace_id=workspace)
+    unbound = chat_kinds(db, user, model, parent=no_workspace)
+    homeless_child = db.chat(loner, model, parent_chat_id=homeless, root_chat_id=homeless)
     before = db.updated_at()
 
     db.through("chat_organization_id")
@@ -385,6 +430,9 @@ def test_chat_organizations_come_from_workspace_then_oldest_membership_then_defa
         child: old_org,  # no workspace of its own: the owner's oldest membership
         no_workspace: old_org,
         homeless: default_org,  # no workspace, no membership
+        **{c: new_org for c in bound.values()},
+        **{c: old_org for c in unbound.values()},
+        homeless_child: default_org,
     }
     assert db.updated_at() == before
     assert db.one(
@@ -425,8 +473,12 @@ def test_queued_messages_take_the_model_their_chat_uses_now(
     user, model = ada()
     other_model = db.model()
     org = db.org("acme", default=True)
+    elsewhere = db.org("elsewhere")
     first = db.chat(user, model, organization_id=org)
     second = db.chat(user, other_model, organization_id=org)
+    # Archived and sub-agent chats, and chats of another organization, hold queued input too.
+    kinds = chat_kinds(db, user, other_model, parent=first, organization_id=org)
+    foreign = db.chat(user, other_model, organization_id=elsewhere)
     queued = {
         db.one(
             "INSERT INTO chat_queued_messages (chat_id, content) VALUES (%s, %s) RETURNING id",
@@ -436,6 +488,8 @@ def test_queued_messages_take_the_model_their_chat_uses_now(
             (first, model, "a"),
             (first, model, "b"),
             (second, other_model, "c"),
+            *((chat, other_model, kind) for kind, chat in kinds.items()),
+            (foreign, other_model, "d"),
         )
     }
 
@@ -453,7 +507,10 @@ def test_existing_chats_become_ui_chats_and_new_chats_default_to_api(
     db.up_to(version_of("chat_client_type") - 1)
     user, model = ada()
     org = db.org("acme", default=True)
+    elsewhere = db.org("elsewhere")
     old = [db.chat(user, model, organization_id=org, updated_at=at(i)) for i in range(3)]
+    old += chat_kinds(db, user, model, parent=old[0], organization_id=org).values()
+    old.append(db.chat(user, model, organization_id=elsewhere, archived=True))
     before = db.updated_at()
 
     db.through("chat_client_type")
@@ -476,10 +533,15 @@ def test_chat_access_is_granted_once_to_every_user_who_ever_created_a_chat(
     archiver = db.user("archiver")
     already = db.user("already", roles=["owner", "chat-access"])
     bystander = db.user("bystander", roles=["member"])
-    db.chat(creator, model)
+    sub_agent_only = db.user("delegate")  # its only chat is a sub-agent of someone else's
+    departed = db.user("departed")  # a soft-deleted user: it did create a chat
+    db.conn.execute("UPDATE users SET deleted = true WHERE id = %s", (departed,))
+    root = db.chat(creator, model)
     db.chat(creator, model)
     db.chat(archiver, model, archived=True)
     db.chat(already, model)
+    db.chat(sub_agent_only, model, parent_chat_id=root, root_chat_id=root, archived=True)
+    db.chat(departed, model)
 
     db.through("chat_access_role")
 
@@ -488,6 +550,8 @@ def test_chat_access_is_granted_once_to_every_user_who_ever_created_a_chat(
         archiver: ["chat-access"],
         already: ["owner", "chat-access"],
         bystander: ["member"],
+        sub_agent_only: ["chat-access"],
+        departed: ["chat-access"],
     }
 
 
@@ -529,6 +593,13 @@ def test_pin_order_violations_are_repaired_before_the_constraints_are_added(
     child = chat(ada_id, 3, minute=6, parent_chat_id=older_dup, root_chat_id=older_dup)
     negative = chat(ada_id, -4, minute=7)
     bobs_only = chat(bob, 5, minute=8)  # numbering is per owner
+    # Same position and same updated_at: the list shows the higher id first (SPEC 4.1).
+    ties = sorted((chat(bob, 9, minute=2) for _ in range(3)), reverse=True)
+    elsewhere = db.org("elsewhere")  # one owner's pins span its organizations
+    bobs_elsewhere = db.chat(bob, model, organization_id=elsewhere, pin_order=10, updated_at=at(0))
+    archived_child = chat(
+        bob, 2, minute=1, archived=True, parent_chat_id=bobs_only, root_chat_id=bobs_only
+    )
     before = db.updated_at()
 
     db.through("chat_pin_order_constraints")
@@ -542,6 +613,9 @@ def test_pin_order_violations_are_repaired_before_the_constraints_are_added(
         child: 0,
         negative: 0,
         bobs_only: 1,
+        **{tie: 2 + i for i, tie in enumerate(ties)},
+        bobs_elsewhere: 5,
+        archived_child: 0,
     }
     assert db.updated_at() == before
     try:
