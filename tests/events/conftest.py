@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -67,12 +68,15 @@ def marker(conn: psycopg.Connection[Any]) -> Callable[[Any], Event]:
 def read_until(sub: Subscription, stop: Event, timeout: float = 20.0) -> list[Item]:
     """Everything ``sub`` receives before ``stop`` (which must arrive within ``timeout``)."""
     got: list[Item] = []
-    while True:
-        item = sub.get(timeout)
+    deadline = time.monotonic() + timeout
+    # Bounded by the deadline, not only per item: a stream of other items must not spin forever.
+    while (left := deadline - time.monotonic()) > 0:
+        item = sub.get(left)
         assert item is not None, f"{stop} never arrived; got {got}"
         if item == stop:
             return got
         got.append(item)
+    raise AssertionError(f"{stop} never arrived within {timeout} s; got {got}")
 
 
 def events_of(items: list[Item]) -> list[Event]:
