@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from chatdb.db.secrets import SECRET_COLUMNS as DECLARED_SECRETS
 from chatdb.errors import ChatDBError, Conflict, InvalidInput, NotFound, classify
 
 KEY_SIZE = 32
@@ -210,17 +211,12 @@ class SecretColumn:
         return f"{self.table}.{self.column}"
 
 
-SECRET_COLUMNS: tuple[SecretColumn, ...] = (
-    SecretColumn("chat_providers", ("id",), "api_key", "api_key_key_id"),
-    SecretColumn(
-        "mcp_server_configs", ("id",), "oauth2_client_secret", "oauth2_client_secret_key_id"
-    ),
-    SecretColumn("mcp_server_configs", ("id",), "api_key_value", "api_key_value_key_id"),
-    SecretColumn("mcp_server_configs", ("id",), "custom_headers", "custom_headers_key_id"),
-    SecretColumn("mcp_server_user_tokens", ("id",), "access_token", "access_token_key_id"),
-    SecretColumn("mcp_server_user_tokens", ("id",), "refresh_token", "refresh_token_key_id"),
+SECRET_COLUMNS: tuple[SecretColumn, ...] = tuple(
+    SecretColumn(c.table, c.primary_key, c.column, c.key_id_column)
+    for c in DECLARED_SECRETS
+    if c.key_id_column is not None
 )
-"""Every secret column chatdb stores (SPEC 9)."""
+"""Every encrypted column chatdb stores (SPEC 9), from ``[tool.codegen.secrets]``."""
 
 
 @dataclass(frozen=True, slots=True)

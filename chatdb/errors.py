@@ -2,12 +2,17 @@
 
 Callers catch these, never ``psycopg`` exceptions: every driver error that crosses a chatdb
 boundary goes through :func:`classify`.
+
+Errors never carry a secret: the server's row detail ("Failing row contains (...)", "Key
+(...)=(...)") is dropped from errors on tables that hold secret columns, from the chatdb error
+and from the driver error chained to it alike.
 """
 
 from __future__ import annotations
 
 import psycopg
 from psycopg import errors as pgerr
+from psycopg.pq import DiagnosticField
 
 
 class ChatDBError(Exception):
@@ -102,6 +107,23 @@ class InvalidValue(DatabaseError, InvalidInput):
         self.field = ""
 
 
+class UnencryptedSecret(DatabaseError, InvalidInput):
+    """A secret was about to be stored in clear while a dbcrypt key is active (nothing written).
+
+    Raised by the database itself (sqlstate :data:`SQLSTATE_UNENCRYPTED_SECRET`), so no writer
+    can get around it; ``table`` and ``field`` name the column, never its value.
+    """
+
+    def __init__(self, message: str, *, table: str = "", column: str = "", query: str = "") -> None:
+        DatabaseError.__init__(self, message, sqlstate=SQLSTATE_UNENCRYPTED_SECRET, query=query)
+        self.table = table
+        self.field = column
+
+
+SQLSTATE_UNENCRYPTED_SECRET = "SC001"
+"""Raised by ``chatdb_refuse_clear_secret()`` (migration 000033)."""
+
+
 class ConstraintViolation(DatabaseError):
     """An integrity constraint refused the write. ``constraint`` names it."""
 
@@ -174,8 +196,14 @@ def classify(exc: BaseException, query: str = "") -> ChatDBError:
     diag = exc.diag
     sqlstate = exc.sqlstate
     message = (diag.message_primary or str(exc)).strip()
-    if diag.message_detail:
+    if _holds_secrets(diag.table_name):
+        _drop_detail(exc)
+    elif diag.message_detail:
         message = f"{message} ({diag.message_detail})"
+    if sqlstate == SQLSTATE_UNENCRYPTED_SECRET:
+        return UnencryptedSecret(
+            message, table=diag.table_name or "", column=diag.column_name or "", query=query
+        )
     for driver_cls, ours in _CONSTRAINT_CLASSES.items():
         if isinstance(exc, driver_cls):
             return ours(
@@ -197,3 +225,41 @@ def classify(exc: BaseException, query: str = "") -> ChatDBError:
     if isinstance(exc, psycopg.InterfaceError):
         return ConnectionFailure(message, query=query)
     return DatabaseError(message, sqlstate=sqlstate, query=query)
+
+
+def _holds_secrets(table: str | None) -> bool:
+    # Imported here: chatdb.db (generated) imports this module, so it cannot be imported above.
+    from chatdb.db.secrets import SECRET_TABLES
+
+    return table is not None and table in SECRET_TABLES
+
+
+# What an error on a secret-bearing table keeps: names and codes, never values.
+_SAFE_FIELDS = {
+    DiagnosticField.SEVERITY: "severity",
+    DiagnosticField.SEVERITY_NONLOCALIZED: "severity_nonlocalized",
+    DiagnosticField.SQLSTATE: "sqlstate",
+    DiagnosticField.MESSAGE_PRIMARY: "message_primary",
+    DiagnosticField.MESSAGE_HINT: "message_hint",
+    DiagnosticField.SCHEMA_NAME: "schema_name",
+    DiagnosticField.TABLE_NAME: "table_name",
+    DiagnosticField.COLUMN_NAME: "column_name",
+    DiagnosticField.DATATYPE_NAME: "datatype_name",
+    DiagnosticField.CONSTRAINT_NAME: "constraint_name",
+}
+
+
+def _drop_detail(exc: psycopg.Error) -> None:
+    """Rebuild the driver error without the row detail (it stays chained as ``__cause__``).
+
+    Its text (``str``/``args``) becomes the primary message only, and its diagnostics keep only
+    :data:`_SAFE_FIELDS` (the result that carried the detail is released).
+    """
+    diag = exc.diag
+    info: dict[int, bytes | None] = {}
+    for code, name in _SAFE_FIELDS.items():
+        value = getattr(diag, name)
+        if value is not None:
+            info[code] = value.encode()
+    primary = diag.message_primary or type(exc).__name__
+    psycopg.Error.__init__(exc, primary, info=info, pgconn=exc.pgconn)

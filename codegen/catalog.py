@@ -45,6 +45,7 @@ class Table:
     kind: str  # relkind
     columns: list[Column] = field(default_factory=list)
     definition: str = ""  # a view's SELECT (pg_get_viewdef)
+    primary_key: tuple[str, ...] = ()
 
     def column(self, name: str) -> Column | None:
         for col in self.columns:
@@ -105,6 +106,17 @@ def load_catalog(conn: psycopg.Connection[Any]) -> Catalog:
             WHERE c.relkind IN ('v', 'm') AND {_USER_SCHEMAS} ORDER BY c.oid"""
     ):
         tables[oid].definition = definition
+    for oid, columns in conn.execute(
+        f"""SELECT c.oid, array_agg(a.attname::text ORDER BY k.ord)
+            FROM pg_constraint p JOIN pg_class c ON c.oid = p.conrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            CROSS JOIN LATERAL unnest(p.conkey) WITH ORDINALITY AS k (attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+            WHERE p.contype = 'p' AND {_USER_SCHEMAS}
+            GROUP BY c.oid ORDER BY c.oid"""
+    ):
+        if oid in tables:
+            tables[oid].primary_key = tuple(columns)
     by_name: dict[str, Table] = {}
     for table in tables.values():
         by_name[f"{table.schema}.{table.name}".lower()] = table

@@ -133,6 +133,7 @@ class Package:
     models: list[ModelIR]
     modules: dict[str, list[QueryIR]]  # module name -> queries in file order
     sources: dict[str, str] = field(default_factory=dict)  # module name -> source file (relative)
+    catalog: Catalog | None = None
 
     @property
     def queries(self) -> list[QueryIR]:

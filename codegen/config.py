@@ -17,6 +17,11 @@ Example::
 
     [tool.codegen.overrides.types]
     "ltree" = { type = "str" }
+
+    [tool.codegen.secrets]           # live credentials: listed in <out>/secrets.py, redacted by
+                                     # the authz wrapper unless the actor may read secrets
+    "providers.api_key" = { key_id = "api_key_key_id" }        # the column naming its key
+    "user_tokens.token" = { owner = "user_id" }                 # whose secret it is
 """
 
 from __future__ import annotations
@@ -42,6 +47,16 @@ class AuthzSettings:
     filter_columns: dict[str, tuple[str, str]]  # resource type -> (owner column, org column)
 
 
+@dataclass(frozen=True)
+class SecretSpec:
+    """A secret column from ``[tool.codegen.secrets]``."""
+
+    table: str
+    column: str
+    key_id: str | None = None  # the column holding the digest of the key that encrypts it
+    owner: str | None = None  # the column naming the user the secret belongs to
+
+
 @dataclass
 class Config:
     schema: Path
@@ -56,6 +71,7 @@ class Config:
     package: str = ""  # import path of the output package (needed by the authz wrapper)
     authz_out: Path | None = None  # where to write the authorization wrapper
     authz_settings: AuthzSettings | None = None
+    secrets: tuple[SecretSpec, ...] = ()
     root: Path = field(default_factory=Path.cwd)  # paths in messages are relative to this
 
     def rel(self, path: Path) -> Path:
@@ -141,8 +157,32 @@ def load_config(
         if flags_only or "wrapper" not in section
         else root / section["wrapper"]["out"],
         authz_settings=None if flags_only else _authz_settings(section.get("wrapper")),
+        secrets=() if flags_only else _secrets(section.get("secrets", {})),
         root=root,
     )
+
+
+def _secrets(raw: Any) -> tuple[SecretSpec, ...]:
+    """``[tool.codegen.secrets]``: ``"table.column" = { key_id = "...", owner = "..." }``."""
+    if not isinstance(raw, dict):
+        raise CodegenError("[tool.codegen.secrets]: expected a table")
+    out = []
+    for key, spec in raw.items():
+        table, dot, column = str(key).lower().partition(".")
+        if not dot or not table or not column:
+            raise CodegenError(f"secret {key!r}: expected 'table.column'")
+        if not isinstance(spec, dict) or set(spec) - {"key_id", "owner"}:
+            raise CodegenError(f"secret {key!r}: expected a table with 'key_id' and/or 'owner'")
+        key_id, owner = spec.get("key_id"), spec.get("owner")
+        out.append(
+            SecretSpec(
+                table,
+                column,
+                None if key_id is None else str(key_id).lower(),
+                None if owner is None else str(owner).lower(),
+            )
+        )
+    return tuple(out)
 
 
 def _authz_settings(raw: Any) -> AuthzSettings | None:

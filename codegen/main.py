@@ -18,8 +18,9 @@ from codegen.parse import parse_query_file, read_query_files
 from codegen.pgserver import PgServer, PgServerError, throwaway_server
 from codegen.render import GENERATED_MARK, Renderer, write_docs
 from codegen.schemadump import dump_schema
+from codegen.secrets import check_secrets, render_secrets
 
-_RESERVED_MODULES = ("models", "querier", "protocol", "registry")
+_RESERVED_MODULES = ("models", "querier", "protocol", "registry", "secrets")
 
 
 def generate(config: Config, server: PgServer | None = None) -> dict[Path, str]:
@@ -66,7 +67,10 @@ def compile_package(config: Config, conn: psycopg.Connection[Any]) -> Package:
     for m in sorted(set(methods)):
         if methods.count(m) > 1:
             raise CodegenError(f"two queries map to the same method name {m!r}")
-    return Package(compiler.enums(), compiler.models, modules, sources)
+    check_secrets(config.secrets, catalog)
+    package = Package(compiler.enums(), compiler.models, modules, sources)
+    package.catalog = catalog
+    return package
 
 
 def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
@@ -74,6 +78,9 @@ def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
         package = compile_package(config, conn)
     files = Renderer(package, config.errors_module, package.sources).render()
     outputs = {config.out / name: content for name, content in files.items()}
+    if config.secrets:
+        assert package.catalog is not None
+        outputs[config.out / "secrets.py"] = render_secrets(config.secrets, package.catalog)
     if config.authz:
         policies = {q.name: parse_policy(q.authz or "", q) for q in package.queries}
         if config.authz_out is not None and config.authz_settings is not None:

@@ -41,6 +41,43 @@ CREATE TYPE public.user_status AS ENUM (
     'dormant'
 );
 
+CREATE FUNCTION public.chatdb_refuse_clear_secret() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    -- Arguments are (secret column, key id column) pairs.
+    new_row jsonb := to_jsonb(NEW);
+    old_row jsonb := CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) END;
+    secret text;
+    key_id text;
+    i int := 0;
+BEGIN
+    WHILE i < TG_NARGS LOOP
+        secret := TG_ARGV[i];
+        key_id := TG_ARGV[i + 1];
+        IF new_row ->> key_id IS NULL
+            AND new_row ->> secret <> ''
+            AND (old_row IS NULL
+                 OR old_row -> secret IS DISTINCT FROM new_row -> secret
+                 OR old_row -> key_id IS DISTINCT FROM new_row -> key_id)
+        THEN
+            -- Key registration and rotation lock dbcrypt_keys in SHARE ROW EXCLUSIVE mode: this
+            -- waits for them, so a clear write either sees the new key or commits before
+            -- rotation scans for clear rows.
+            LOCK TABLE dbcrypt_keys IN SHARE MODE;
+            IF EXISTS (SELECT 1 FROM dbcrypt_keys WHERE active_key_digest IS NOT NULL) THEN
+                RAISE EXCEPTION 'refusing to store %.% in clear: an active dbcrypt key exists',
+                    TG_TABLE_NAME, secret
+                    USING ERRCODE = 'SC001', TABLE = TG_TABLE_NAME, COLUMN = secret,
+                          HINT = 'encrypt it with chatdb.dbcrypt and set ' || key_id;
+            END IF;
+        END IF;
+        i := i + 2;
+    END LOOP;
+    RETURN NEW;
+END
+$$;
+
 CREATE TABLE public.chat_diff_statuses (
     chat_id uuid NOT NULL,
     url text,
@@ -530,6 +567,12 @@ CREATE UNIQUE INDEX users_email_unique ON public.users USING btree (email) WHERE
 CREATE UNIQUE INDEX users_username_unique ON public.users USING btree (username) WHERE (NOT deleted);
 
 CREATE STATISTICS public.chats_owner_organization (mcv) ON owner_id, organization_id FROM public.chats;
+
+CREATE TRIGGER chat_providers_refuse_clear_secret BEFORE INSERT OR UPDATE ON public.chat_providers FOR EACH ROW EXECUTE FUNCTION public.chatdb_refuse_clear_secret('api_key', 'api_key_key_id');
+
+CREATE TRIGGER mcp_server_configs_refuse_clear_secret BEFORE INSERT OR UPDATE ON public.mcp_server_configs FOR EACH ROW EXECUTE FUNCTION public.chatdb_refuse_clear_secret('oauth2_client_secret', 'oauth2_client_secret_key_id', 'api_key_value', 'api_key_value_key_id', 'custom_headers', 'custom_headers_key_id');
+
+CREATE TRIGGER mcp_server_user_tokens_refuse_clear_secret BEFORE INSERT OR UPDATE ON public.mcp_server_user_tokens FOR EACH ROW EXECUTE FUNCTION public.chatdb_refuse_clear_secret('access_token', 'access_token_key_id', 'refresh_token', 'refresh_token_key_id');
 
 ALTER TABLE ONLY public.chat_diff_statuses
     ADD CONSTRAINT chat_diff_statuses_chat_id_fkey FOREIGN KEY (chat_id) REFERENCES public.chats(id) ON DELETE CASCADE;

@@ -487,7 +487,7 @@ class AuthzQuerier(CustomAuthz):
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.insert_chat_provider(provider=provider, display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, created_by=created_by)
 
-    def update_chat_provider(self, *, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
+    def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
         """UpdateChatProvider: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
@@ -951,7 +951,7 @@ class AuthzQuerier(CustomAuthz):
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.insert_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by)
 
-    def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
+    def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
         """UpdateMCPServerConfig: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
@@ -1264,7 +1264,7 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.insert_chat_provider(provider=provider, display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, created_by=created_by)
 
-    async def update_chat_provider(self, *, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
+    async def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
         """UpdateChatProvider: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
@@ -1728,7 +1728,7 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.insert_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by)
 
-    async def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
+    async def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
         """UpdateMCPServerConfig: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))

@@ -48,8 +48,11 @@ UPDATE_CHAT_PROVIDER = """
 UPDATE chat_providers
 SET
     display_name = $1::text,
-    api_key = $2::text,
-    api_key_key_id = $3::text,
+    api_key = COALESCE($2::text, api_key),
+    api_key_key_id = CASE
+        WHEN $2::text IS NULL THEN api_key_key_id
+        ELSE $3::text
+    END,
     base_url = $4::text,
     enabled = $5::boolean,
     updated_at = now()
@@ -119,8 +122,8 @@ class ChatProvidersQueries:
             raise NotFound("InsertChatProvider")
         return ChatProvider(*row)
 
-    def update_chat_provider(self, *, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
-        """Full replace of the editable fields (the provider kind is the row's identity); bumps updated_at.
+    def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
+        """Full replace of the editable fields (the provider kind is the row's identity); bumps updated_at. A NULL api_key keeps the stored key and its key id: changing other fields never needs the secret (which most actors may not read).
 
         UpdateChatProvider :one (chat_providers.sql:36)"""
         try:
@@ -133,7 +136,7 @@ class ChatProvidersQueries:
         return ChatProvider(*row)
 
     def delete_chat_provider_by_id(self, *, id: UUID) -> None:
-        """DeleteChatProviderByID :exec (chat_providers.sql:51)"""
+        """DeleteChatProviderByID :exec (chat_providers.sql:55)"""
         try:
             RawCursor(self._conn).execute(DELETE_CHAT_PROVIDER_BY_ID, (id,))
         except Error as exc:
@@ -197,8 +200,8 @@ class AsyncChatProvidersQueries:
             raise NotFound("InsertChatProvider")
         return ChatProvider(*row)
 
-    async def update_chat_provider(self, *, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
-        """Full replace of the editable fields (the provider kind is the row's identity); bumps updated_at.
+    async def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
+        """Full replace of the editable fields (the provider kind is the row's identity); bumps updated_at. A NULL api_key keeps the stored key and its key id: changing other fields never needs the secret (which most actors may not read).
 
         UpdateChatProvider :one (chat_providers.sql:36)"""
         try:
@@ -211,7 +214,7 @@ class AsyncChatProvidersQueries:
         return ChatProvider(*row)
 
     async def delete_chat_provider_by_id(self, *, id: UUID) -> None:
-        """DeleteChatProviderByID :exec (chat_providers.sql:51)"""
+        """DeleteChatProviderByID :exec (chat_providers.sql:55)"""
         try:
             await AsyncRawCursor(self._conn).execute(DELETE_CHAT_PROVIDER_BY_ID, (id,))
         except Error as exc:

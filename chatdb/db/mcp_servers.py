@@ -113,16 +113,25 @@ SET
     url = $6::text,
     auth_type = $7::text,
     oauth2_client_id = $8::text,
-    oauth2_client_secret = $9::text,
-    oauth2_client_secret_key_id = $10::text,
+    oauth2_client_secret = COALESCE($9::text, oauth2_client_secret),
+    oauth2_client_secret_key_id = CASE
+        WHEN $9::text IS NULL THEN oauth2_client_secret_key_id
+        ELSE $10::text
+    END,
     oauth2_auth_url = $11::text,
     oauth2_token_url = $12::text,
     oauth2_scopes = $13::text,
     api_key_header = $14::text,
-    api_key_value = $15::text,
-    api_key_value_key_id = $16::text,
-    custom_headers = $17::text,
-    custom_headers_key_id = $18::text,
+    api_key_value = COALESCE($15::text, api_key_value),
+    api_key_value_key_id = CASE
+        WHEN $15::text IS NULL THEN api_key_value_key_id
+        ELSE $16::text
+    END,
+    custom_headers = COALESCE($17::text, custom_headers),
+    custom_headers_key_id = CASE
+        WHEN $17::text IS NULL THEN custom_headers_key_id
+        ELSE $18::text
+    END,
     tool_allow_list = $19::text[],
     tool_deny_list = $20::text[],
     availability = $21::text,
@@ -282,8 +291,8 @@ class McpServersQueries:
             raise NotFound("InsertMCPServerConfig")
         return McpServerConfig(*row)
 
-    def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
-        """Full replace of every editable field; bumps updated_at.
+    def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
+        """Full replace of every editable field; bumps updated_at. A NULL secret keeps the stored value and its key id: changing other fields never needs the secret (which most actors may not read).
 
         UpdateMCPServerConfig :one (mcp_servers.sql:95)"""
         try:
@@ -298,14 +307,14 @@ class McpServersQueries:
     def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
         """Its user tokens go with it (cascade); chats keep the dangling id until CleanupDeletedMCPServerIDsFromChats runs.
 
-        DeleteMCPServerConfigByID :exec (mcp_servers.sql:129)"""
+        DeleteMCPServerConfigByID :exec (mcp_servers.sql:139)"""
         try:
             RawCursor(self._conn).execute(DELETE_MCP_SERVER_CONFIG_BY_ID, (id,))
         except Error as exc:
             raise classify(exc, "DeleteMCPServerConfigByID") from exc
 
     def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
-        """GetMCPServerUserToken :one (mcp_servers.sql:135)"""
+        """GetMCPServerUserToken :one (mcp_servers.sql:145)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id))
             row = cur.fetchone()
@@ -316,7 +325,7 @@ class McpServersQueries:
         return McpServerUserToken(*row)
 
     def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
-        """GetMCPServerUserTokensByUserID :many (mcp_servers.sql:140)"""
+        """GetMCPServerUserTokensByUserID :many (mcp_servers.sql:150)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_USER_TOKENS_BY_USER_ID, (user_id,))
             rows = cur.fetchall()
@@ -327,7 +336,7 @@ class McpServersQueries:
     def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
         """One token per (server, user): a new grant replaces the old one and bumps updated_at.
 
-        UpsertMCPServerUserToken :one (mcp_servers.sql:146)"""
+        UpsertMCPServerUserToken :one (mcp_servers.sql:156)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id, access_token, access_token_key_id, refresh_token, refresh_token_key_id, token_type, expiry))
             row = cur.fetchone()
@@ -338,7 +347,7 @@ class McpServersQueries:
         return McpServerUserToken(*row)
 
     def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
-        """DeleteMCPServerUserToken :exec (mcp_servers.sql:179)"""
+        """DeleteMCPServerUserToken :exec (mcp_servers.sql:189)"""
         try:
             RawCursor(self._conn).execute(DELETE_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id))
         except Error as exc:
@@ -347,7 +356,7 @@ class McpServersQueries:
     def cleanup_deleted_mcp_server_ids_from_chats(self) -> None:
         """Drops ids of servers that no longer exist from every chat's selection, keeping the order of the others; only chats holding such an id are written, and updated_at is kept.
 
-        CleanupDeletedMCPServerIDsFromChats :exec (mcp_servers.sql:184)"""
+        CleanupDeletedMCPServerIDsFromChats :exec (mcp_servers.sql:194)"""
         try:
             RawCursor(self._conn).execute(CLEANUP_DELETED_MCP_SERVER_IDS_FROM_CHATS, None)
         except Error as exc:
@@ -433,8 +442,8 @@ class AsyncMcpServersQueries:
             raise NotFound("InsertMCPServerConfig")
         return McpServerConfig(*row)
 
-    async def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
-        """Full replace of every editable field; bumps updated_at.
+    async def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
+        """Full replace of every editable field; bumps updated_at. A NULL secret keeps the stored value and its key id: changing other fields never needs the secret (which most actors may not read).
 
         UpdateMCPServerConfig :one (mcp_servers.sql:95)"""
         try:
@@ -449,14 +458,14 @@ class AsyncMcpServersQueries:
     async def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
         """Its user tokens go with it (cascade); chats keep the dangling id until CleanupDeletedMCPServerIDsFromChats runs.
 
-        DeleteMCPServerConfigByID :exec (mcp_servers.sql:129)"""
+        DeleteMCPServerConfigByID :exec (mcp_servers.sql:139)"""
         try:
             await AsyncRawCursor(self._conn).execute(DELETE_MCP_SERVER_CONFIG_BY_ID, (id,))
         except Error as exc:
             raise classify(exc, "DeleteMCPServerConfigByID") from exc
 
     async def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
-        """GetMCPServerUserToken :one (mcp_servers.sql:135)"""
+        """GetMCPServerUserToken :one (mcp_servers.sql:145)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id))
             row = await cur.fetchone()
@@ -467,7 +476,7 @@ class AsyncMcpServersQueries:
         return McpServerUserToken(*row)
 
     async def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
-        """GetMCPServerUserTokensByUserID :many (mcp_servers.sql:140)"""
+        """GetMCPServerUserTokensByUserID :many (mcp_servers.sql:150)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_MCP_SERVER_USER_TOKENS_BY_USER_ID, (user_id,))
             rows = await cur.fetchall()
@@ -478,7 +487,7 @@ class AsyncMcpServersQueries:
     async def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
         """One token per (server, user): a new grant replaces the old one and bumps updated_at.
 
-        UpsertMCPServerUserToken :one (mcp_servers.sql:146)"""
+        UpsertMCPServerUserToken :one (mcp_servers.sql:156)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPSERT_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id, access_token, access_token_key_id, refresh_token, refresh_token_key_id, token_type, expiry))
             row = await cur.fetchone()
@@ -489,7 +498,7 @@ class AsyncMcpServersQueries:
         return McpServerUserToken(*row)
 
     async def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
-        """DeleteMCPServerUserToken :exec (mcp_servers.sql:179)"""
+        """DeleteMCPServerUserToken :exec (mcp_servers.sql:189)"""
         try:
             await AsyncRawCursor(self._conn).execute(DELETE_MCP_SERVER_USER_TOKEN, (mcp_server_config_id, user_id))
         except Error as exc:
@@ -498,7 +507,7 @@ class AsyncMcpServersQueries:
     async def cleanup_deleted_mcp_server_ids_from_chats(self) -> None:
         """Drops ids of servers that no longer exist from every chat's selection, keeping the order of the others; only chats holding such an id are written, and updated_at is kept.
 
-        CleanupDeletedMCPServerIDsFromChats :exec (mcp_servers.sql:184)"""
+        CleanupDeletedMCPServerIDsFromChats :exec (mcp_servers.sql:194)"""
         try:
             await AsyncRawCursor(self._conn).execute(CLEANUP_DELETED_MCP_SERVER_IDS_FROM_CHATS, None)
         except Error as exc:

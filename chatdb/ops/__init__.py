@@ -2,7 +2,8 @@
 
 ``Chats(store)`` offers them all; the concern classes (:class:`ChatLifecycle`,
 :class:`Messaging`, :class:`Workers`, :class:`UsageLimits`) can be used alone, and
-:class:`ProviderConfig` keeps provider API keys encrypted at rest.
+:class:`ProviderConfig` and :class:`McpServers` keep provider API keys and MCP secrets encrypted
+at rest.
 """
 
 from chatdb.ops._base import BUSY_STATUSES, IDLE_STATUSES, NewMessage, UserContent
@@ -16,6 +17,7 @@ from chatdb.ops.chats import (
 )
 from chatdb.ops.config import ProviderConfig
 from chatdb.ops.facade import Chats
+from chatdb.ops.mcp import McpServers
 from chatdb.ops.messages import (
     AUTO_PROMOTE_STATUSES,
     EditedMessage,
@@ -40,6 +42,7 @@ __all__ = [
     "Chats",
     "CreatedChat",
     "EditedMessage",
+    "McpServers",
     "Messaging",
     "NewMessage",
     "PromotedMessage",

@@ -1,22 +1,24 @@
 """LLM provider configuration with the API key encrypted at rest (SPEC 9).
 
 With ``ciphers`` the key is sealed with the primary dbcrypt key before it is written and
-``api_key_key_id`` names that key; without, it is stored in clear with a NULL key id. Reads
-decrypt (rows written in clear stay readable), so callers only ever see clear keys. The
-ciphers' keys must be registered first (:func:`chatdb.dbcrypt.ensure_active_keys` at
-startup): ``api_key_key_id`` references ``dbcrypt_keys``.
+``api_key_key_id`` names that key. Without, it is written as given, which only works while no
+dbcrypt key is active: once one is, the database refuses a clear key
+(:class:`~chatdb.errors.UnencryptedSecret`, nothing written). Reads decrypt (rows written in
+clear before the first key stay readable). The ciphers' keys must be registered first
+(:func:`chatdb.dbcrypt.ensure_active_keys` at startup): ``api_key_key_id`` references
+``dbcrypt_keys``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from uuid import UUID
 
 from chatdb.authz import AuthorizerLike, Subject
 from chatdb.db import ChatProvider, Querier
-from chatdb.dbcrypt import Ciphers, DecryptError
-from chatdb.errors import InvalidInput, NotFound
+from chatdb.dbcrypt import Ciphers
+from chatdb.errors import NotFound
 from chatdb.ops._base import Tx, Workflows
+from chatdb.ops.sealing import Sealer
 from chatdb.store import Store
 from chatdb.validation import ChatProviderName, parse_enum
 
@@ -33,26 +35,10 @@ class ProviderConfig(Workflows):
     ) -> None:
         super().__init__(store, authorizer=authorizer)
         self.ciphers = ciphers
-
-    def _seal(self, api_key: str) -> tuple[str, str | None]:
-        if not isinstance(api_key, str):
-            raise InvalidInput("api_key must be a string", field="api_key")
-        if self.ciphers is None:
-            return api_key, None
-        sealed = self.ciphers.encrypt_field(api_key)
-        return sealed.value, sealed.key_id
+        self._sealer = Sealer("chat_providers", ciphers)
 
     def _open(self, row: ChatProvider) -> ChatProvider:
-        """The row with ``api_key`` in clear."""
-        if row.api_key_key_id is None:
-            return row
-        if self.ciphers is None:
-            raise DecryptError(
-                f"provider {row.provider}'s API key is encrypted but no dbcrypt keys are configured",
-                key_id=row.api_key_key_id,
-            )
-        clear = self.ciphers.decrypt_field(row.api_key, row.api_key_key_id)
-        return dataclasses.replace(row, api_key=clear)
+        return self._sealer.open(row)
 
     def create(
         self,
@@ -67,7 +53,7 @@ class ProviderConfig(Workflows):
     ) -> ChatProvider:
         """Insert a provider (one row per provider kind: a second is a UniqueViolation)."""
         kind = parse_enum(ChatProviderName, provider, "provider")
-        value, key_id = self._seal(api_key)
+        value, key_id = self._sealer.seal(api_key, "api_key")
 
         def body(tx: Tx) -> ChatProvider:
             return tx.q.insert_chat_provider(
@@ -92,12 +78,14 @@ class ProviderConfig(Workflows):
         enabled: bool | None = None,
         actor: Subject | None = None,
     ) -> ChatProvider:
-        """Change the given fields (None keeps one); a new key is sealed with the primary key."""
-        sealed = None if api_key is None else self._seal(api_key)
+        """Change the given fields (None keeps one); a new key is sealed with the primary key.
+
+        A kept key is never read: the database keeps it (and its key id) as stored.
+        """
+        value, key_id = (None, None) if api_key is None else self._sealer.seal(api_key, "api_key")
 
         def body(tx: Tx) -> ChatProvider:
             current = tx.q.get_chat_provider_by_id(id=provider_id)
-            value, key_id = sealed or (current.api_key, current.api_key_key_id)
             return tx.q.update_chat_provider(
                 id=provider_id,
                 display_name=current.display_name if display_name is None else display_name,

@@ -36,12 +36,16 @@ RETURNING *;
 -- name: UpdateChatProvider :one
 -- authz: deployment_config update
 -- Full replace of the editable fields (the provider kind is the row's identity); bumps
--- updated_at.
+-- updated_at. A NULL api_key keeps the stored key and its key id: changing other fields never
+-- needs the secret (which most actors may not read).
 UPDATE chat_providers
 SET
     display_name = @display_name::text,
-    api_key = @api_key::text,
-    api_key_key_id = sqlc.narg(api_key_key_id)::text,
+    api_key = COALESCE(sqlc.narg(api_key)::text, api_key),
+    api_key_key_id = CASE
+        WHEN sqlc.narg(api_key)::text IS NULL THEN api_key_key_id
+        ELSE sqlc.narg(api_key_key_id)::text
+    END,
     base_url = @base_url::text,
     enabled = @enabled::boolean,
     updated_at = now()

@@ -94,7 +94,8 @@ RETURNING *;
 
 -- name: UpdateMCPServerConfig :one
 -- authz: deployment_config update
--- Full replace of every editable field; bumps updated_at.
+-- Full replace of every editable field; bumps updated_at. A NULL secret keeps the stored value
+-- and its key id: changing other fields never needs the secret (which most actors may not read).
 UPDATE mcp_server_configs
 SET
     display_name = @display_name::text,
@@ -105,16 +106,25 @@ SET
     url = @url::text,
     auth_type = @auth_type::text,
     oauth2_client_id = @oauth2_client_id::text,
-    oauth2_client_secret = @oauth2_client_secret::text,
-    oauth2_client_secret_key_id = sqlc.narg(oauth2_client_secret_key_id)::text,
+    oauth2_client_secret = COALESCE(sqlc.narg(oauth2_client_secret)::text, oauth2_client_secret),
+    oauth2_client_secret_key_id = CASE
+        WHEN sqlc.narg(oauth2_client_secret)::text IS NULL THEN oauth2_client_secret_key_id
+        ELSE sqlc.narg(oauth2_client_secret_key_id)::text
+    END,
     oauth2_auth_url = @oauth2_auth_url::text,
     oauth2_token_url = @oauth2_token_url::text,
     oauth2_scopes = @oauth2_scopes::text,
     api_key_header = @api_key_header::text,
-    api_key_value = @api_key_value::text,
-    api_key_value_key_id = sqlc.narg(api_key_value_key_id)::text,
-    custom_headers = @custom_headers::text,
-    custom_headers_key_id = sqlc.narg(custom_headers_key_id)::text,
+    api_key_value = COALESCE(sqlc.narg(api_key_value)::text, api_key_value),
+    api_key_value_key_id = CASE
+        WHEN sqlc.narg(api_key_value)::text IS NULL THEN api_key_value_key_id
+        ELSE sqlc.narg(api_key_value_key_id)::text
+    END,
+    custom_headers = COALESCE(sqlc.narg(custom_headers)::text, custom_headers),
+    custom_headers_key_id = CASE
+        WHEN sqlc.narg(custom_headers)::text IS NULL THEN custom_headers_key_id
+        ELSE sqlc.narg(custom_headers_key_id)::text
+    END,
     tool_allow_list = @tool_allow_list::text[],
     tool_deny_list = @tool_deny_list::text[],
     availability = @availability::text,

@@ -68,11 +68,13 @@ def test_updating_reseals_a_new_key_and_keeps_an_unchanged_one(
     assert "sk-new" not in value and key_id == ciphers.primary.digest
 
 
-def test_without_a_cipher_keys_are_stored_in_clear_and_stay_readable_once_one_is_configured(
-    store: Store[Querier], conn: psycopg.Connection[Any], ciphers: Ciphers, admin: Subject
+def test_before_any_key_exists_keys_are_stored_in_clear_and_stay_readable_once_one_is(
+    store: Store[Querier], conn: psycopg.Connection[Any], admin: Subject
 ) -> None:
     ProviderConfig(store).create("google", api_key=SECRET, actor=admin)
     assert stored(conn, "google") == (SECRET, None)
+    ciphers = Ciphers(Cipher(generate_key()))
+    ensure_active_keys(conn, ciphers)
     assert [p.api_key for p in ProviderConfig(store, ciphers=ciphers).list(actor=admin)] == [SECRET]
 
 

@@ -499,10 +499,10 @@ def upsert_token(q: Querier, server: McpServerConfig, user_id: UUID, **kw: Any) 
 def test_upserting_a_token_twice_replaces_it_in_place(
     q: Querier, f: Factories, chatdb_conn: psycopg.Connection[Any]
 ) -> None:
-    digest = add_dbcrypt_key(chatdb_conn, "tok0001")
     s = f.mcp_server_config()
     user = f.user()
-    first = upsert_token(q, s, user.id)
+    first = upsert_token(q, s, user.id)  # clear: written before the first key
+    digest = add_dbcrypt_key(chatdb_conn, "tok0001")
     expiry = datetime(2030, 1, 1, tzinfo=UTC)
     second = upsert_token(
         q,

@@ -1,0 +1,63 @@
+"""Secret columns (``[tool.codegen.secrets]``): checked against the catalog, listed in the
+generated ``secrets.py`` so the runtime (encryption, error redaction) and the authorization
+wrapper (which redacts them in returned rows) read one declaration."""
+
+from __future__ import annotations
+
+from codegen.catalog import Catalog
+from codegen.config import SecretSpec
+from codegen.errors import CodegenError
+from codegen.render import HEADER
+
+_TEMPLATE = '''{header}
+"""Columns holding live credentials, declared once in ``[tool.codegen.secrets]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SecretColumn:
+    """A column holding a live credential."""
+
+    table: str
+    column: str
+    key_id_column: str | None  # digest of the key that encrypts the value (NULL = clear text)
+    owner_column: str | None  # the user the secret belongs to (None = the deployment's)
+    primary_key: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{{self.table}}.{{self.column}}"
+
+
+SECRET_COLUMNS: tuple[SecretColumn, ...] = (
+{rows})
+
+SECRET_TABLES: frozenset[str] = frozenset(c.table for c in SECRET_COLUMNS)
+'''
+
+
+def check_secrets(specs: tuple[SecretSpec, ...], catalog: Catalog) -> None:
+    """Every secret names an existing table and columns (a typo must not silently leak)."""
+    for spec in specs:
+        table = catalog.table(spec.table)
+        if table is None:
+            raise CodegenError(f"secret {spec.table}.{spec.column}: no table {spec.table!r}")
+        for what, name in (("column", spec.column), ("key_id", spec.key_id), ("owner", spec.owner)):
+            if name is not None and table.column(name) is None:
+                raise CodegenError(
+                    f"secret {spec.table}.{spec.column}: {what} column {name!r} does not exist"
+                )
+
+
+def render_secrets(specs: tuple[SecretSpec, ...], catalog: Catalog) -> str:
+    rows = []
+    for spec in specs:
+        table = catalog.table(spec.table)
+        assert table is not None  # check_secrets ran first
+        values = (spec.table, spec.column, spec.key_id, spec.owner, tuple(table.primary_key))
+        rows.append(f"    SecretColumn{values!r},\n".replace("'", '"'))
+    header = HEADER.format(source="[tool.codegen.secrets]")
+    return _TEMPLATE.format(header=header, rows="".join(rows))
