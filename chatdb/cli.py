@@ -32,7 +32,7 @@ from chatdb.migrate import (
     create_migration,
     default_migrations_dir,
 )
-from codegen.errors import CodegenError
+from codegen.errors import CodegenError, CodegenErrors
 from codegen.pgserver import ENV_DSN as ENV_PG_DSN
 from codegen.pgserver import PgServer, PgServerError
 
@@ -443,6 +443,8 @@ def _one_line(exc: BaseException) -> str:
                 statement = statement[:117] + "..."
             text += f" [in: {statement}]"
         return text
+    if isinstance(exc, CodegenErrors) and len(exc.errors) > 1:  # one line per error, a summary
+        return "\n".join([*map(str, exc.errors), exc.summary()])
     return " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
 
 

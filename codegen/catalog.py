@@ -175,6 +175,7 @@ def _server_error(result: pq.abc.PGresult, sql: str, loc: Location) -> CodegenEr
 
 
 _MIGRATION_NAME = re.compile(r"^(\d+)_")
+_PSQL_META = re.compile(r"^\\[a-zA-Z!?].*$", re.M)
 
 
 def schema_files(source: Path) -> list[Path]:
@@ -198,7 +199,9 @@ def schema_files(source: Path) -> list[Path]:
 def apply_schema(conn: psycopg.Connection[Any], files: list[Path]) -> None:
     """Run every schema file in order; an error names the file and line."""
     for path in files:
-        text = path.read_text()
+        # psql meta-commands (`\restrict KEY` in recent pg_dump output, `\connect`...) are
+        # for psql, not the server: blank them, keeping line numbers.
+        text = _PSQL_META.sub("", path.read_text())
         try:
             with conn.transaction():
                 conn.execute(text.encode())  # simple protocol: many statements, no params
@@ -210,3 +213,5 @@ def apply_schema(conn: psycopg.Connection[Any], files: list[Path]) -> None:
             raise CodegenError(
                 f"schema: server: {exc.diag.message_primary or exc}", Location(path, line)
             ) from exc
+    # A dump sets search_path to '' (pg_catalog.set_config); queries resolve names as usual.
+    conn.execute("RESET search_path")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import keyword
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,10 +11,11 @@ from pglast.parser import ParseError, parse_sql
 
 from codegen.catalog import Catalog, Description, Table, describe
 from codegen.config import Config
-from codegen.errors import CodegenError, Location
+from codegen.errors import CodegenError, ErrorSink, Location
+from codegen.names import class_name, dedupe, method_name, py_ident, snake
 from codegen.nullability import Analyzer, OutColumn
 from codegen.parse import AUTHZ_FILTER_MARKER, RawQuery
-from codegen.pytypes import Override, PyType, TypeMapper, apply_override, enum_class_name
+from codegen.pytypes import Override, PyType, TypeMapper, apply_override
 
 # pglast types every AST attribute as Optional; the tree is walked dynamically.
 ast: Any = pg_ast
@@ -60,6 +59,11 @@ class ModelIR:
     table: str
     fields: list[FieldIR]
     oid: int = 0
+    schema: str = "public"
+
+    @property
+    def qualified(self) -> str:
+        return self.table if self.schema == "public" else f"{self.schema}.{self.table}"
 
 
 @dataclass
@@ -140,66 +144,13 @@ class Package:
         return [q for m in sorted(self.modules) for q in self.modules[m]]
 
 
-def snake(name: str) -> str:
-    """GetChatByID -> get_chat_by_id; UpdateChatMCPServerIDs -> update_chat_mcp_server_ids."""
-    name = re.sub(r"IDs\b|IDs(?=[A-Z])", "Ids", name)
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return name.lower()
-
-
-# Names the generated code uses itself (locals and the types in annotations).
-_SHADOWED = frozenset(
-    "self row rows cur exc args params p r v copy results "
-    "str int float bool bytes list dict tuple date time datetime timedelta "
-    "Any Decimal UUID JSON Sequence Iterable".split()
-)
-
-
-def py_ident(name: str, fallback: str) -> str:
-    ident = re.sub(r"\W+", "_", name).strip("_").lower()
-    if not ident or ident[0].isdigit():
-        ident = fallback
-    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in _SHADOWED:
-        ident += "_"
-    return ident
-
-
-def model_class_name(table: str) -> str:
-    words = table.split("_")
-    last = words[-1]
-    if last.endswith("ies") and len(last) > 3:
-        last = last[:-3] + "y"
-    elif last.endswith(("sses", "uses", "xes", "ches", "shes")):
-        last = last[:-2]
-    elif last.endswith("s") and not last.endswith(("ss", "us", "is")):
-        last = last[:-1]
-    words[-1] = last
-    return "".join(w[:1].upper() + w[1:] for w in words if w)
-
-
-def _dedupe(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        if n in seen:
-            seen[n] += 1
-            candidate = f"{n}_{seen[n]}"
-            while candidate in seen:
-                seen[n] += 1
-                candidate = f"{n}_{seen[n]}"
-            seen[candidate] = 1
-            out.append(candidate)
-        else:
-            seen[n] = 1
-            out.append(n)
-    return out
-
-
 class Compiler:
     """Compiles the queries of one project against its catalog."""
 
-    def __init__(self, config: Config, catalog: Catalog, conn: Any) -> None:
+    def __init__(
+        self, config: Config, catalog: Catalog, conn: Any, sink: ErrorSink | None = None
+    ) -> None:
+        self.sink = sink or ErrorSink()
         self.config = config
         self.catalog = catalog
         self.conn = conn
@@ -237,7 +188,9 @@ class Compiler:
     def _models(self) -> list[ModelIR]:
         models = []
         for table in sorted(self.catalog.tables.values(), key=lambda t: (t.schema, t.name)):
-            names = _dedupe([py_ident(c.name, f"column_{i}") for i, c in enumerate(table.columns)])
+            names = dedupe(
+                [py_ident(c.name, f"column_{i + 1}") for i, c in enumerate(table.columns)]
+            )
             fields = []
             for i, (col, fname) in enumerate(zip(table.columns, names, strict=True)):
                 override = self._column_override(table.name, col.name)
@@ -253,9 +206,32 @@ class Compiler:
                         self.types.type_name(col.type_oid),
                     )
                 )
-            models.append(ModelIR(model_class_name(table.name), table.name, fields, table.oid))
-        _check_unique([m.class_name for m in models], "model class")
+            models.append(ModelIR("", table.name, fields, table.oid, table.schema))
+        self._name_models(models)
         return models
+
+    def _name_models(self, models: list[ModelIR]) -> None:
+        """Class names for the tables: singular CamelCase, schema-prefixed outside public;
+        tables that would share one fall back to the unsingularised name; a clash left
+        after that is an error naming both tables."""
+        taken = {e.class_name: f"enum {e.pg_name}" for e in self.enums()}
+        wanted: dict[str, list[ModelIR]] = {}
+        for m in models:
+            m.class_name = class_name(m.table, m.schema, singular=True)
+            wanted.setdefault(m.class_name, []).append(m)
+        for name, group in wanted.items():
+            if len(group) > 1 or name in taken:
+                for m in group:
+                    m.class_name = class_name(m.table, m.schema)
+        for m in models:
+            first = taken.setdefault(m.class_name, f"table {m.qualified}")
+            if first != f"table {m.qualified}":
+                self.sink.add(
+                    CodegenError(
+                        f"schema: {first} and table {m.qualified} both map to the class "
+                        f"{m.class_name!r}; rename one (or give it another schema)"
+                    )
+                )
 
     def enums(self) -> list[EnumIR]:
         out = []
@@ -263,16 +239,14 @@ class Compiler:
             typ = self.catalog.types[oid]
             if typ.schema in ("pg_catalog", "information_schema"):
                 continue
-            out.append(EnumIR(enum_class_name(typ.name), typ.name, labels))
+            out.append(EnumIR(class_name(typ.name, typ.schema), typ.name, labels))
         return sorted(out, key=lambda e: e.class_name)
 
     # ---- one query ------------------------------------------------------------------------
     def compile(self, raw: RawQuery, module: str) -> QueryIR:
         loc = raw.location
         if self.config.authz and not raw.authz:
-            raise CodegenError(
-                f"query {raw.name} has no '-- authz:' policy line (authz is enabled)", loc
-            )
+            raise CodegenError("no '-- authz:' policy line (authz is enabled)", loc, raw.name)
         desc = describe(self.conn, raw.sql, loc)
         try:
             stmts = parse_sql(raw.sql)
@@ -286,13 +260,13 @@ class Compiler:
         row = self._row(raw, desc, out_cols, loc)
         kind = raw.kind
         if kind in (":one", ":many", ":batchmany", ":batchone") and row is None:
-            raise CodegenError(f"{kind} query {raw.name} returns no columns", loc)
+            raise CodegenError(f"a {kind} query must return columns", loc, raw.name)
         copy_sql = ""
         if kind == ":copyfrom":
             copy_sql, params = self._copy(stmt, params, loc)
         return QueryIR(
             name=raw.name,
-            method=snake(raw.name),
+            method=method_name(raw.name),
             kind=kind,
             module=module,
             location=loc,
@@ -322,7 +296,7 @@ class Compiler:
                 names.append(
                     py_ident(ctx.column, f"p{p.number}") if ctx and ctx.column else f"p{p.number}"
                 )
-        names = _dedupe(names)
+        names = dedupe(names)
         out = []
         for p, name in zip(raw.params, names, strict=True):
             oid = desc.param_types[p.number - 1]
@@ -400,7 +374,7 @@ class Compiler:
             )
             names.append(items[-1].name)
             i += 1
-        for item, name in zip(items, _dedupe(names), strict=True):
+        for item, name in zip(items, dedupe(names), strict=True):
             item.name = name
         same = self._matching_model(items, fields)
         if same is not None:
@@ -442,14 +416,6 @@ class Compiler:
         table = f"{rel.schemaname}.{rel.relname}" if rel.schemaname else rel.relname
         cols = ", ".join(c.name for c in stmt.cols)
         return f"COPY {table} ({cols}) FROM STDIN", ordered
-
-
-def _check_unique(names: list[str], what: str) -> None:
-    seen = set()
-    for n in names:
-        if n in seen:
-            raise CodegenError(f"two tables map to the same {what} {n!r}")
-        seen.add(n)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,10 @@ import psycopg
 
 from codegen.authz import parse_policy, render_wrapper
 from codegen.catalog import apply_schema, load_catalog, schema_files
-from codegen.compiler import Compiler, Package, QueryIR, py_ident
+from codegen.compiler import Compiler, Package, QueryIR
 from codegen.config import Config, add_options, config_from_args
-from codegen.errors import CodegenError
+from codegen.errors import CodegenError, CodegenErrors, ErrorSink
+from codegen.names import py_ident
 from codegen.parse import parse_query_file, read_query_files
 from codegen.pgserver import PgServer, PgServerError, throwaway_server
 from codegen.render import GENERATED_MARK, Renderer, write_docs
@@ -39,38 +41,71 @@ def generate(config: Config, server: PgServer | None = None) -> dict[Path, str]:
 
 
 def compile_package(config: Config, conn: psycopg.Connection[Any]) -> Package:
-    """Apply the schema on ``conn``'s (empty) database and compile every query file."""
+    """Apply the schema on ``conn``'s (empty) database and compile every query file.
+
+    Every error of every file is collected and raised together (``CodegenErrors``).
+    """
     apply_schema(conn, schema_files(config.schema))
     catalog = load_catalog(conn)
-    compiler = Compiler(config, catalog, conn)
+    sink = ErrorSink()
+    compiler = Compiler(config, catalog, conn, sink)
     modules: dict[str, list[QueryIR]] = {}
     sources: dict[str, str] = {}
     seen: dict[str, QueryIR] = {}
     for path, text in read_query_files(config.queries):
-        module = py_ident(path.stem, "queries")
-        if module in modules or module in _RESERVED_MODULES:
-            raise CodegenError(f"{path}: query file name clashes with module {module!r}")
+        module = module_name(path.stem, modules)
         sources[module] = str(config.rel(path))
         compiled = []
-        for raw in parse_query_file(config.rel(path), text):
+        for raw in parse_query_file(config.rel(path), text, sink):
             if raw.name in seen:
                 first = seen[raw.name].location
-                raise CodegenError(
-                    f"duplicate query name {raw.name} (first defined at {first})",
-                    raw.location,
+                sink.add(
+                    CodegenError(
+                        f"duplicate query name (first defined at {first})", raw.location, raw.name
+                    )
                 )
-            query = compiler.compile(raw, module)
+                continue
+            try:
+                query = compiler.compile(raw, module)
+            except CodegenError as exc:
+                sink.add(exc.within(raw.name, raw.location))
+                continue
             seen[raw.name] = query
             compiled.append(query)
         modules[module] = compiled
-    methods = [q.method for q in seen.values()]
-    for m in sorted(set(methods)):
-        if methods.count(m) > 1:
-            raise CodegenError(f"two queries map to the same method name {m!r}")
+    by_method: dict[str, QueryIR] = {}
+    for q in seen.values():
+        other = by_method.setdefault(q.method, q)
+        if other is not q:
+            sink.add(
+                CodegenError(
+                    f"maps to the same method name {q.method!r} as query {other.name} "
+                    f"({other.location})",
+                    q.location,
+                    q.name,
+                )
+            )
+    sink.raise_if_any()
     check_secrets(config.secrets, catalog)
     package = Package(compiler.enums(), compiler.models, modules, sources)
     package.catalog = catalog
     return package
+
+
+def module_name(stem: str, taken: Container[str]) -> str:
+    """The Python module for a query file: an identifier that clashes with nothing generated.
+
+    ``2024_users.sql`` -> ``q_2024_users``; ``models.sql`` -> ``models_queries``; a second
+    file mapping to a taken name gets ``_2``, ``_3``...
+    """
+    base = py_ident(stem, "queries", prefix="q_", local=False)
+    if base in _RESERVED_MODULES:
+        base += "_queries"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    return name
 
 
 def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
@@ -82,7 +117,14 @@ def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
         assert package.catalog is not None
         outputs[config.out / "secrets.py"] = render_secrets(config.secrets, package.catalog)
     if config.authz:
-        policies = {q.name: parse_policy(q.authz or "", q) for q in package.queries}
+        policies = {}
+        sink = ErrorSink()
+        for q in package.queries:
+            try:
+                policies[q.name] = parse_policy(q.authz or "", q)
+            except CodegenError as exc:
+                sink.add(exc.within(q.name, q.location))
+        sink.raise_if_any()
         if config.authz_out is not None and config.authz_settings is not None:
             if not config.package:
                 raise CodegenError(
@@ -148,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args)
         outputs = generate(config)
+    except CodegenErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print(f"codegen: {exc.summary()}", file=sys.stderr)
+        return 1
     except (CodegenError, PgServerError) as exc:
         print(f"codegen: error: {exc}", file=sys.stderr)
         return 1

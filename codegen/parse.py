@@ -8,13 +8,15 @@ and operators such as ``@>`` are never mistaken for parameters.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pglast.parser import ParseError, scan
 
-from codegen.errors import CodegenError, Location
+from codegen.errors import CodegenError, ErrorSink, Location
 
 KINDS = (
     ":one",
@@ -28,7 +30,6 @@ KINDS = (
     ":batchone",
 )
 
-_NAME_LINE = re.compile(r"^--\s*name:\s*(?P<rest>.*)$")
 _NAME_AND_KIND = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s+(?P<kind>:[a-z]+)\s*$")
 _ANNOTATION = re.compile(r"^--\s*(?P<key>[a-z_]+):\s*(?P<value>.*?)\s*$")
 AUTHZ_FILTER_MARKER = "/* authz:filter */"
@@ -86,30 +87,79 @@ def read_query_files(source: Path) -> list[tuple[Path, str]]:
     return [(source, source.read_text())]
 
 
-def parse_query_file(path: Path, text: str) -> list[RawQuery]:
-    """Split a query file into blocks and rewrite each one."""
-    lines = text.splitlines()
-    blocks: list[tuple[int, str, list[str]]] = []
-    current: tuple[int, str, list[str]] | None = None
-    for index, line in enumerate(lines, start=1):
-        match = _NAME_LINE.match(line.strip())
-        if match:
-            current = (index, match.group("rest"), [])
-            blocks.append(current)
-            continue
-        if current is None:
-            stripped = line.strip()
-            if stripped and not stripped.startswith("--"):
-                raise CodegenError(
-                    "SQL outside a query block: every query needs a '-- name: Name :kind' line",
-                    Location(path, index),
-                )
-            continue
-        current[2].append(line)
-    return [_parse_block(path, line_no, header, body) for line_no, header, body in blocks]
+# A query header: `-- name: Name :kind` on its own line, or `/* name: Name :kind */`.
+_HEADER = re.compile(
+    r"^[ \t]*(?:--[ \t]*name:(?P<line>[^\n]*)|/\*[ \t]*name:(?P<block>.*?)\*/)", re.M | re.S
+)
 
 
-def _parse_block(path: Path, line_no: int, header: str, body: list[str]) -> RawQuery:
+def parse_query_file(path: Path, text: str, sink: ErrorSink | None = None) -> list[RawQuery]:
+    """Split a query file into its named statements, sqlc's way, and rewrite each one.
+
+    A query runs from its name header to the first ``;`` (or the next header). Comment lines
+    directly above a header are its documentation (the doc comment many projects write above
+    each name line). Statements with no name header are ignored, as sqlc ignores them.
+    Errors go to ``sink`` when given (so the caller can report every one), else raise.
+    """
+    own = sink is None
+    sink = sink or ErrorSink()
+    try:
+        tokens = scan(text)
+    except ParseError as exc:
+        sink.add(CodegenError(f"syntax error: {exc}", Location(path, 1)))
+        tokens = []
+    inside = _token_spans(tokens)
+    headers = [m for m in _HEADER.finditer(text) if not inside(m.start())]
+    semicolons = [t.start for t in tokens if t.name == "ASCII_59"]
+    lines = text.split("\n")
+    out: list[RawQuery] = []
+    for i, m in enumerate(headers):
+        line_no = text.count("\n", 0, m.start()) + 1
+        limit = _doc_start(text, lines, headers[i + 1]) if i + 1 < len(headers) else len(text)
+        end = next((s for s in semicolons if m.end() <= s < limit), limit)
+        header = m.group("line") if m.group("line") is not None else m.group("block")
+        doc = _doc_above(lines, line_no)
+        try:
+            out.append(_parse_block(path, line_no, header, text[m.end() : end].split("\n"), doc))
+        except CodegenError as exc:
+            sink.add(exc)
+    if own:
+        sink.raise_if_any()
+    return out
+
+
+def _token_spans(tokens: list[Any]) -> Any:
+    """A test: does a character offset fall inside a token (a string, a dollar-quoted body)?"""
+    starts = [t.start for t in tokens]
+
+    def inside(offset: int) -> bool:
+        i = bisect.bisect_right(starts, offset) - 1
+        return i >= 0 and tokens[i].start < offset <= tokens[i].end
+
+    return inside
+
+
+def _doc_above(lines: list[str], line_no: int) -> list[str]:
+    """The run of `--` comment lines right above the header on line ``line_no``."""
+    doc: list[str] = []
+    i = line_no - 2
+    while i >= 0 and lines[i].strip().startswith("--") and not _HEADER.match(lines[i]):
+        doc.insert(0, lines[i].strip()[2:].strip())
+        i -= 1
+    return doc
+
+
+def _doc_start(text: str, lines: list[str], header: re.Match[str]) -> int:
+    """Offset where the header's doc comment (or the header itself) starts."""
+    line_no = text.count("\n", 0, header.start()) + 1
+    first = line_no - len(_doc_above(lines, line_no))
+    return sum(len(line) + 1 for line in lines[: first - 1])
+
+
+def _parse_block(
+    path: Path, line_no: int, header: str, body: list[str], doc_above: list[str]
+) -> RawQuery:
+    """One query: ``body[0]`` is the rest of the header's line, ``body[i]`` line ``line_no + i``."""
     loc = Location(path, line_no)
     match = _NAME_AND_KIND.match(header.strip())
     if not match:
@@ -118,9 +168,11 @@ def _parse_block(path: Path, line_no: int, header: str, body: list[str]) -> RawQ
         )
     name, kind = match.group("name"), match.group("kind")
     if kind not in KINDS:
-        raise CodegenError(f"unknown query kind {kind!r} (expected one of {' '.join(KINDS)})", loc)
+        raise CodegenError(
+            f"unknown query kind {kind!r} (expected one of {' '.join(KINDS)})", loc, name
+        )
     annotations: dict[str, str] = {}
-    doc: list[str] = []
+    doc: list[str] = list(doc_above)
     sql_start = 0
     for i, line in enumerate(body):
         stripped = line.strip()
@@ -133,17 +185,21 @@ def _parse_block(path: Path, line_no: int, header: str, body: list[str]) -> RawQ
         if ann:
             key = ann.group("key")
             if key in annotations:
-                raise CodegenError(f"duplicate '-- {key}:' annotation", loc.at(line_no + 1 + i))
+                raise CodegenError(f"duplicate '-- {key}:' annotation", loc.at(line_no + i), name)
             annotations[key] = ann.group("value")
         else:
             doc.append(stripped[2:].strip())
     else:
-        raise CodegenError(f"query {name} has no SQL", loc)
+        raise CodegenError("no SQL after the name line", loc, name)
     sql_lines = body[sql_start:]
-    source_sql = "\n".join(sql_lines).strip()
+    indent = len(sql_lines[0]) - len(sql_lines[0].lstrip())
+    source_sql = "\n".join(sql_lines)[indent:].rstrip()
     source_sql = _strip_trailing_semicolon(source_sql)
-    loc = Location(path, line_no, sql_line=line_no + 1 + sql_start)
-    sql, params, embeds = rewrite(source_sql, loc)
+    loc = Location(path, line_no, sql_line=line_no + sql_start)
+    try:
+        sql, params, embeds = rewrite(source_sql, loc)
+    except CodegenError as exc:
+        raise exc.within(name, loc) from None
     return RawQuery(
         name=name,
         kind=kind,

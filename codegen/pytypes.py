@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from codegen.catalog import Catalog, PgType
 from codegen.errors import CodegenError
+from codegen.names import class_name
 
 # (annotation, import module or "" for builtins)
 _BASE: dict[str, tuple[str, str]] = {
@@ -71,10 +72,6 @@ class PyType:
     @property
     def needs_dump(self) -> bool:
         return bool(self.json or self.encode or self.array is not None)
-
-
-def enum_class_name(type_name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in type_name.split("_") if part)
 
 
 def _import_pair(spec: str) -> tuple[str, str]:
@@ -153,7 +150,7 @@ class TypeMapper:
             return apply_override(base, override) if override else base
         if typ.kind == "e":
             self.used_enums.add(oid)
-            cls = enum_class_name(typ.name)
+            cls = class_name(typ.name, typ.schema)
             base = PyType(cls, frozenset({(".models", cls)}), enum=cls)
             return apply_override(base, override) if override else base
         annotation, module = _BASE.get(typ.name, ("str", ""))

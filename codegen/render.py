@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass
 
 import jinja2
 
 from codegen.compiler import EmbedIR, FieldIR, ModelIR, Package, ParamIR, QueryIR, RowIR
-from codegen.errors import CodegenError
+from codegen.errors import CodegenError, ErrorSink
+from codegen.names import enum_members
 from codegen.parse import AUTHZ_FILTER_MARKER
 from codegen.pytypes import PyType
 
@@ -230,15 +230,6 @@ def _sqlconst(sql: str) -> str:
     return '"""\n' + sql + '\n"""'
 
 
-def _enum_member(value: str) -> str:
-    name = "".join(c if c.isalnum() else "_" for c in value).upper()
-    if not name or name[0].isdigit():
-        name = "V_" + name
-    if keyword.iskeyword(name):
-        name += "_"
-    return name
-
-
 @dataclass(frozen=True)
 class _Module:
     module: str
@@ -258,7 +249,7 @@ def make_env() -> jinja2.Environment:
     env.filters.update(
         pyrepr=repr,
         sqlconst=_sqlconst,
-        enum_member=_enum_member,
+        enum_members=lambda e: list(zip(enum_members(e.values), e.values, strict=True)),
         method=method,
         signature=signature,
         returns=returns,
@@ -275,11 +266,28 @@ class Renderer:
         self.env = make_env()
         self.env.filters.update(
             source=lambda q: self.source_of[q.module],
+            method=lambda q, is_async: self._methods[q.name, is_async],
         )
+        self._methods: dict[tuple[str, bool], str] = {}
+
+    def _render_methods(self) -> None:
+        """Every query's method bodies, rendered up front so that every problem is reported
+        at once with the query it belongs to."""
+        sink = ErrorSink()
+        for q in self.package.queries:
+            try:
+                for is_async in (False, True):
+                    self._methods[q.name, is_async] = method(q, is_async)
+                if q.has_authz_filter:
+                    split_filter_sql(q.sql)
+            except CodegenError as exc:
+                sink.add(exc.within(q.name, q.location))
+        sink.raise_if_any()
 
     def render(self) -> dict[str, str]:
         """File name (relative to the output directory) -> content."""
         pkg = self.package
+        self._render_methods()
         files: dict[str, str] = {}
         needs_exec_result = any(q.kind == ":execresult" for q in pkg.queries)
         model_imports = _import_lines(

@@ -47,7 +47,7 @@ def test_syntax_error_names_file_line_and_server_message(
         chatdb_pg_server,
         "-- name: Ok :one\nSELECT 1 AS one;\n\n-- name: Bad :many\nSELECT id\nFROM items\nWHERE name = = @name;\n",
     )
-    assert msg == 'queries.sql:7: server: syntax error at or near "="'
+    assert msg == 'queries.sql:7: query Bad: server: syntax error at or near "="'
 
 
 def test_unknown_column_points_at_the_line_of_the_column(
@@ -58,7 +58,7 @@ def test_unknown_column_points_at_the_line_of_the_column(
         chatdb_pg_server,
         "-- name: Bad :many\nSELECT id,\n       nope\nFROM items;\n",
     )
-    assert msg.startswith('queries.sql:3: server: column "nope" does not exist')
+    assert msg.startswith('queries.sql:3: query Bad: server: column "nope" does not exist')
 
 
 def test_duplicate_query_name(tmp_path: Path, chatdb_pg_server: PgServer) -> None:
@@ -67,17 +67,28 @@ def test_duplicate_query_name(tmp_path: Path, chatdb_pg_server: PgServer) -> Non
         chatdb_pg_server,
         "-- name: Get :one\nSELECT 1 AS a;\n-- name: Get :one\nSELECT 2 AS a;\n",
     )
-    assert msg == "queries.sql:3: duplicate query name Get (first defined at queries.sql:1)"
+    assert msg == "queries.sql:3: query Get: duplicate query name (first defined at queries.sql:1)"
 
 
-def test_sql_without_a_name_line(tmp_path: Path, chatdb_pg_server: PgServer) -> None:
-    msg = compile_error(tmp_path, chatdb_pg_server, "-- just a comment\nSELECT 1;\n")
-    assert msg.startswith("queries.sql:2: SQL outside a query block")
+def test_sql_without_a_name_line_is_ignored_as_sqlc_does(
+    tmp_path: Path, chatdb_pg_server: PgServer
+) -> None:
+    out = generate(
+        project(tmp_path, "-- just a comment\nSELECT 1;\n-- name: Get :one\nSELECT 2 AS a;\n"),
+        chatdb_pg_server,
+    )
+    assert list(compile_info(out)) == ["Get"]
+
+
+def compile_info(outputs: dict[Path, str]) -> list[str]:
+    """The query names a generated registry lists."""
+    registry = next(text for path, text in outputs.items() if path.name == "registry.py")
+    return [line.split("'")[1] for line in registry.splitlines() if line.startswith("    '")]
 
 
 def test_unknown_kind(tmp_path: Path, chatdb_pg_server: PgServer) -> None:
     msg = compile_error(tmp_path, chatdb_pg_server, "-- name: Get :single\nSELECT 1 AS a;\n")
-    assert msg.startswith("queries.sql:1: unknown query kind ':single'")
+    assert msg.startswith("queries.sql:1: query Get: unknown query kind ':single'")
 
 
 def test_malformed_name_line(tmp_path: Path, chatdb_pg_server: PgServer) -> None:
@@ -85,20 +96,22 @@ def test_malformed_name_line(tmp_path: Path, chatdb_pg_server: PgServer) -> None
     assert msg.startswith("queries.sql:1: malformed name line")
 
 
-def test_two_statements_in_one_block(tmp_path: Path, chatdb_pg_server: PgServer) -> None:
-    msg = compile_error(tmp_path, chatdb_pg_server, "-- name: Get :exec\nSELECT 1; SELECT 2;\n")
-    assert "exactly one statement" in msg
+def test_a_statement_after_the_semicolon_has_no_name_and_is_ignored(
+    tmp_path: Path, chatdb_pg_server: PgServer
+) -> None:
+    out = generate(project(tmp_path, "-- name: Get :exec\nSELECT 1; SELECT 2;\n"), chatdb_pg_server)
+    assert "SELECT 2" not in "".join(out.values())
 
 
 def test_one_without_columns(tmp_path: Path, chatdb_pg_server: PgServer) -> None:
     msg = compile_error(tmp_path, chatdb_pg_server, "-- name: Del :one\nDELETE FROM items;\n")
-    assert msg == "queries.sql:1: :one query Del returns no columns"
+    assert msg == "queries.sql:1: query Del: a :one query must return columns"
 
 
 def test_missing_policy_when_authz_is_on(tmp_path: Path, chatdb_pg_server: PgServer) -> None:
     queries = "-- name: Get :one\nSELECT 1 AS a;\n"
     msg = compile_error(tmp_path, chatdb_pg_server, queries, authz=True)
-    assert msg == "queries.sql:1: query Get has no '-- authz:' policy line (authz is enabled)"
+    assert msg == "queries.sql:1: query Get: no '-- authz:' policy line (authz is enabled)"
     # The same project compiles when the project switches annotations off.
     assert generate(project(tmp_path, queries, authz=False), chatdb_pg_server)
 
@@ -170,7 +183,13 @@ def test_cli_flags_compile_a_foreign_project_and_check_it(
     (tmp_path / "queries.sql").write_text("-- name: Get :bogus\nSELECT 1;\n")
     capsys.readouterr()
     assert main(flags) == 1
-    assert capsys.readouterr().err.startswith("codegen: error: ")
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith(
+        "queries.sql:1: query Get: unknown query kind ':bogus' (expected one of"
+        " :one :many :exec :execrows :execresult :copyfrom :batchexec :batchmany"
+        " :batchone)"
+    )
+    assert err[1:] == ["codegen: 1 error in 1 file; nothing written"]
 
 
 def test_pyproject_section_and_overrides(tmp_path: Path) -> None:

@@ -1,0 +1,2 @@
+-- name: AuthorsWithBio :many
+SELECT id, bio FROM authors WHERE bio IS NOT NULL ORDER BY id;

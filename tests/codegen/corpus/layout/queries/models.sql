@@ -1,0 +1,2 @@
+-- name: DeleteAuthor :execrows
+DELETE FROM authors WHERE id = $1;
