@@ -56,6 +56,8 @@ from chatdb.db import (
 )
 from chatdb.dbcrypt import Cipher, Ciphers, ensure_active_keys, generate_key
 from chatdb.errors import Conflict, NotAuthorized
+from chatdb.events import ChatEvents, Event, Kind, Listener, Resync, Subscription, publish
+from chatdb.events import model as events
 from chatdb.migrate import Migrator
 from chatdb.ops import Chats, ProviderConfig, ToolResult
 from chatdb.store import Store
@@ -220,10 +222,19 @@ class People:
 class Session:
     """The narrated agent session over one migrated database."""
 
-    def __init__(self, t: Transcript, store: Store[Querier], conn: psycopg.Connection[Any]) -> None:
+    def __init__(
+        self,
+        t: Transcript,
+        store: Store[Querier],
+        conn: psycopg.Connection[Any],
+        listener: Listener,
+    ) -> None:
         self.t = t
         self.store = store
         self.conn = conn
+        self.hub = ChatEvents(listener, store)
+        self.feed: Subscription | None = None
+        self.bobs_feed: Subscription | None = None
         self.chats = Chats(
             store, default_system_prompt="You are a coding agent working in the user's workspace."
         )
@@ -244,6 +255,10 @@ class Session:
 
     def run(self) -> None:
         people = self.organization()
+        # Alice's client subscribes to her chat list before anything happens to it; the last
+        # section shows what it received while the session ran.
+        self.feed = self.hub.subscribe_chat_list(owner_id=people.alice.id, actor=people.alice)
+        self.bobs_feed = self.hub.subscribe_chat_list(owner_id=people.alice.id, actor=people.bob)
         sonnet, mini = self.configuration(people.admin)
         chat = self.first_chat(people)
         self.agent_run(people, chat, sonnet, mini)
@@ -251,6 +266,7 @@ class Session:
         self.refusal(people, chat)
         self.archive(people, chat)
         self.cost(people)
+        self.live_events(people, chat)
 
     def organization(self) -> People:
         t = self.t
@@ -389,6 +405,13 @@ class Session:
         )
         assert child.root_chat_id == chat.id and child.owner_id == people.alice.id
         [sub] = self.chats.acquire_chats(self.worker_id, actor=CHATD)
+        awaited: list[Chat | None] = []
+        parent_waits = threading.Thread(
+            target=lambda: awaited.append(
+                self.hub.wait_for_chat(child.id, {"completed", "error"}, timeout=30, actor=CHATD)
+            )
+        )
+        parent_waits.start()
         self.assistant_step(
             sub,
             sonnet,
@@ -401,6 +424,12 @@ class Session:
             ),
             status=ChatStatus.COMPLETED,
         )
+        parent_waits.join(40)
+        if awaited and awaited[0] is not None:
+            t.say(
+                "The agent awaited its sub-agent with wait_for_chat, which wakes on the "
+                f"sub-agent's status events: it returned the sub-agent {awaited[0].status}."
+            )
 
         sent = self.chats.send_message(
             chat.id,
@@ -666,7 +695,7 @@ class Session:
                 runtime_ms=[step.runtime_ms],
                 provider_response_id=[f"resp_{uuid4().hex[:12]}"],
             )
-            q.update_chat_status(
+            after = q.update_chat_status(
                 id=chat.id,
                 status=status,
                 worker_id=None,
@@ -674,9 +703,57 @@ class Session:
                 heartbeat_at=None,
                 last_error=None,
             )
+            # Writes outside the workflows publish their own events, in their transaction.
+            with self.store.connection() as conn:
+                publish(
+                    conn,
+                    [
+                        *events.messages_appended(after, [message.id]),
+                        *events.status_changed(after, after.status),
+                    ],
+                )
             return message
 
         return self.store.in_tx(write)
+
+    def live_events(self, people: People, chat: Chat) -> None:
+        t = self.t
+        t.heading("Live events: what alice's subscription received")
+        assert self.feed is not None and self.bobs_feed is not None
+        renamed = self.chats.update_chat(
+            chat.id, title="Flaky checkout test: fixed", actor=people.alice
+        )
+        t.say(
+            "Alice's client subscribed to her chat list (ChatEvents.subscribe_chat_list) before "
+            "her first chat existed. Every workflow above published its events in its own "
+            "transaction; they reached the subscriber on commit, in order. Renaming the chat "
+            "now, and reading the feed up to that rename:"
+        )
+        titles: dict[UUID, str] = {}
+        rows: list[tuple[object, ...]] = []
+        while True:
+            item = self.feed.get(timeout=10)
+            if item is None:
+                raise RuntimeError("the rename's event never arrived")
+            if isinstance(item, Resync):
+                rows.append((len(rows) + 1, f"resync ({item.reason})", "", ""))
+                continue
+            if item.chat_id not in titles:
+                with self.as_(people.alice) as q:
+                    titles[item.chat_id] = q.get_chat_by_id(id=item.chat_id).title
+            rows.append(
+                (len(rows) + 1, item.kind, shorten(titles[item.chat_id], 34), _details(item))
+            )
+            if item.kind is Kind.CHAT_UPDATED and item.chat_id == renamed.id:
+                break
+        self.feed.close()
+        t.table(["#", "event", "chat", "details"], rows)
+        t.say(
+            f"Bob subscribed to alice's chat list at the same time; it holds "
+            f"{self.bobs_feed.pending()} events: every event is authorized again on delivery, "
+            "against the chat's owner and organization."
+        )
+        self.bobs_feed.close()
 
     def messages_table(self, messages: Sequence[ChatMessage]) -> None:
         rows = []
@@ -684,6 +761,12 @@ class Session:
             parts = parse_content(m.content_version, m.content, m.role)
             rows.append((m.id, m.role, m.visibility, shorten(text_of(parts, " "))))
         self.t.table(["id", "role", "visible to", "text"], rows)
+
+
+def _details(event: Event) -> str:
+    """An event's data, short (ids are long and say little in a transcript)."""
+    data = {k: v for k, v in event.data.items() if k != "worker" and v is not None}
+    return ", ".join(f"{k}={v}" for k, v in data.items())
 
 
 # --- running it --------------------------------------------------------------------------------
@@ -750,8 +833,11 @@ def run(out: TextIO | None = None) -> None:
         with (
             Store(dsn, querier_factory=Querier, min_size=1, max_size=2) as store,
             psycopg.connect(dsn, autocommit=True) as conn,
+            Listener(dsn) as listener,
         ):
-            Session(t, store, conn).run()
+            if not listener.wait_connected(30):
+                raise RuntimeError("the event listener did not connect")
+            Session(t, store, conn, listener).run()
     t.write()
     t.say(f"Done in {time.monotonic() - started:.1f} s; the database is gone.")
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen.errors import CodegenError
+from codegen.instrument import InstrumentSettings
 from codegen.pytypes import Override
 
 DEFAULT_ERRORS_MODULE = "chatdb.errors"
@@ -72,6 +73,7 @@ class Config:
     authz_out: Path | None = None  # where to write the authorization wrapper
     authz_settings: AuthzSettings | None = None
     secrets: tuple[SecretSpec, ...] = ()
+    instrument: InstrumentSettings | None = None  # [tool.codegen.instrument]
     root: Path = field(default_factory=Path.cwd)  # paths in messages are relative to this
 
     def rel(self, path: Path) -> Path:
@@ -158,6 +160,7 @@ def load_config(
         else root / section["wrapper"]["out"],
         authz_settings=None if flags_only else _authz_settings(section.get("wrapper")),
         secrets=() if flags_only else _secrets(section.get("secrets", {})),
+        instrument=None if flags_only else _instrument_settings(section.get("instrument")),
         root=root,
     )
 
@@ -183,6 +186,16 @@ def _secrets(raw: Any) -> tuple[SecretSpec, ...]:
             )
         )
     return tuple(out)
+
+
+def _instrument_settings(raw: Any) -> InstrumentSettings | None:
+    """``[tool.codegen.instrument]``: where to render the instrumented queriers."""
+    if raw is None:
+        return None
+    try:
+        return InstrumentSettings(out=str(raw["out"]), runtime=str(raw["runtime"]))
+    except (KeyError, TypeError) as exc:
+        raise CodegenError(f"[tool.codegen.instrument]: missing or bad key {exc}") from exc
 
 
 def _authz_settings(raw: Any) -> AuthzSettings | None:

@@ -15,6 +15,7 @@ from codegen.catalog import apply_schema, load_catalog, schema_files
 from codegen.compiler import Compiler, Package, QueryIR
 from codegen.config import Config, add_options, config_from_args
 from codegen.errors import CodegenError, CodegenErrors, ErrorSink
+from codegen.instrument import render_instrumented
 from codegen.names import py_ident
 from codegen.parse import parse_query_file, read_query_files
 from codegen.pgserver import PgServer, PgServerError, throwaway_server
@@ -133,6 +134,10 @@ def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
             outputs[config.authz_out] = render_wrapper(
                 package.queries, policies, config.package, config.authz_settings
             )
+    if config.instrument is not None and config.package:
+        outputs[config.root / config.instrument.out] = render_instrumented(
+            package.queries, config.package, config.instrument
+        )
     if config.docs is not None:
         outputs[config.docs] = write_docs(package, package.sources)
     if config.schema_dump is not None:

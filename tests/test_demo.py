@@ -54,6 +54,7 @@ def test_the_demo_narrates_every_step_in_numbered_sections(transcript: str) -> N
         "Authorization: bob may not read alice's chat",
         "Archiving a family",
         "What it cost (as alice)",
+        "Live events: what alice's subscription received",
     ]
     assert "Applying " in transcript and "migrations to a fresh database ... done in" in transcript
     assert "Traceback" not in transcript
@@ -77,6 +78,17 @@ def test_the_demo_answers_the_client_tool_call_and_archives_the_family(transcrip
     assert "Alice's client answered with submit_tool_results: the chat is pending." in text
     assert "Archiving the root archived its family (2 chats)" in text
     assert "Unarchiving the sub-agent alone -> refused: Conflict" in text
+
+
+def test_the_demo_shows_a_live_subscriber_receiving_the_sessions_events(transcript: str) -> None:
+    section = transcript.split("Live events: what alice's subscription received")[1]
+    kinds = re.findall(r"^ +\d+  ([a-z_.]+) ", section, re.M)
+    # Every kind of change the session made, in commit order, ending with the rename.
+    assert kinds[:3] == ["chat.created", "messages.appended", "chat.status"]
+    assert kinds[-3:] == ["chat.archived", "chat.archived", "chat.updated"]
+    assert {"queue.changed", "chat.pins", "chat.read"} <= set(kinds)
+    assert "it returned the sub-agent completed." in flat(transcript)
+    assert "it holds 0 events" in flat(section)
 
 
 def test_the_cost_summary_adds_up_per_model_and_matches_python(transcript: str) -> None:

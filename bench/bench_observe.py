@@ -1,0 +1,104 @@
+"""What per-query instrumentation costs: instrumented vs plain querier on one connection.
+
+Targets: metrics (prometheus-client histogram + error counter) ≤ 1.05×; nothing enabled ≈
+1.00× (the factory then returns the plain class). Tracing is measured with the OpenTelemetry
+SDK recording every span (a processor that drops them), i.e. sampling everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from prometheus_client import CollectorRegistry
+
+from bench.harness import FULL, Result, Settings, compare, compare_async
+from chatdb.db import AsyncQuerier, Querier
+from chatdb.observe import (
+    AsyncInstrumentedQuerier,
+    InstrumentedQuerier,
+    Instruments,
+    instrumented_querier,
+)
+from chatdb.testing.factories import Factories
+
+GROUP = "observe"
+TARGET = 1.05
+
+
+class _Drop(SpanExporter):
+    def export(self, spans: Any) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def _provider() -> TracerProvider:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_Drop()))
+    return provider
+
+
+def _reader(q: Querier, chat_id: UUID) -> Callable[[], object]:
+    return lambda: q.get_chat_by_id(id=chat_id)
+
+
+def run(dsn: str, settings: Settings = FULL) -> list[Result]:
+    results = []
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=1) as conn:
+        chat_id = Factories(conn).chat().id
+        plain = Querier(conn)
+        disabled = instrumented_querier(Instruments())(conn)
+        metrics = InstrumentedQuerier(conn, Instruments(metrics=True, registry=CollectorRegistry()))
+        traced = InstrumentedQuerier(conn, Instruments(tracing=True, tracer_provider=_provider()))
+        both = InstrumentedQuerier(
+            conn,
+            Instruments(
+                metrics=True,
+                tracing=True,
+                slow_query_seconds=1.0,
+                registry=CollectorRegistry(),
+                tracer_provider=_provider(),
+            ),
+        )
+        cases = [
+            ("nothing enabled (factory)", disabled, TARGET, "the factory returns the plain class"),
+            ("metrics", metrics, TARGET, "histogram + error counter per query"),
+            ("tracing (SDK, every span)", traced, None, "a span per query, sampled and ended"),
+            ("metrics + tracing + slow log", both, None, ""),
+        ]
+        for label, q, target, note in cases:
+            results.append(
+                compare(
+                    GROUP,
+                    f"get_chat_by_id, {label}",
+                    ("Querier", lambda: plain.get_chat_by_id(id=chat_id)),
+                    (type(q).__name__, _reader(q, chat_id)),
+                    settings,
+                    target=target,
+                    note=note,
+                )
+            )
+    results.append(asyncio.run(_run_async(dsn, chat_id, settings)))
+    return results
+
+
+async def _run_async(dsn: str, chat_id: UUID, settings: Settings) -> Result:
+    async with await psycopg.AsyncConnection.connect(
+        dsn, autocommit=True, prepare_threshold=1
+    ) as aconn:
+        plain = AsyncQuerier(aconn)
+        metrics = AsyncInstrumentedQuerier(
+            aconn, Instruments(metrics=True, registry=CollectorRegistry())
+        )
+        return await compare_async(
+            GROUP,
+            "async get_chat_by_id, metrics",
+            ("AsyncQuerier", lambda: plain.get_chat_by_id(id=chat_id)),
+            ("AsyncInstrumentedQuerier", lambda: metrics.get_chat_by_id(id=chat_id)),
+            settings,
+            target=TARGET,
+        )
