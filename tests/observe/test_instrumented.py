@@ -105,9 +105,12 @@ def test_calls_are_timed_counted_and_traced(
             q.get_chat_by_id(id=uuid.uuid4())
     assert count(registry, "GetChatByID") == 4
     assert errors(registry, "GetChatByID", "NotFound") == 1
-    assert registry.get_sample_value(
-        "chatdb_query_duration_seconds_bucket", {"query": "GetChatByID", "le": "+Inf"}
-    ) == 4
+    assert (
+        registry.get_sample_value(
+            "chatdb_query_duration_seconds_bucket", {"query": "GetChatByID", "le": "+Inf"}
+        )
+        == 4
+    )
     finished = [s for s in spans.get_finished_spans() if s.name == "GetChatByID"]
     assert len(finished) == 4
     ok, failed = finished[0], finished[3]
@@ -146,9 +149,12 @@ def test_slow_queries_are_logged_without_parameter_values(
 ) -> None:
     obs = Instruments(slow_query_seconds=0.0)
     secret = "s3cret-search-term"
-    with Store(chatdb_dsn, querier_factory=instrumented_querier(obs)) as s, s.querier() as q:
-        with caplog.at_level(logging.WARNING, logger="chatdb.slow_query"):
-            AuthzQuerier(q, actor=alice).get_chats(
+    with (
+        Store(chatdb_dsn, querier_factory=instrumented_querier(obs)) as s,
+        s.querier() as q,
+        caplog.at_level(logging.WARNING, logger="chatdb.slow_query"),
+    ):
+        AuthzQuerier(q, actor=alice).get_chats(
                 owner_id=alice.id, archived=None, label_filter={"k": secret}, has_unread=None,
                 title_query=secret, after_id=None, offset=0, limit=5,
             )  # fmt: skip
