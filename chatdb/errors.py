@@ -155,6 +155,30 @@ class CheckViolation(ConstraintViolation, InvalidInput):
     pass
 
 
+class FileTooLarge(CheckViolation):
+    """A chat file is larger than the 100 MB limit (``chat_files_data_size_check``).
+
+    Raised before the bytes are sent when the caller goes through a workflow, and for the
+    database's CHECK on any other path.
+    """
+
+    CONSTRAINT = "chat_files_data_size_check"
+    LIMIT_BYTES = 100 * 1024 * 1024
+
+    def __init__(self, *, size: int | None = None, query: str = "") -> None:
+        self.size = size
+        super().__init__(
+            f"a chat file holds at most {self.LIMIT_BYTES} bytes (100 MB)"
+            + (f", this one has {size}" if size is not None else ""),
+            constraint=self.CONSTRAINT,
+            table="chat_files",
+            column="data",
+            sqlstate="23514",
+            query=query,
+        )
+        self.field = "data"
+
+
 class NotNullViolation(ConstraintViolation, InvalidInput):
     pass
 
@@ -204,6 +228,8 @@ def classify(exc: BaseException, query: str = "") -> ChatDBError:
         return UnencryptedSecret(
             message, table=diag.table_name or "", column=diag.column_name or "", query=query
         )
+    if isinstance(exc, pgerr.CheckViolation) and diag.constraint_name == FileTooLarge.CONSTRAINT:
+        return FileTooLarge(query=query)
     for driver_cls, ours in _CONSTRAINT_CLASSES.items():
         if isinstance(exc, driver_cls):
             return ours(

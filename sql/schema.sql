@@ -404,6 +404,9 @@ ALTER TABLE ONLY public.chat_diff_statuses
 ALTER TABLE ONLY public.chat_file_links
     ADD CONSTRAINT chat_file_links_chat_id_file_id_key UNIQUE (chat_id, file_id);
 
+ALTER TABLE public.chat_files
+    ADD CONSTRAINT chat_files_data_size_check CHECK ((octet_length(data) <= 104857600)) NOT VALID;
+
 ALTER TABLE ONLY public.chat_files
     ADD CONSTRAINT chat_files_pkey PRIMARY KEY (id);
 

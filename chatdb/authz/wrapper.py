@@ -40,6 +40,7 @@ from chatdb.db import (
     GetChatDiffStatusSummaryRow,
     GetChatFamilyIDsByRootIDRow,
     GetChatFileMetadataByChatIDRow,
+    GetChatFileMetadataByIDsRow,
     GetChatFileOwnerByIDRow,
     GetChatIDsByFileIDRow,
     GetChatIncludeDefaultSystemPromptRow,
@@ -97,6 +98,7 @@ POLICIES: dict[str, str] = {
     "insert_chat_file": 'create chat_file(owner=owner_id, org=organization_id)',
     "get_chat_file_by_id": 'custom read on file, else readable via a linked chat',
     "get_chat_file_metadata_by_chat_id": 'read chat(chat_id)',
+    "get_chat_file_metadata_by_ids": 'post_filter read chat_file',
     "link_chat_files": 'update chat(chat_id) and read chat_file[](file_ids)',
     "delete_old_chat_files": 'system delete chat',
     "insert_chat_messages": 'update chat(chat_id)',
@@ -323,6 +325,12 @@ class AuthzQuerier(CustomAuthz):
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT, chat_id))
         return self._q.get_chat_file_metadata_by_chat_id(chat_id=chat_id)
+
+    def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]:
+        """GetChatFileMetadataByIDs: post_filter read chat_file"""
+        subject = self._actor()
+        rows = self._q.get_chat_file_metadata_by_ids(ids=ids)
+        return [row for row in rows if self._authz.allowed(subject, Action.READ, Object(ResourceType.CHAT_FILE, row.id, row.owner_id, row.organization_id))]
 
     def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
         """LinkChatFiles: update chat(chat_id) and read chat_file[](file_ids)"""
@@ -1100,6 +1108,12 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT, chat_id))
         return await self._q.get_chat_file_metadata_by_chat_id(chat_id=chat_id)
+
+    async def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]:
+        """GetChatFileMetadataByIDs: post_filter read chat_file"""
+        subject = self._actor()
+        rows = await self._q.get_chat_file_metadata_by_ids(ids=ids)
+        return [row for row in rows if self._authz.allowed(subject, Action.READ, Object(ResourceType.CHAT_FILE, row.id, row.owner_id, row.organization_id))]
 
     async def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
         """LinkChatFiles: update chat(chat_id) and read chat_file[](file_ids)"""

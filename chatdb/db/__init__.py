@@ -25,6 +25,7 @@ from .chat_files import (
     AsyncChatFilesQueries,
     ChatFilesQueries,
     GetChatFileMetadataByChatIDRow,
+    GetChatFileMetadataByIDsRow,
     InsertChatFileRow,
     LinkChatFilesRow,
 )
@@ -189,6 +190,7 @@ __all__ = [
     "GetChatDiffStatusSummaryRow",
     "GetChatFamilyIDsByRootIDRow",
     "GetChatFileMetadataByChatIDRow",
+    "GetChatFileMetadataByIDsRow",
     "GetChatFileOwnerByIDRow",
     "GetChatIDsByFileIDRow",
     "GetChatIncludeDefaultSystemPromptRow",

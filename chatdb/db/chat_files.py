@@ -35,6 +35,13 @@ WHERE l.chat_id = $1::uuid
 ORDER BY f.created_at, f.id
 """
 
+GET_CHAT_FILE_METADATA_BY_IDS = """
+SELECT f.id, f.owner_id, f.organization_id, f.created_at, f.name, f.mimetype
+FROM chat_files AS f
+WHERE f.id = ANY($1::uuid[])
+ORDER BY f.created_at, f.id
+"""
+
 LINK_CHAT_FILES = """
 WITH existing AS (
     SELECT file_id FROM chat_file_links
@@ -107,6 +114,18 @@ class GetChatFileMetadataByChatIDRow:
 
 
 @dataclass(frozen=True, slots=True)
+class GetChatFileMetadataByIDsRow:
+    """A row of GetChatFileMetadataByIDs."""
+
+    id: UUID
+    owner_id: UUID
+    organization_id: UUID
+    created_at: datetime
+    name: str
+    mimetype: str
+
+
+@dataclass(frozen=True, slots=True)
 class LinkChatFilesRow:
     """A row of LinkChatFiles."""
 
@@ -154,10 +173,21 @@ class ChatFilesQueries:
             raise classify(exc, "GetChatFileMetadataByChatID") from exc
         return [GetChatFileMetadataByChatIDRow(*r) for r in rows]
 
+    def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]:
+        """Lightweight metadata (no data) of the given files the actor may read, oldest first; ids that do not exist or are not readable are simply absent.
+
+        GetChatFileMetadataByIDs :many (chat_files.sql:22)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FILE_METADATA_BY_IDS, (list(ids),))
+            rows = cur.fetchall()
+        except Error as exc:
+            raise classify(exc, "GetChatFileMetadataByIDs") from exc
+        return [GetChatFileMetadataByIDsRow(*r) for r in rows]
+
     def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
         """Links files to a chat, ignoring ids already linked (and repeats in file_ids). All or linked. Returns how many new ids were refused (0 = all linked). Two concurrent calls can each pass the cap; callers that need the cap exact lock the chat row first (GetChatByIDForUpdate) in the same transaction.
 
-        LinkChatFiles :one (chat_files.sql:22)"""
+        LinkChatFiles :one (chat_files.sql:31)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(LINK_CHAT_FILES, (chat_id, list(file_ids), max_links))
             row = cur.fetchone()
@@ -170,7 +200,7 @@ class ChatFilesQueries:
     def delete_old_chat_files(self, *, before_time: datetime, limit: int) -> int:
         """Retention: deletes up to limit files created before before_time, oldest first, that no longer matter to any chat: not linked to a non-archived chat, nor to a chat updated at or after before_time (an archived chat's updated_at is its archive time). Rows another purger holds are skipped.
 
-        DeleteOldChatFiles :execrows (chat_files.sql:54)"""
+        DeleteOldChatFiles :execrows (chat_files.sql:63)"""
         try:
             cur = RawCursor(self._conn).execute(DELETE_OLD_CHAT_FILES, (before_time, limit))
         except Error as exc:
@@ -219,10 +249,21 @@ class AsyncChatFilesQueries:
             raise classify(exc, "GetChatFileMetadataByChatID") from exc
         return [GetChatFileMetadataByChatIDRow(*r) for r in rows]
 
+    async def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]:
+        """Lightweight metadata (no data) of the given files the actor may read, oldest first; ids that do not exist or are not readable are simply absent.
+
+        GetChatFileMetadataByIDs :many (chat_files.sql:22)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FILE_METADATA_BY_IDS, (list(ids),))
+            rows = await cur.fetchall()
+        except Error as exc:
+            raise classify(exc, "GetChatFileMetadataByIDs") from exc
+        return [GetChatFileMetadataByIDsRow(*r) for r in rows]
+
     async def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
         """Links files to a chat, ignoring ids already linked (and repeats in file_ids). All or linked. Returns how many new ids were refused (0 = all linked). Two concurrent calls can each pass the cap; callers that need the cap exact lock the chat row first (GetChatByIDForUpdate) in the same transaction.
 
-        LinkChatFiles :one (chat_files.sql:22)"""
+        LinkChatFiles :one (chat_files.sql:31)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(LINK_CHAT_FILES, (chat_id, list(file_ids), max_links))
             row = await cur.fetchone()
@@ -235,7 +276,7 @@ class AsyncChatFilesQueries:
     async def delete_old_chat_files(self, *, before_time: datetime, limit: int) -> int:
         """Retention: deletes up to limit files created before before_time, oldest first, that no longer matter to any chat: not linked to a non-archived chat, nor to a chat updated at or after before_time (an archived chat's updated_at is its archive time). Rows another purger holds are skipped.
 
-        DeleteOldChatFiles :execrows (chat_files.sql:54)"""
+        DeleteOldChatFiles :execrows (chat_files.sql:63)"""
         try:
             cur = await AsyncRawCursor(self._conn).execute(DELETE_OLD_CHAT_FILES, (before_time, limit))
         except Error as exc:

@@ -20,7 +20,12 @@ from .chat_costs import (
     GetChatCostSummaryRow,
 )
 from .chat_diff_statuses import AcquireStaleChatDiffStatusesRow
-from .chat_files import GetChatFileMetadataByChatIDRow, InsertChatFileRow, LinkChatFilesRow
+from .chat_files import (
+    GetChatFileMetadataByChatIDRow,
+    GetChatFileMetadataByIDsRow,
+    InsertChatFileRow,
+    LinkChatFilesRow,
+)
 from .chat_messages import GetChatUserPromptsByChatIDRow
 from .chat_model_configs import CountEnabledModelsWithoutPricingRow
 from .chat_ops import GetWorkspaceForChatBindingRow, IsChatModelConfigUsableRow
@@ -118,6 +123,8 @@ class Queries(Protocol):
     def get_chat_file_by_id(self, *, id: UUID) -> ChatFile: ...
 
     def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]: ...
+
+    def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]: ...
 
     def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow: ...
 
@@ -384,6 +391,8 @@ class AsyncQueries(Protocol):
     async def get_chat_file_by_id(self, *, id: UUID) -> ChatFile: ...
 
     async def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]: ...
+
+    async def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]: ...
 
     async def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow: ...
 

@@ -17,6 +17,7 @@ from chatdb.ops.chats import (
 )
 from chatdb.ops.config import ProviderConfig
 from chatdb.ops.facade import Chats
+from chatdb.ops.files import MAX_CHAT_FILE_BYTES, Files
 from chatdb.ops.mcp import McpServers
 from chatdb.ops.messages import (
     AUTO_PROMOTE_STATUSES,
@@ -35,6 +36,7 @@ __all__ = [
     "BUSY_STATUSES",
     "DEFAULT_TITLE",
     "IDLE_STATUSES",
+    "MAX_CHAT_FILE_BYTES",
     "TOOL_RESULTS_TIMEOUT_ERROR",
     "AsyncChats",
     "BoundWorkspace",
@@ -42,6 +44,7 @@ __all__ = [
     "Chats",
     "CreatedChat",
     "EditedMessage",
+    "Files",
     "McpServers",
     "Messaging",
     "NewMessage",

@@ -32,7 +32,7 @@ from chatdb.db import (
     ChatStatus,
     Querier,
 )
-from chatdb.errors import ChatArchived, InvalidInput, NotFound
+from chatdb.errors import ChatArchived, Conflict, InvalidInput, NotFound
 from chatdb.events import model as ev
 from chatdb.events.publish import publish
 from chatdb.store import Store
@@ -51,6 +51,14 @@ BUSY_STATUSES = frozenset({ChatStatus.PENDING, ChatStatus.RUNNING, ChatStatus.RE
 """A run is queued, running, or waiting for client tool results."""
 
 _USER_PART_TYPES = (TextPart, FilePart)
+
+MAX_FILE_LINKS_PER_CHAT = 1000
+"""How many files one chat may have linked (LinkChatFiles refuses the batch beyond it)."""
+
+
+def cited_file_ids(parts: Sequence[Part]) -> list[UUID]:
+    """The files a message cites (its file parts), each once, in order."""
+    return list(dict.fromkeys(p.file_id for p in parts if isinstance(p, FilePart)))
 
 
 def resolve_actor(actor: Subject | None) -> Subject:
@@ -216,6 +224,38 @@ class Tx:
         chat = self._chats.get(chat_id) or self.get_chat(chat_id)
         self.emit(ev.messages_appended(chat, [m.id for m in rows]))
         return rows
+
+    def link_cited_files(self, chat: Chat, parts: Sequence[Part]) -> None:
+        """Link the files a message cites to its chat, in the caller's transaction.
+
+        The actor must be allowed to read each file (LinkChatFiles checks read on every id:
+        NotAuthorized for someone else's file, NotFound for one that does not exist), and a
+        file must belong to the chat's organization (a chat never crosses organizations).
+        Already linked files are skipped; beyond MAX_FILE_LINKS_PER_CHAT nothing is linked
+        (Conflict). Any refusal aborts the whole workflow, so nothing is written.
+        """
+        ids = cited_file_ids(parts)
+        if not ids:
+            return
+        try:
+            row = self.q.link_chat_files(
+                chat_id=chat.id, file_ids=ids, max_links=MAX_FILE_LINKS_PER_CHAT
+            )
+        except NotFound:
+            # Files are checked in order, so the missing one is the first not readable.
+            readable = {m.id for m in self.q.get_chat_file_metadata_by_ids(ids=ids)}
+            missing = next((i for i in ids if i not in readable), None)
+            raise NotFound("chat file", str(missing)) from None
+        if row.refused:
+            raise Conflict(
+                f"chat {chat.id} would have more than {MAX_FILE_LINKS_PER_CHAT} linked files"
+            )
+        for meta in self.q.get_chat_file_metadata_by_ids(ids=ids):
+            if meta.organization_id != chat.organization_id:
+                raise InvalidInput(
+                    f"file {meta.id} belongs to another organization than chat {chat.id}",
+                    field="content",
+                )
 
     def set_pending(self, chat_id: UUID) -> Chat:
         """Queue the chat for a run: pending, no worker, no error.

@@ -78,6 +78,7 @@ class AsyncChats:
     auto_promote = _in_thread(Chats.auto_promote)
     edit_message = _in_thread(Chats.edit_message)
     submit_tool_results = _in_thread(Chats.submit_tool_results)
+    upload_file = _in_thread(Chats.upload_file)
     acquire_chats = _in_thread(Chats.acquire_chats)
     heartbeat = _in_thread(Chats.heartbeat)
     recover_stale_chats = _in_thread(Chats.recover_stale_chats)

@@ -263,6 +263,8 @@ class ChatLifecycle(Workflows):
                 dynamic_tools=args.dynamic_tools,
             )
             tx.emit(ev.chat_created(chat, chat.status))
+            if args.parts:
+                tx.link_cited_files(chat, args.parts)
             batch = self._initial_messages(tx, chat, args, workspace, parent, creator)
             return CreatedChat(chat, tx.insert_messages(chat.id, batch))
 

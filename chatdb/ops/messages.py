@@ -183,6 +183,7 @@ class Messaging(Workflows):
                 if model_config_id is not None
                 else chat.last_model_config_id
             )
+            tx.link_cited_files(chat, parts)
             if chat.status in BUSY_STATUSES and behavior is BusyBehavior.QUEUE:
                 queued = tx.q.insert_chat_queued_message(
                     chat_id=chat.id, content=dump_content(parts), model_config_id=model
@@ -286,6 +287,7 @@ class Messaging(Workflows):
             author = created_by if created_by is not None else person_id(subject)
             if author is None:
                 author = original.created_by
+            tx.link_cited_files(chat, parts)
             message = self._admit(tx, chat, parts, chat.last_model_config_id, author)
             return EditedMessage(tx.set_pending(chat.id), message, original.id)
 
@@ -389,7 +391,9 @@ class Messaging(Workflows):
             else chat.last_model_config_id
         )
         tx.emit(ev.queue_changed(chat, removed=queued.id))
-        message = self._admit(tx, chat, _queued_parts(queued), model, chat.owner_id)
+        parts = _queued_parts(queued)
+        tx.link_cited_files(chat, parts)
+        message = self._admit(tx, chat, parts, model, chat.owner_id)
         return PromotedMessage(tx.set_pending(chat.id), message, queued.id)
 
 

@@ -19,6 +19,15 @@ FROM chat_file_links AS l
 WHERE l.chat_id = @chat_id::uuid
 ORDER BY f.created_at, f.id;
 
+-- name: GetChatFileMetadataByIDs :many
+-- authz: post_filter read chat_file
+-- Lightweight metadata (no data) of the given files the actor may read, oldest first; ids
+-- that do not exist or are not readable are simply absent.
+SELECT f.id, f.owner_id, f.organization_id, f.created_at, f.name, f.mimetype
+FROM chat_files AS f
+WHERE f.id = ANY(@ids::uuid[])
+ORDER BY f.created_at, f.id;
+
 -- name: LinkChatFiles :one
 -- authz: update chat(chat_id) and read chat_file[](file_ids)
 -- Links files to a chat, ignoring ids already linked (and repeats in file_ids). All or

@@ -453,6 +453,20 @@ def _linked_file(w: World, m: str) -> Call:
     return Call(w.generic(m))
 
 
+@case("get_chat_file_metadata_by_ids")
+def _files_by_ids(w: World, m: str) -> Call:
+    older = w.f.chat_file(owner_id=w.owner.id, organization_id=w.org.id, created_at=T_OLD)
+    org = w.f.organization()
+    stranger = w.f.user(organization_id=org.id)
+    newer = w.f.chat_file(owner_id=stranger.id, organization_id=org.id, created_at=T0)
+    # Oldest first: one read check per row, in row order; an unknown id yields no row.
+    checks = [
+        Check(A.READ, Object.chat_file(older.id, w.owner.id, w.org.id)),
+        Check(A.READ, Object.chat_file(newer.id, stranger.id, org.id)),
+    ]
+    return Call({"ids": [newer.id, older.id, uuid4()]}, checks)
+
+
 @case("get_chat_file_by_id")
 def _file_by_id(w: World, m: str) -> Call:
     file = w.file

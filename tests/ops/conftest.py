@@ -27,6 +27,8 @@ _TABLES = (
     "chats",
     "chat_messages",
     "chat_queued_messages",
+    "chat_files",
+    "chat_file_links",
     "chat_providers",
     "user_configs",
     "site_configs",

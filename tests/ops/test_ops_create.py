@@ -382,7 +382,10 @@ def test_a_system_actor_must_name_the_owner(
 def test_user_content_parts_are_stored_as_version_one(
     chats: Chats, org: db.Organization, alice: Subject, model: Any
 ) -> None:
-    file_id = "5f3a1a5e-9c1f-4b43-9a51-0a0d1c6f7e10"
+    upload = chats.upload_file(
+        organization_id=org.id, name="a.png", mimetype="image/png", data=b"png", actor=alice
+    )
+    file_id = str(upload.id)  # a message may cite only files that exist and alice may read
     created = chats.create_chat(
         organization_id=org.id,
         content=[
