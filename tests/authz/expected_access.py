@@ -17,7 +17,7 @@ The subjects, all acting on the rows of one organization ("org A"):
 - ``no_actor``: nobody; refused everywhere (fail closed), so it is in no set below.
 
 For the methods in ``FILTERED`` a refusal drops the rows instead of raising: "allowed" means
-the object owner's chats are among the rows returned.
+the object owner's chats (or files) are among the rows returned.
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ EXPECTED: dict[str, S] = {
     "insert_chat_file": CHAT,
     "get_chat_file_by_id": CHAT,
     "get_chat_file_metadata_by_chat_id": CHAT,
+    "get_chat_file_metadata_by_ids": CHAT,
     "link_chat_files": frozenset({"org_admin", "site_owner", "chatd", "system"}),
     "delete_old_chat_files": SITE_CHAT_DELETE,
     # The lookups behind get_chat_file_by_id: site-wide only.
@@ -228,5 +229,6 @@ FILTERED: frozenset[str] = frozenset(
         "get_chats_by_workspace_ids",
         "get_latest_chat_ids_by_workspace_ids",
         "get_active_chats_by_agent_id",
+        "get_chat_file_metadata_by_ids",
     }
 )

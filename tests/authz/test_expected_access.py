@@ -185,17 +185,22 @@ class Sweep:
 
     def __init__(self, method: str, owner: UUID, conn: psycopg.Connection[Any]) -> None:
         self.method = method
-        self.owner_chats = {
-            r[0] for r in conn.execute("SELECT id FROM chats WHERE owner_id = %s", (owner,))
+        self.owner_rows = {
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM chats WHERE owner_id = %(o)s"
+                " UNION ALL SELECT id FROM chat_files WHERE owner_id = %(o)s",
+                {"o": owner},
+            )
         }
 
     def admitted(self, result: Any) -> bool:
         """A call that returned admitted its subject; for a listing, only if the owner's
-        rows came back (a filter refuses by leaving them out)."""
+        rows (chats or files) came back (a filter refuses by leaving them out)."""
         if self.method not in FILTERED:
             return True
         assert isinstance(result, list)
-        return bool(chat_ids(result) & self.owner_chats)
+        return bool(chat_ids(result) & self.owner_rows)
 
     def verdict(self, admitted: dict[str, bool]) -> None:
         got = {name for name, ok in admitted.items() if ok}
