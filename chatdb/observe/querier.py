@@ -43,6 +43,7 @@ from chatdb.db import (
     GetChatDiffStatusSummaryRow,
     GetChatFamilyIDsByRootIDRow,
     GetChatFileMetadataByChatIDRow,
+    GetChatFileMetadataByIDsRow,
     GetChatFileOwnerByIDRow,
     GetChatIDsByFileIDRow,
     GetChatIncludeDefaultSystemPromptRow,
@@ -104,6 +105,7 @@ from chatdb.db.chat_files import (
     DELETE_OLD_CHAT_FILES,
     GET_CHAT_FILE_BY_ID,
     GET_CHAT_FILE_METADATA_BY_CHAT_ID,
+    GET_CHAT_FILE_METADATA_BY_IDS,
     INSERT_CHAT_FILE,
     LINK_CHAT_FILES,
 )
@@ -258,6 +260,7 @@ QUERY_TEXT: dict[str, str] = {
     "InsertChatFile": INSERT_CHAT_FILE,
     "GetChatFileByID": GET_CHAT_FILE_BY_ID,
     "GetChatFileMetadataByChatID": GET_CHAT_FILE_METADATA_BY_CHAT_ID,
+    "GetChatFileMetadataByIDs": GET_CHAT_FILE_METADATA_BY_IDS,
     "LinkChatFiles": LINK_CHAT_FILES,
     "DeleteOldChatFiles": DELETE_OLD_CHAT_FILES,
     "InsertChatMessages": INSERT_CHAT_MESSAGES,
@@ -451,6 +454,10 @@ class InstrumentedQuerier(Querier):
     def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]:
         with self._obs.call("GetChatFileMetadataByChatID"):
             return Querier.get_chat_file_metadata_by_chat_id(self, chat_id=chat_id)
+
+    def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]:
+        with self._obs.call("GetChatFileMetadataByIDs"):
+            return Querier.get_chat_file_metadata_by_ids(self, ids=ids)
 
     def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
         with self._obs.call("LinkChatFiles"):
@@ -989,6 +996,10 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
     async def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]:
         with self._obs.call("GetChatFileMetadataByChatID"):
             return await AsyncQuerier.get_chat_file_metadata_by_chat_id(self, chat_id=chat_id)
+
+    async def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]:
+        with self._obs.call("GetChatFileMetadataByIDs"):
+            return await AsyncQuerier.get_chat_file_metadata_by_ids(self, ids=ids)
 
     async def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
         with self._obs.call("LinkChatFiles"):
