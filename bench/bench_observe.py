@@ -15,6 +15,7 @@ from uuid import UUID
 import psycopg
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import NoOpTracerProvider
 from prometheus_client import CollectorRegistry
 
 from bench.harness import FULL, Result, Settings, compare, compare_async
@@ -54,6 +55,9 @@ def run(dsn: str, settings: Settings = FULL) -> list[Result]:
         disabled = instrumented_querier(Instruments())(conn)
         metrics = InstrumentedQuerier(conn, Instruments(metrics=True, registry=CollectorRegistry()))
         traced = InstrumentedQuerier(conn, Instruments(tracing=True, tracer_provider=_provider()))
+        api_only = InstrumentedQuerier(
+            conn, Instruments(tracing=True, tracer_provider=NoOpTracerProvider())
+        )
         both = InstrumentedQuerier(
             conn,
             Instruments(
@@ -67,6 +71,7 @@ def run(dsn: str, settings: Settings = FULL) -> list[Result]:
         cases = [
             ("nothing enabled (factory)", disabled, TARGET, "the factory returns the plain class"),
             ("metrics", metrics, TARGET, "histogram + error counter per query"),
+            ("tracing, no SDK installed", api_only, TARGET, "opentelemetry-api's no-op tracer"),
             ("tracing (SDK, every span)", traced, None, "a span per query, sampled and ended"),
             ("metrics + tracing + slow log", both, None, ""),
         ]

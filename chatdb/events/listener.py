@@ -174,10 +174,14 @@ class Subscription:
                 future: asyncio.Future[None] = loop.create_future()
                 self._waiters.append((loop, future))
             remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(future, remaining)
+            try:
+                if remaining is not None and remaining <= 0:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(future, remaining)
+            finally:  # timed out or cancelled: forget this waiter (woken ones are gone)
+                with self._cond, contextlib.suppress(ValueError):
+                    self._waiters.remove((loop, future))
 
     def __iter__(self) -> Iterator[Item]:
         while (item := self.get()) is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -154,3 +155,17 @@ async def test_async_subscribers_receive_from_the_same_listener(
         assert [e for e in got if e.data.get("marker") is not None][-10:] == sent
     assert await subs[0].aget(0.05) is None
     stop.set()
+
+
+async def test_async_reads_that_time_out_leave_nothing_behind(listener: Listener) -> None:
+    """A waiter polling an idle subscription for hours must not grow its memory."""
+    sub = listener.subscribe(chat_id=uuid.uuid4())
+    for _ in range(200):
+        assert await sub.aget(0.001) is None
+    assert sub._waiters == []
+    task = asyncio.create_task(sub.aget(30))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert sub._waiters == []
