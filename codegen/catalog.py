@@ -45,6 +45,8 @@ class Table:
     kind: str  # relkind
     columns: list[Column] = field(default_factory=list)
     definition: str = ""  # a view's SELECT (pg_get_viewdef)
+    system: bool = False  # a pg_catalog / information_schema relation
+    analyzed: bool = False  # a view whose columns' nullability was inferred
     primary_key: tuple[str, ...] = ()
 
     def column(self, name: str) -> Column | None:
@@ -54,15 +56,114 @@ class Table:
         return None
 
 
+@dataclass(frozen=True)
+class Proc:
+    """One function overload, as far as nullability cares."""
+
+    nargs: int
+    ndefaults: int
+    variadic: bool
+    strict: bool  # NULL in any argument -> NULL out
+    retset: bool  # set-returning
+    kind: str  # prokind: f function, a aggregate, w window, p procedure
+    builtin: bool  # written in C/internal (not SQL or PL/pgSQL: those may return NULL at will)
+    src: str  # the C symbol (prosrc) for built-ins
+    argtypes: list[int]
+
+
 @dataclass
 class Catalog:
     types: dict[int, PgType]
     enums: dict[int, list[str]]  # type oid -> labels in order
     tables: dict[int, Table]  # relation oid -> table
     by_name: dict[str, Table]  # "name" and "schema.name" -> table
+    conn: Any = None  # for what is read lazily: functions, system relations, CHECKs
+    _procs: dict[str, list[Proc]] = field(default_factory=dict)
+    _checks: dict[int, list[str]] = field(default_factory=dict)
+    _system: dict[str, Table | None] = field(default_factory=dict)
 
     def table(self, name: str) -> Table | None:
-        return self.by_name.get(name.lower())
+        key = name.lower()
+        found = self.by_name.get(key)
+        if found is None and self.conn is not None:
+            if key not in self._system:
+                self._system[key] = self._system_table(key)
+            found = self._system[key]
+        return found
+
+    def _system_table(self, name: str) -> Table | None:
+        """A pg_catalog / information_schema relation (read on first use)."""
+        schema, _, rel = name.rpartition(".")
+        # information_schema is not on the search path; every pg_catalog relation is pg_*.
+        if schema not in ("pg_catalog", "information_schema") and not (
+            schema == "" and rel.startswith("pg_")
+        ):
+            return None
+        schemas = [schema] if schema else ["pg_catalog"]
+        row = self.conn.execute(
+            """SELECT c.oid, n.nspname, c.relkind,
+                      CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) ELSE '' END
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relname = %s AND n.nspname = ANY(%s) AND c.relkind IN ('r', 'v')""",
+            (rel, schemas),
+        ).fetchone()
+        if row is None:
+            return None
+        table = Table(row[0], row[1], rel, row[2], definition=row[3])
+        for col, typ, not_null, num, has_default in self.conn.execute(
+            """SELECT attname, atttypid, attnotnull, attnum, atthasdef FROM pg_attribute
+               WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum""",
+            (row[0],),
+        ):
+            table.columns.append(Column(col, typ, not_null, num, has_default))
+        table.system = True
+        return table
+
+    def procs(self, name: str, schema: str | None = None) -> list[Proc]:
+        """Every overload of the function ``name`` (all of pg_proc is read on first use)."""
+        if not self._procs and self.conn is not None:
+            for row in self.conn.execute(
+                """SELECT p.proname, n.nspname, p.pronargs, p.pronargdefaults, p.provariadic <> 0,
+                          p.proisstrict, p.proretset, p.prokind,
+                          p.prolang IN (12, 13), -- internal, c
+                          CASE WHEN p.prolang IN (12, 13) THEN p.prosrc ELSE '' END,
+                          p.proargtypes::oid[]
+                   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"""
+            ):
+                (
+                    proname,
+                    nspname,
+                    nargs,
+                    ndef,
+                    variadic,
+                    strict,
+                    retset,
+                    kind,
+                    builtin,
+                    src,
+                    args,
+                ) = row
+                proc = Proc(nargs, ndef, variadic, strict, retset, kind, builtin, src, args)
+                self._procs.setdefault(proname, []).append(proc)
+                self._procs.setdefault(f"{nspname}.{proname}", []).append(proc)
+        return self._procs.get(f"{schema}.{name}" if schema else name, [])
+
+    def checks(self, table_oid: int) -> list[str]:
+        """The CHECK constraint expressions of a table (read on first use)."""
+        found = self._checks.get(table_oid)
+        if found is None:
+            found = []
+            if self.conn is not None:
+                found = [
+                    r[0]
+                    for r in self.conn.execute(
+                        """SELECT pg_get_expr(conbin, conrelid) FROM pg_constraint
+                           WHERE conrelid = %s AND contype = 'c' ORDER BY conname""",
+                        (table_oid,),
+                    )
+                ]
+            self._checks[table_oid] = found
+        return found
 
 
 _USER_SCHEMAS = (
@@ -122,7 +223,7 @@ def load_catalog(conn: psycopg.Connection[Any]) -> Catalog:
         by_name[f"{table.schema}.{table.name}".lower()] = table
         if table.schema == "public" or table.name.lower() not in by_name:
             by_name[table.name.lower()] = table
-    return Catalog(types, enums, tables, by_name)
+    return Catalog(types, enums, tables, by_name, conn)
 
 
 @dataclass(frozen=True)

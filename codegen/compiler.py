@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,20 +161,10 @@ class Compiler:
     def _infer_view_nullability(self) -> None:
         """Views report every column nullable; analyse their SELECT like a query (in creation
         order, so a view over an earlier view sees its inferred columns)."""
+        analyzer = Analyzer(self.catalog, {})
         for table in sorted(self.catalog.tables.values(), key=lambda t: t.oid):
-            if not table.definition:
-                continue
-            try:
-                stmt = parse_sql(table.definition)[0].stmt
-            except ParseError:
-                continue
-            cols = Analyzer(self.catalog, {}).statement(stmt)
-            if len(cols) != len(table.columns):
-                continue
-            table.columns = [
-                dataclasses.replace(c, not_null=not out.nullable)
-                for c, out in zip(table.columns, cols, strict=True)
-            ]
+            if table.definition:
+                analyzer.infer_view(table)
 
     def _column_override(self, table: str, column: str) -> Override | None:
         return self.config.column_overrides.get(f"{table}.{column}".lower())
@@ -310,9 +299,9 @@ class Compiler:
                     override = self._column_override(ctx.table.name, ctx.column)
                     if override is not None and col is not None and col.type_oid == oid:
                         pytype = apply_override(pytype, override)
-                    # sqlc's rule for $N: written to a nullable column means nullable. A named
-                    # parameter says what it means: @x is required, sqlc.narg(x) may be NULL.
-                    if ctx.assigned and col is not None and not col.not_null and not p.explicit:
+                    # sqlc's rule: a value written to a nullable column (INSERT values,
+                    # UPDATE SET) may be NULL; one also compared with `=` stays required.
+                    if ctx.assigned and col is not None and not col.not_null and not ctx.compared:
                         nullable = True
             out.append(
                 ParamIR(name, p.number, pytype, nullable, p.is_slice, self.types.type_name(oid))
@@ -350,10 +339,13 @@ class Compiler:
             f = fields[i]
             name = f.name
             nullable = col.nullable
-            if name.endswith("!"):
-                name, nullable = name[:-1], False
-            elif name.endswith("?"):
-                name, nullable = name[:-1], True
+            forced = col.aliased and name.endswith(("!", "?"))
+            # Only an alias written in the query overrides: a real column "note!" does not,
+            # and PostgreSQL's "?column?" (an unnamed expression) is no override either.
+            if forced:
+                name, nullable = name[:-1], name.endswith("?")
+            elif name == "?column?":
+                name = ""
             pytype = self.types.map(f.type_oid)
             source = self.catalog.tables.get(f.table_oid) if f.table_oid else None
             if source is not None and f.table_column > 0:
@@ -361,7 +353,7 @@ class Compiler:
                 override = self._column_override(source.name, src.name) if src else None
                 if override is not None:
                     pytype = apply_override(pytype, override)
-                    if override.nullable is not None and not fields[i].name.endswith(("!", "?")):
+                    if override.nullable is not None and not forced:
                         nullable = override.nullable
             items.append(
                 FieldIR(
@@ -423,6 +415,7 @@ class _ParamContext:
     column: str | None = None
     table: Table | None = None
     assigned: bool = False  # inserted into or SET to the column
+    compared: bool = False  # compared with a column (`col = $n`)
     null_tested: bool = False  # used in `param IS NULL`
 
 
@@ -497,8 +490,10 @@ def _param_contexts(stmt: Any, catalog: Catalog) -> dict[int, _ParamContext]:
             ln, rn = _param_number(left), _param_number(right)
             if rn is not None and isinstance(left, ast.ColumnRef):
                 note_column(rn, left, False)
+                ctx(rn).compared = True
             elif ln is not None and isinstance(right, ast.ColumnRef):
                 note_column(ln, right, False)
+                ctx(ln).compared = True
         elif isinstance(node, ast.NullTest):
             n = _param_number(node.arg)
             if n is not None:

@@ -8,7 +8,6 @@ and operators such as ``@>`` are never mistaken for parameters.
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,40 +102,28 @@ def parse_query_file(path: Path, text: str, sink: ErrorSink | None = None) -> li
     """
     own = sink is None
     sink = sink or ErrorSink()
-    try:
-        tokens = scan(text)
-    except ParseError as exc:
-        sink.add(CodegenError(f"syntax error: {exc}", Location(path, 1)))
-        tokens = []
-    inside = _token_spans(tokens)
-    headers = [m for m in _HEADER.finditer(text) if not inside(m.start())]
-    semicolons = [t.start for t in tokens if t.name == "ASCII_59"]
+    headers = list(_HEADER.finditer(text))
     lines = text.split("\n")
     out: list[RawQuery] = []
     for i, m in enumerate(headers):
         line_no = text.count("\n", 0, m.start()) + 1
         limit = _doc_start(text, lines, headers[i + 1]) if i + 1 < len(headers) else len(text)
-        end = next((s for s in semicolons if m.end() <= s < limit), limit)
+        region = text[m.end() : limit]
         header = m.group("line") if m.group("line") is not None else m.group("block")
-        doc = _doc_above(lines, line_no)
         try:
-            out.append(_parse_block(path, line_no, header, text[m.end() : end].split("\n"), doc))
+            try:
+                tokens = scan(region)
+            except ParseError as exc:
+                raise CodegenError(f"syntax error: {exc}", Location(path, line_no)) from None
+            end = next((t.start for t in tokens if t.name == "ASCII_59"), len(region))
+            tokens = [t for t in tokens if t.start < end]
+            doc = _doc_above(lines, line_no)
+            out.append(_parse_block(path, line_no, header, region, end, tokens, doc))
         except CodegenError as exc:
             sink.add(exc)
     if own:
         sink.raise_if_any()
     return out
-
-
-def _token_spans(tokens: list[Any]) -> Any:
-    """A test: does a character offset fall inside a token (a string, a dollar-quoted body)?"""
-    starts = [t.start for t in tokens]
-
-    def inside(offset: int) -> bool:
-        i = bisect.bisect_right(starts, offset) - 1
-        return i >= 0 and tokens[i].start < offset <= tokens[i].end
-
-    return inside
 
 
 def _doc_above(lines: list[str], line_no: int) -> list[str]:
@@ -157,9 +144,17 @@ def _doc_start(text: str, lines: list[str], header: re.Match[str]) -> int:
 
 
 def _parse_block(
-    path: Path, line_no: int, header: str, body: list[str], doc_above: list[str]
+    path: Path,
+    line_no: int,
+    header: str,
+    region: str,
+    end: int,
+    tokens: list[Any],
+    doc_above: list[str],
 ) -> RawQuery:
-    """One query: ``body[0]`` is the rest of the header's line, ``body[i]`` line ``line_no + i``."""
+    """One query: ``region[:end]`` follows its header (the rest of the header's line first,
+    then line ``line_no + 1``...); ``tokens`` are the lexer's tokens of that text."""
+    body = region[:end].split("\n")
     loc = Location(path, line_no)
     match = _NAME_AND_KIND.match(header.strip())
     if not match:
@@ -191,13 +186,12 @@ def _parse_block(
             doc.append(stripped[2:].strip())
     else:
         raise CodegenError("no SQL after the name line", loc, name)
-    sql_lines = body[sql_start:]
-    indent = len(sql_lines[0]) - len(sql_lines[0].lstrip())
-    source_sql = "\n".join(sql_lines)[indent:].rstrip()
-    source_sql = _strip_trailing_semicolon(source_sql)
+    first = body[sql_start]
+    start = sum(len(line) + 1 for line in body[:sql_start]) + len(first) - len(first.lstrip())
+    source_sql = region[start:end].rstrip()
     loc = Location(path, line_no, sql_line=line_no + sql_start)
     try:
-        sql, params, embeds = rewrite(source_sql, loc)
+        sql, params, embeds = rewrite(region, loc, tokens, start, start + len(source_sql))
     except CodegenError as exc:
         raise exc.within(name, loc) from None
     return RawQuery(
@@ -213,23 +207,25 @@ def _parse_block(
     )
 
 
-def _strip_trailing_semicolon(sql: str) -> str:
-    sql = sql.rstrip()
-    while sql.endswith(";"):
-        sql = sql[:-1].rstrip()
-    return sql
-
-
 def _is_word(token_name: str, token_kind: str) -> bool:
     return token_name == "IDENT" or token_kind != "NO_KEYWORD"
 
 
-def rewrite(sql: str, loc: Location) -> tuple[str, list[Param], list[Embed]]:
-    """Rewrite sqlc parameter syntax to $N and sqlc.embed(t) to t.* over the lexer's tokens."""
-    try:
-        tokens = scan(sql)
-    except ParseError as exc:
-        raise CodegenError(f"syntax error: {exc}", loc) from exc
+def rewrite(
+    sql: str, loc: Location, tokens: list[Any] | None = None, start: int = 0, stop: int = -1
+) -> tuple[str, list[Param], list[Embed]]:
+    """Rewrite sqlc parameter syntax to $N and sqlc.embed(t) to t.* over the lexer's tokens.
+
+    Rewrites ``sql[start:stop]`` (all of it by default); ``tokens`` are its tokens when the
+    caller has scanned it already (offsets into ``sql``).
+    """
+    if stop < 0:
+        stop = len(sql)
+    if tokens is None:
+        try:
+            tokens = scan(sql)
+        except ParseError as exc:
+            raise CodegenError(f"syntax error: {exc}", loc) from exc
     if any(t.name == "ASCII_59" for t in tokens):  # ';' between statements
         raise CodegenError("a query block must hold exactly one statement", loc)
     text = [sql[t.start : t.end + 1] for t in tokens]
@@ -241,7 +237,7 @@ def rewrite(sql: str, loc: Location) -> tuple[str, list[Param], list[Embed]]:
     }
     embeds: list[Embed] = []
     out: list[str] = []
-    pos = 0  # next unread character of sql
+    pos = start  # next unread character of sql
     i = 0
 
     def named(name: str, nullable: bool, is_slice: bool, at: int) -> Param:
@@ -256,7 +252,7 @@ def rewrite(sql: str, loc: Location) -> tuple[str, list[Param], list[Embed]]:
             if param.is_slice != is_slice:
                 raise CodegenError(
                     f"parameter {name!r} is used both as sqlc.slice and as a plain value",
-                    loc.at(loc.sql_line + sql.count("\n", 0, at)),
+                    loc.at(loc.sql_line + sql.count("\n", start, at)),
                 )
             param.nullable = param.nullable or nullable
         return param
@@ -330,7 +326,7 @@ def rewrite(sql: str, loc: Location) -> tuple[str, list[Param], list[Embed]]:
             i = next_i
             continue
         i += 1
-    out.append(sql[pos:])
+    out.append(sql[pos:stop])
     rewritten = "".join(out)
     ordered = [params[n] for n in sorted(params)]
     for expected, p in enumerate(ordered, start=1):

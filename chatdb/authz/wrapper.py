@@ -290,7 +290,7 @@ class AuthzQuerier(CustomAuthz):
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, chat_id))
         return self._q.upsert_chat_diff_status_reference(chat_id=chat_id, url=url, git_branch=git_branch, git_remote_origin=git_remote_origin, stale_at=stale_at)
 
-    def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime, stale_at: datetime) -> ChatDiffStatus:
+    def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime | None, stale_at: datetime) -> ChatDiffStatus:
         """UpsertChatDiffStatus: update chat(chat_id)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, chat_id))
@@ -747,13 +747,13 @@ class AuthzQuerier(CustomAuthz):
         self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, user_id, organization_id))
         return self._q.get_user_chat_spend_in_period(user_id=user_id, start=start, end=end, organization_id=organization_id)
 
-    def acquire_chats(self, *, num_chats: int, worker_id: UUID, started_at: datetime) -> list[Chat]:
+    def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
         """AcquireChats: system update chat"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.UPDATE, ResourceType.CHAT)
         return self._q.acquire_chats(num_chats=num_chats, worker_id=worker_id, started_at=started_at)
 
-    def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         """UpdateChatHeartbeats: system update chat"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.UPDATE, ResourceType.CHAT)
@@ -875,7 +875,7 @@ class AuthzQuerier(CustomAuthz):
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, id))
         return self._q.update_chat_last_injected_context(last_injected_context=last_injected_context, id=id)
 
-    def update_chat_last_read_message_id(self, *, last_read_message_id: int, id: UUID) -> None:
+    def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """UpdateChatLastReadMessageID: update chat(id)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, id))
@@ -1073,7 +1073,7 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, chat_id))
         return await self._q.upsert_chat_diff_status_reference(chat_id=chat_id, url=url, git_branch=git_branch, git_remote_origin=git_remote_origin, stale_at=stale_at)
 
-    async def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime, stale_at: datetime) -> ChatDiffStatus:
+    async def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime | None, stale_at: datetime) -> ChatDiffStatus:
         """UpsertChatDiffStatus: update chat(chat_id)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, chat_id))
@@ -1530,13 +1530,13 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, user_id, organization_id))
         return await self._q.get_user_chat_spend_in_period(user_id=user_id, start=start, end=end, organization_id=organization_id)
 
-    async def acquire_chats(self, *, num_chats: int, worker_id: UUID, started_at: datetime) -> list[Chat]:
+    async def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
         """AcquireChats: system update chat"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.UPDATE, ResourceType.CHAT)
         return await self._q.acquire_chats(num_chats=num_chats, worker_id=worker_id, started_at=started_at)
 
-    async def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    async def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         """UpdateChatHeartbeats: system update chat"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.UPDATE, ResourceType.CHAT)
@@ -1658,7 +1658,7 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, id))
         return await self._q.update_chat_last_injected_context(last_injected_context=last_injected_context, id=id)
 
-    async def update_chat_last_read_message_id(self, *, last_read_message_id: int, id: UUID) -> None:
+    async def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """UpdateChatLastReadMessageID: update chat(id)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, id))

@@ -204,7 +204,7 @@ class ChatDiffStatusesQueries:
             raise NotFound("UpsertChatDiffStatusReference")
         return ChatDiffStatus(*row)
 
-    def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime, stale_at: datetime) -> ChatDiffStatus:
+    def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime | None, stale_at: datetime) -> ChatDiffStatus:
         """A full snapshot of the pull request from the git sync worker; bumps updated_at.
 
         UpsertChatDiffStatus :one (chat_diff_statuses.sql:35)"""
@@ -286,7 +286,7 @@ class AsyncChatDiffStatusesQueries:
             raise NotFound("UpsertChatDiffStatusReference")
         return ChatDiffStatus(*row)
 
-    async def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime, stale_at: datetime) -> ChatDiffStatus:
+    async def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime | None, stale_at: datetime) -> ChatDiffStatus:
         """A full snapshot of the pull request from the git sync worker; bumps updated_at.
 
         UpsertChatDiffStatus :one (chat_diff_statuses.sql:35)"""

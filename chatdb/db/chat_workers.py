@@ -67,7 +67,7 @@ class ChatWorkersQueries:
     __slots__ = ()
     _conn: Connection[Any]
 
-    def acquire_chats(self, *, num_chats: int, worker_id: UUID, started_at: datetime) -> list[Chat]:
+    def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
         """Claims up to num_chats pending, non-archived chats, oldest updated_at first. SKIP LOCKED lets concurrent workers claim disjoint sets without waiting on each other. Rows come back in no particular order.
 
         AcquireChats :many (chat_workers.sql:3)"""
@@ -78,7 +78,7 @@ class ChatWorkersQueries:
             raise classify(exc, "AcquireChats") from exc
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
-    def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. Keeps updated_at.
 
         UpdateChatHeartbeats :many (chat_workers.sql:26)"""
@@ -107,7 +107,7 @@ class AsyncChatWorkersQueries:
     __slots__ = ()
     _conn: AsyncConnection[Any]
 
-    async def acquire_chats(self, *, num_chats: int, worker_id: UUID, started_at: datetime) -> list[Chat]:
+    async def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
         """Claims up to num_chats pending, non-archived chats, oldest updated_at first. SKIP LOCKED lets concurrent workers claim disjoint sets without waiting on each other. Rows come back in no particular order.
 
         AcquireChats :many (chat_workers.sql:3)"""
@@ -118,7 +118,7 @@ class AsyncChatWorkersQueries:
             raise classify(exc, "AcquireChats") from exc
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
-    async def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    async def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. Keeps updated_at.
 
         UpdateChatHeartbeats :many (chat_workers.sql:26)"""

@@ -624,7 +624,7 @@ class ChatsQueries:
             raise NotFound("UpdateChatLastInjectedContext")
         return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
 
-    def update_chat_last_read_message_id(self, *, last_read_message_id: int, id: UUID) -> None:
+    def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """Moves the read watermark; keeps updated_at.
 
         UpdateChatLastReadMessageID :exec (chats.sql:226)"""
@@ -928,7 +928,7 @@ class AsyncChatsQueries:
             raise NotFound("UpdateChatLastInjectedContext")
         return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
 
-    async def update_chat_last_read_message_id(self, *, last_read_message_id: int, id: UUID) -> None:
+    async def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """Moves the read watermark; keeps updated_at.
 
         UpdateChatLastReadMessageID :exec (chats.sql:226)"""

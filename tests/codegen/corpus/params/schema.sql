@@ -1,0 +1,6 @@
+CREATE TABLE profiles (
+    id int PRIMARY KEY,
+    name text NOT NULL,
+    bio text,
+    website text
+);
