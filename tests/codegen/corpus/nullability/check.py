@@ -94,7 +94,7 @@ def check(db: ModuleType, conn: Any) -> None:
         assert rows and field_types(type(rows[0])) == fields
         assert_all_typed(rows)
     assert [r.name for r in q.outer_join_not_proven()] == [None]
-    assert [(r.name, r.title) for r in q.inner_join_inside_outer_join()][0] == ("Ann", None)
+    assert q.inner_join_inside_outer_join()[0] == db.InnerJoinInsideOuterJoinRow("Ann", None)
 
     assert field_types(db.UpdateReturningInCTERow) == {
         "id": "int",
