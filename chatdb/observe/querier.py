@@ -427,7 +427,7 @@ class InstrumentedQuerier(Querier):
         with self._obs.call("UpsertChatDiffStatusReference"):
             return Querier.upsert_chat_diff_status_reference(self, chat_id=chat_id, url=url, git_branch=git_branch, git_remote_origin=git_remote_origin, stale_at=stale_at)
 
-    def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime, stale_at: datetime) -> ChatDiffStatus:
+    def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime | None, stale_at: datetime) -> ChatDiffStatus:
         with self._obs.call("UpsertChatDiffStatus"):
             return Querier.upsert_chat_diff_status(self, chat_id=chat_id, url=url, pull_request_state=pull_request_state, changes_requested=changes_requested, additions=additions, deletions=deletions, changed_files=changed_files, pull_request_title=pull_request_title, pull_request_draft=pull_request_draft, author_login=author_login, author_avatar_url=author_avatar_url, base_branch=base_branch, head_branch=head_branch, pr_number=pr_number, commits=commits, approved=approved, reviewer_count=reviewer_count, refreshed_at=refreshed_at, stale_at=stale_at)
 
@@ -747,11 +747,11 @@ class InstrumentedQuerier(Querier):
         with self._obs.call("GetUserChatSpendInPeriod"):
             return Querier.get_user_chat_spend_in_period(self, user_id=user_id, start=start, end=end, organization_id=organization_id)
 
-    def acquire_chats(self, *, num_chats: int, worker_id: UUID, started_at: datetime) -> list[Chat]:
+    def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
         with self._obs.call("AcquireChats"):
             return Querier.acquire_chats(self, num_chats=num_chats, worker_id=worker_id, started_at=started_at)
 
-    def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         with self._obs.call("UpdateChatHeartbeats"):
             return Querier.update_chat_heartbeats(self, now=now, worker_id=worker_id)
 
@@ -835,7 +835,7 @@ class InstrumentedQuerier(Querier):
         with self._obs.call("UpdateChatLastInjectedContext"):
             return Querier.update_chat_last_injected_context(self, last_injected_context=last_injected_context, id=id)
 
-    def update_chat_last_read_message_id(self, *, last_read_message_id: int, id: UUID) -> None:
+    def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         with self._obs.call("UpdateChatLastReadMessageID"):
             return Querier.update_chat_last_read_message_id(self, last_read_message_id=last_read_message_id, id=id)
 
@@ -969,7 +969,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         with self._obs.call("UpsertChatDiffStatusReference"):
             return await AsyncQuerier.upsert_chat_diff_status_reference(self, chat_id=chat_id, url=url, git_branch=git_branch, git_remote_origin=git_remote_origin, stale_at=stale_at)
 
-    async def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime, stale_at: datetime) -> ChatDiffStatus:
+    async def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime | None, stale_at: datetime) -> ChatDiffStatus:
         with self._obs.call("UpsertChatDiffStatus"):
             return await AsyncQuerier.upsert_chat_diff_status(self, chat_id=chat_id, url=url, pull_request_state=pull_request_state, changes_requested=changes_requested, additions=additions, deletions=deletions, changed_files=changed_files, pull_request_title=pull_request_title, pull_request_draft=pull_request_draft, author_login=author_login, author_avatar_url=author_avatar_url, base_branch=base_branch, head_branch=head_branch, pr_number=pr_number, commits=commits, approved=approved, reviewer_count=reviewer_count, refreshed_at=refreshed_at, stale_at=stale_at)
 
@@ -1289,11 +1289,11 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         with self._obs.call("GetUserChatSpendInPeriod"):
             return await AsyncQuerier.get_user_chat_spend_in_period(self, user_id=user_id, start=start, end=end, organization_id=organization_id)
 
-    async def acquire_chats(self, *, num_chats: int, worker_id: UUID, started_at: datetime) -> list[Chat]:
+    async def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
         with self._obs.call("AcquireChats"):
             return await AsyncQuerier.acquire_chats(self, num_chats=num_chats, worker_id=worker_id, started_at=started_at)
 
-    async def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    async def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         with self._obs.call("UpdateChatHeartbeats"):
             return await AsyncQuerier.update_chat_heartbeats(self, now=now, worker_id=worker_id)
 
@@ -1377,7 +1377,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         with self._obs.call("UpdateChatLastInjectedContext"):
             return await AsyncQuerier.update_chat_last_injected_context(self, last_injected_context=last_injected_context, id=id)
 
-    async def update_chat_last_read_message_id(self, *, last_read_message_id: int, id: UUID) -> None:
+    async def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         with self._obs.call("UpdateChatLastReadMessageID"):
             return await AsyncQuerier.update_chat_last_read_message_id(self, last_read_message_id=last_read_message_id, id=id)
 
