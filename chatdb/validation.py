@@ -8,7 +8,7 @@ Each check raises :class:`chatdb.errors.InvalidInput` with a message a user can 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import Enum, StrEnum
 from typing import TypeVar
 from uuid import UUID
@@ -171,6 +171,15 @@ def validate_spend_limit_micros(
     if value is None:
         return None
     return _int_in_range(value, field, 1, MAX_INT8)
+
+
+def validate_uuid_list(values: object, field: str) -> list[UUID]:
+    """A list of UUIDs, each once, in the given order."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise InvalidInput(f"{field} must be a list of UUIDs", field=field)
+    if not all(isinstance(v, UUID) for v in values):
+        raise InvalidInput(f"{field} must be a list of UUIDs", field=field)
+    return list(dict.fromkeys(values))
 
 
 def parse_uuid(value: object, field: str) -> UUID:

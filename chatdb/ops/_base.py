@@ -257,6 +257,18 @@ class Tx:
                     field="content",
                 )
 
+    def select_mcp_servers(self, chat: Chat, mcp_server_ids: list[UUID] | None) -> Chat:
+        """Apply a per-message MCP server selection to the chat (None: no change).
+
+        Written in the caller's transaction; a selection equal to the current one writes
+        nothing (updated_at stays).
+        """
+        if mcp_server_ids is None or list(chat.mcp_server_ids) == mcp_server_ids:
+            return chat
+        updated = self.q.update_chat_mcp_server_ids(id=chat.id, mcp_server_ids=mcp_server_ids)
+        self.emit(ev.chat_updated(updated))
+        return updated
+
     def set_pending(self, chat_id: UUID) -> Chat:
         """Queue the chat for a run: pending, no worker, no error.
 

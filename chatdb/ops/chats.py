@@ -34,7 +34,13 @@ from chatdb.ops._base import (
     text_content,
 )
 from chatdb.store import Store
-from chatdb.validation import parse_enum, validate_labels, validate_limit, validate_pin_position
+from chatdb.validation import (
+    parse_enum,
+    validate_labels,
+    validate_limit,
+    validate_pin_position,
+    validate_uuid_list,
+)
 
 DEFAULT_TITLE = "New Chat"
 
@@ -104,14 +110,6 @@ def dynamic_tool_names(tools: JSON | None) -> set[str]:
     if not isinstance(tools, list):
         return set()
     return {t["name"] for t in tools if isinstance(t, dict) and isinstance(t.get("name"), str)}
-
-
-def _uuid_list(values: object, field: str) -> list[UUID]:
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise InvalidInput(f"{field} must be a list of UUIDs", field=field)
-    if not all(isinstance(v, UUID) for v in values):
-        raise InvalidInput(f"{field} must be a list of UUIDs", field=field)
-    return list(dict.fromkeys(values))
 
 
 def _title(title: object) -> str:
@@ -196,7 +194,9 @@ class ChatLifecycle(Workflows):
             dynamic_tools=None if dynamic_tools is None else validate_dynamic_tools(dynamic_tools),
             system_prompt=system_prompt if system_prompt and system_prompt.strip() else None,
             mcp_server_ids=(
-                None if mcp_server_ids is None else _uuid_list(mcp_server_ids, "mcp_server_ids")
+                None
+                if mcp_server_ids is None
+                else validate_uuid_list(mcp_server_ids, "mcp_server_ids")
             ),
         )
         if parent_chat_id is not None:

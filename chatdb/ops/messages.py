@@ -49,7 +49,7 @@ from chatdb.ops._base import (
     resolve_actor,
 )
 from chatdb.ops.chats import dynamic_tool_names
-from chatdb.validation import BusyBehavior, parse_busy_behavior
+from chatdb.validation import BusyBehavior, parse_busy_behavior, validate_uuid_list
 
 _JSON = TypeAdapter(JsonValue)
 
@@ -159,6 +159,7 @@ class Messaging(Workflows):
         *,
         model_config_id: UUID | None = None,
         busy_behavior: BusyBehavior | str = BusyBehavior.QUEUE,
+        mcp_server_ids: Sequence[UUID] | None = None,
         created_by: UUID | None = None,
         actor: Subject | None = None,
     ) -> SentMessage:
@@ -169,11 +170,16 @@ class Messaging(Workflows):
         becomes pending. Busy + ``queue``: stored in the queue with the effective model, the
         chat is untouched. Busy + ``interrupt``: admitted as above (see the module doc);
         refused (Conflict) while the chat waits for tool results. Archived: ChatArchived.
-        ``created_by`` defaults to the actor when it is a person.
+        ``created_by`` defaults to the actor when it is a person. ``mcp_server_ids`` (None:
+        no change) replaces the chat's MCP server selection in the same transaction, whether
+        the message is admitted or queued (the selection is the chat's, like its model).
         """
         subject = resolve_actor(actor)
         parts = parse_user_content(content)
         behavior = parse_busy_behavior(busy_behavior)
+        servers = (
+            None if mcp_server_ids is None else validate_uuid_list(mcp_server_ids, "mcp_server_ids")
+        )
         author = created_by if created_by is not None else person_id(subject)
 
         def body(tx: Tx) -> SentMessage:
@@ -184,6 +190,7 @@ class Messaging(Workflows):
                 else chat.last_model_config_id
             )
             tx.link_cited_files(chat, parts)
+            chat = tx.select_mcp_servers(chat, servers)
             if chat.status in BUSY_STATUSES and behavior is BusyBehavior.QUEUE:
                 queued = tx.q.insert_chat_queued_message(
                     chat_id=chat.id, content=dump_content(parts), model_config_id=model
@@ -200,7 +207,12 @@ class Messaging(Workflows):
         return self._run(subject, body)
 
     def promote_queued(
-        self, chat_id: UUID, queued_id: int | None = None, *, actor: Subject | None = None
+        self,
+        chat_id: UUID,
+        queued_id: int | None = None,
+        *,
+        mcp_server_ids: Sequence[UUID] | None = None,
+        actor: Subject | None = None,
     ) -> PromotedMessage:
         """Admit a queued message now (the oldest when ``queued_id`` is None).
 
@@ -208,7 +220,12 @@ class Messaging(Workflows):
         deleted) model falls back to the chat's current one, so the message is never dropped.
         A running chat is interrupted (module doc); a chat in requires_action refuses
         (Conflict); NotFound when the queue has no such message; archived: ChatArchived.
+        ``mcp_server_ids`` (None: no change) replaces the chat's MCP server selection in the
+        same transaction.
         """
+        servers = (
+            None if mcp_server_ids is None else validate_uuid_list(mcp_server_ids, "mcp_server_ids")
+        )
 
         def body(tx: Tx) -> PromotedMessage:
             chat = tx.lock_live_chat(chat_id)
@@ -225,6 +242,7 @@ class Messaging(Workflows):
                     raise NotFound("queued message", f"{queued_id} in chat {chat.id}")
                 queued = found[0]
             tx.q.delete_chat_queued_message(id=queued.id, chat_id=chat.id)
+            chat = tx.select_mcp_servers(chat, servers)
             return self._promote(tx, chat, queued)
 
         return self._run(actor, body)
