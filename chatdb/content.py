@@ -127,11 +127,18 @@ class ContextFilePart(_Part):
 
 
 class SkillPart(_Part):
-    """A skill discovered in the workspace; ``directory`` is internal."""
+    """A skill discovered in the workspace; ``directory`` is internal.
+
+    ``meta_file`` is the name of the skill's metadata file when the workspace uses a custom
+    one (seed: "custom meta file names survive across chat turns"): it is kept, also in
+    cached copies, so the skill can be read again on a later turn. Adding this optional field
+    kept every stored version-1 value valid, so it needed no new content version.
+    """
 
     type: Literal["skill"] = "skill"
     name: str = Field(min_length=1)
     description: str = ""
+    meta_file: str | None = None
     directory: str | None = None
 
     INTERNAL_FIELDS: ClassVar[frozenset[str]] = frozenset({"directory"})

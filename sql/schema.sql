@@ -473,6 +473,14 @@ ALTER TABLE ONLY public.organizations
 ALTER TABLE ONLY public.site_configs
     ADD CONSTRAINT site_configs_key_key UNIQUE (key);
 
+ALTER TABLE public.user_configs
+    ADD CONSTRAINT user_configs_chat_compaction_threshold_check CHECK (
+CASE
+    WHEN ((key)::text !~~ 'chat_compaction_threshold:%'::text) THEN true
+    WHEN (value !~ '^[0-9]{1,3}$'::text) THEN false
+    ELSE ((value)::integer <= 100)
+END) NOT VALID;
+
 ALTER TABLE ONLY public.user_configs
     ADD CONSTRAINT user_configs_pkey PRIMARY KEY (user_id, key);
 

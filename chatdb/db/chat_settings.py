@@ -19,7 +19,13 @@ SELECT
     substr(uc.key, length('chat_compaction_threshold:') + 1)::uuid AS model_config_id,
     uc.value::integer AS threshold_percent
 FROM user_configs AS uc
-WHERE uc.user_id = $1 AND uc.key LIKE 'chat_compaction_threshold:%'
+WHERE uc.user_id = $1
+    AND CASE
+        WHEN uc.key !~ '^chat_compaction_threshold:[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$'
+            THEN false
+        WHEN uc.value !~ '^[0-9]{1,3}$' THEN false
+        ELSE uc.value::integer <= 100
+    END
 ORDER BY uc.key
 """
 
@@ -28,6 +34,10 @@ SELECT uc.value::integer AS threshold_percent
 FROM user_configs AS uc
 WHERE uc.user_id = $1
     AND uc.key = 'chat_compaction_threshold:' || $2::uuid::text
+    AND CASE
+        WHEN uc.value !~ '^[0-9]{1,3}$' THEN false
+        ELSE uc.value::integer <= 100
+    END
 """
 
 UPDATE_USER_CHAT_COMPACTION_THRESHOLD = """
@@ -252,7 +262,7 @@ class ChatSettingsQueries:
     _conn: Connection[Any]
 
     def list_user_chat_compaction_thresholds(self, *, user_id: UUID) -> list[ListUserChatCompactionThresholdsRow]:
-        """The user's per-model compaction threshold overrides, by model config id.
+        """The user's per-model compaction threshold overrides, by model config id. A malformed row (written before user_configs_chat_compaction_threshold_check, or a key that names no UUID) is skipped instead of failing the whole list; the WHERE runs before the casts.
 
         ListUserChatCompactionThresholds :many (chat_settings.sql:17)"""
         try:
@@ -263,9 +273,9 @@ class ChatSettingsQueries:
         return [ListUserChatCompactionThresholdsRow(*r) for r in rows]
 
     def get_user_chat_compaction_threshold(self, *, user_id: UUID, model_config_id: UUID) -> GetUserChatCompactionThresholdRow:
-        """Not found when the user has no override for that model.
+        """Not found when the user has no override for that model, or only a malformed one (the model's own threshold then applies).
 
-        GetUserChatCompactionThreshold :one (chat_settings.sql:27)"""
+        GetUserChatCompactionThreshold :one (chat_settings.sql:35)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_COMPACTION_THRESHOLD, (user_id, model_config_id))
             row = cur.fetchone()
@@ -276,9 +286,9 @@ class ChatSettingsQueries:
         return GetUserChatCompactionThresholdRow(*row)
 
     def update_user_chat_compaction_threshold(self, *, user_id: UUID, threshold_percent: int, model_config_id: UUID) -> UpdateUserChatCompactionThresholdRow:
-        """Sets the user's override for a model. The range 0..100 is checked by chatdb.validation.validate_compaction_threshold before this runs (the database stores text); the model config must be live and enabled, otherwise nothing is written and the query finds no row (NotFound).
+        """Sets the user's override for a model. A threshold outside 0..100 is refused by user_configs_chat_compaction_threshold_check (CheckViolation, nothing written); the model config must be live and enabled, otherwise nothing is written and the query finds no row (NotFound).
 
-        UpdateUserChatCompactionThreshold :one (chat_settings.sql:35)"""
+        UpdateUserChatCompactionThreshold :one (chat_settings.sql:48)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_USER_CHAT_COMPACTION_THRESHOLD, (user_id, threshold_percent, model_config_id))
             row = cur.fetchone()
@@ -291,7 +301,7 @@ class ChatSettingsQueries:
     def delete_user_chat_compaction_threshold(self, *, user_id: UUID, model_config_id: UUID) -> None:
         """Idempotent: deleting a missing override is not an error.
 
-        DeleteUserChatCompactionThreshold :exec (chat_settings.sql:53)"""
+        DeleteUserChatCompactionThreshold :exec (chat_settings.sql:66)"""
         try:
             RawCursor(self._conn).execute(DELETE_USER_CHAT_COMPACTION_THRESHOLD, (user_id, model_config_id))
         except Error as exc:
@@ -300,7 +310,7 @@ class ChatSettingsQueries:
     def get_user_chat_custom_prompt(self, *, user_id: UUID) -> GetUserChatCustomPromptRow:
         """The user's personal instructions; '' when never set.
 
-        GetUserChatCustomPrompt :one (chat_settings.sql:60)"""
+        GetUserChatCustomPrompt :one (chat_settings.sql:73)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_CUSTOM_PROMPT, (user_id,))
             row = cur.fetchone()
@@ -311,7 +321,7 @@ class ChatSettingsQueries:
         return GetUserChatCustomPromptRow(*row)
 
     def update_user_chat_custom_prompt(self, *, user_id: UUID, chat_custom_prompt: str) -> UpdateUserChatCustomPromptRow:
-        """UpdateUserChatCustomPrompt :one (chat_settings.sql:71)"""
+        """UpdateUserChatCustomPrompt :one (chat_settings.sql:84)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_USER_CHAT_CUSTOM_PROMPT, (user_id, chat_custom_prompt))
             row = cur.fetchone()
@@ -324,7 +334,7 @@ class ChatSettingsQueries:
     def get_chat_system_prompt(self) -> GetChatSystemPromptRow:
         """The deployment's custom system prompt; '' when none.
 
-        GetChatSystemPrompt :one (chat_settings.sql:78)"""
+        GetChatSystemPrompt :one (chat_settings.sql:91)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_SYSTEM_PROMPT, None)
             row = cur.fetchone()
@@ -335,7 +345,7 @@ class ChatSettingsQueries:
         return GetChatSystemPromptRow(*row)
 
     def upsert_chat_system_prompt(self, *, chat_system_prompt: str) -> None:
-        """UpsertChatSystemPrompt :exec (chat_settings.sql:86)"""
+        """UpsertChatSystemPrompt :exec (chat_settings.sql:99)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_SYSTEM_PROMPT, (chat_system_prompt,))
         except Error as exc:
@@ -344,7 +354,7 @@ class ChatSettingsQueries:
     def get_chat_include_default_system_prompt(self) -> GetChatIncludeDefaultSystemPromptRow:
         """Whether the built-in default system prompt precedes the custom one; true when never set.
 
-        GetChatIncludeDefaultSystemPrompt :one (chat_settings.sql:92)"""
+        GetChatIncludeDefaultSystemPrompt :one (chat_settings.sql:105)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, None)
             row = cur.fetchone()
@@ -355,7 +365,7 @@ class ChatSettingsQueries:
         return GetChatIncludeDefaultSystemPromptRow(*row)
 
     def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
-        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:103)"""
+        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:116)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, (include_default_system_prompt,))
         except Error as exc:
@@ -364,7 +374,7 @@ class ChatSettingsQueries:
     def get_chat_desktop_enabled(self) -> GetChatDesktopEnabledRow:
         """Whether chats may drive a virtual desktop (computer use); false when never set.
 
-        GetChatDesktopEnabled :one (chat_settings.sql:112)"""
+        GetChatDesktopEnabled :one (chat_settings.sql:125)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DESKTOP_ENABLED, None)
             row = cur.fetchone()
@@ -375,7 +385,7 @@ class ChatSettingsQueries:
         return GetChatDesktopEnabledRow(*row)
 
     def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
-        """UpsertChatDesktopEnabled :exec (chat_settings.sql:120)"""
+        """UpsertChatDesktopEnabled :exec (chat_settings.sql:133)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_DESKTOP_ENABLED, (desktop_enabled,))
         except Error as exc:
@@ -384,7 +394,7 @@ class ChatSettingsQueries:
     def get_chat_template_allowlist(self) -> GetChatTemplateAllowlistRow:
         """Template ids chats may use, in the stored order; empty = every template is allowed.
 
-        GetChatTemplateAllowlist :one (chat_settings.sql:126)"""
+        GetChatTemplateAllowlist :one (chat_settings.sql:139)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
             row = cur.fetchone()
@@ -397,7 +407,7 @@ class ChatSettingsQueries:
     def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
         """Stored as a JSON array of ids (an empty array allows every template).
 
-        UpsertChatTemplateAllowlist :exec (chat_settings.sql:142)"""
+        UpsertChatTemplateAllowlist :exec (chat_settings.sql:155)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_TEMPLATE_ALLOWLIST, (list(template_ids),))
         except Error as exc:
@@ -406,7 +416,7 @@ class ChatSettingsQueries:
     def get_chat_workspace_ttl(self) -> GetChatWorkspaceTTLRow:
         """How long a workspace created by a chat lives; 0 (no TTL of its own) when never set.
 
-        GetChatWorkspaceTTL :one (chat_settings.sql:149)"""
+        GetChatWorkspaceTTL :one (chat_settings.sql:162)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_WORKSPACE_TTL, None)
             row = cur.fetchone()
@@ -417,7 +427,7 @@ class ChatSettingsQueries:
         return GetChatWorkspaceTTLRow(*row)
 
     def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
-        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:160)"""
+        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:173)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_WORKSPACE_TTL, (workspace_ttl,))
         except Error as exc:
@@ -426,7 +436,7 @@ class ChatSettingsQueries:
     def get_chat_retention_days(self) -> GetChatRetentionDaysRow:
         """Days an archived chat is kept before DeleteOldChats purges it; 0 = never purge; 30 when never set.
 
-        GetChatRetentionDays :one (chat_settings.sql:166)"""
+        GetChatRetentionDays :one (chat_settings.sql:179)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_RETENTION_DAYS, None)
             row = cur.fetchone()
@@ -439,7 +449,7 @@ class ChatSettingsQueries:
     def upsert_chat_retention_days(self, *, retention_days: int) -> None:
         """days >= 0; the caller validates it (site_configs has no CHECK per key).
 
-        UpsertChatRetentionDays :exec (chat_settings.sql:178)"""
+        UpsertChatRetentionDays :exec (chat_settings.sql:191)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_RETENTION_DAYS, (retention_days,))
         except Error as exc:
@@ -453,7 +463,7 @@ class AsyncChatSettingsQueries:
     _conn: AsyncConnection[Any]
 
     async def list_user_chat_compaction_thresholds(self, *, user_id: UUID) -> list[ListUserChatCompactionThresholdsRow]:
-        """The user's per-model compaction threshold overrides, by model config id.
+        """The user's per-model compaction threshold overrides, by model config id. A malformed row (written before user_configs_chat_compaction_threshold_check, or a key that names no UUID) is skipped instead of failing the whole list; the WHERE runs before the casts.
 
         ListUserChatCompactionThresholds :many (chat_settings.sql:17)"""
         try:
@@ -464,9 +474,9 @@ class AsyncChatSettingsQueries:
         return [ListUserChatCompactionThresholdsRow(*r) for r in rows]
 
     async def get_user_chat_compaction_threshold(self, *, user_id: UUID, model_config_id: UUID) -> GetUserChatCompactionThresholdRow:
-        """Not found when the user has no override for that model.
+        """Not found when the user has no override for that model, or only a malformed one (the model's own threshold then applies).
 
-        GetUserChatCompactionThreshold :one (chat_settings.sql:27)"""
+        GetUserChatCompactionThreshold :one (chat_settings.sql:35)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_COMPACTION_THRESHOLD, (user_id, model_config_id))
             row = await cur.fetchone()
@@ -477,9 +487,9 @@ class AsyncChatSettingsQueries:
         return GetUserChatCompactionThresholdRow(*row)
 
     async def update_user_chat_compaction_threshold(self, *, user_id: UUID, threshold_percent: int, model_config_id: UUID) -> UpdateUserChatCompactionThresholdRow:
-        """Sets the user's override for a model. The range 0..100 is checked by chatdb.validation.validate_compaction_threshold before this runs (the database stores text); the model config must be live and enabled, otherwise nothing is written and the query finds no row (NotFound).
+        """Sets the user's override for a model. A threshold outside 0..100 is refused by user_configs_chat_compaction_threshold_check (CheckViolation, nothing written); the model config must be live and enabled, otherwise nothing is written and the query finds no row (NotFound).
 
-        UpdateUserChatCompactionThreshold :one (chat_settings.sql:35)"""
+        UpdateUserChatCompactionThreshold :one (chat_settings.sql:48)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_USER_CHAT_COMPACTION_THRESHOLD, (user_id, threshold_percent, model_config_id))
             row = await cur.fetchone()
@@ -492,7 +502,7 @@ class AsyncChatSettingsQueries:
     async def delete_user_chat_compaction_threshold(self, *, user_id: UUID, model_config_id: UUID) -> None:
         """Idempotent: deleting a missing override is not an error.
 
-        DeleteUserChatCompactionThreshold :exec (chat_settings.sql:53)"""
+        DeleteUserChatCompactionThreshold :exec (chat_settings.sql:66)"""
         try:
             await AsyncRawCursor(self._conn).execute(DELETE_USER_CHAT_COMPACTION_THRESHOLD, (user_id, model_config_id))
         except Error as exc:
@@ -501,7 +511,7 @@ class AsyncChatSettingsQueries:
     async def get_user_chat_custom_prompt(self, *, user_id: UUID) -> GetUserChatCustomPromptRow:
         """The user's personal instructions; '' when never set.
 
-        GetUserChatCustomPrompt :one (chat_settings.sql:60)"""
+        GetUserChatCustomPrompt :one (chat_settings.sql:73)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_CUSTOM_PROMPT, (user_id,))
             row = await cur.fetchone()
@@ -512,7 +522,7 @@ class AsyncChatSettingsQueries:
         return GetUserChatCustomPromptRow(*row)
 
     async def update_user_chat_custom_prompt(self, *, user_id: UUID, chat_custom_prompt: str) -> UpdateUserChatCustomPromptRow:
-        """UpdateUserChatCustomPrompt :one (chat_settings.sql:71)"""
+        """UpdateUserChatCustomPrompt :one (chat_settings.sql:84)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_USER_CHAT_CUSTOM_PROMPT, (user_id, chat_custom_prompt))
             row = await cur.fetchone()
@@ -525,7 +535,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_system_prompt(self) -> GetChatSystemPromptRow:
         """The deployment's custom system prompt; '' when none.
 
-        GetChatSystemPrompt :one (chat_settings.sql:78)"""
+        GetChatSystemPrompt :one (chat_settings.sql:91)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_SYSTEM_PROMPT, None)
             row = await cur.fetchone()
@@ -536,7 +546,7 @@ class AsyncChatSettingsQueries:
         return GetChatSystemPromptRow(*row)
 
     async def upsert_chat_system_prompt(self, *, chat_system_prompt: str) -> None:
-        """UpsertChatSystemPrompt :exec (chat_settings.sql:86)"""
+        """UpsertChatSystemPrompt :exec (chat_settings.sql:99)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_SYSTEM_PROMPT, (chat_system_prompt,))
         except Error as exc:
@@ -545,7 +555,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_include_default_system_prompt(self) -> GetChatIncludeDefaultSystemPromptRow:
         """Whether the built-in default system prompt precedes the custom one; true when never set.
 
-        GetChatIncludeDefaultSystemPrompt :one (chat_settings.sql:92)"""
+        GetChatIncludeDefaultSystemPrompt :one (chat_settings.sql:105)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, None)
             row = await cur.fetchone()
@@ -556,7 +566,7 @@ class AsyncChatSettingsQueries:
         return GetChatIncludeDefaultSystemPromptRow(*row)
 
     async def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
-        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:103)"""
+        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:116)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, (include_default_system_prompt,))
         except Error as exc:
@@ -565,7 +575,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_desktop_enabled(self) -> GetChatDesktopEnabledRow:
         """Whether chats may drive a virtual desktop (computer use); false when never set.
 
-        GetChatDesktopEnabled :one (chat_settings.sql:112)"""
+        GetChatDesktopEnabled :one (chat_settings.sql:125)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DESKTOP_ENABLED, None)
             row = await cur.fetchone()
@@ -576,7 +586,7 @@ class AsyncChatSettingsQueries:
         return GetChatDesktopEnabledRow(*row)
 
     async def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
-        """UpsertChatDesktopEnabled :exec (chat_settings.sql:120)"""
+        """UpsertChatDesktopEnabled :exec (chat_settings.sql:133)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_DESKTOP_ENABLED, (desktop_enabled,))
         except Error as exc:
@@ -585,7 +595,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_template_allowlist(self) -> GetChatTemplateAllowlistRow:
         """Template ids chats may use, in the stored order; empty = every template is allowed.
 
-        GetChatTemplateAllowlist :one (chat_settings.sql:126)"""
+        GetChatTemplateAllowlist :one (chat_settings.sql:139)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
             row = await cur.fetchone()
@@ -598,7 +608,7 @@ class AsyncChatSettingsQueries:
     async def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
         """Stored as a JSON array of ids (an empty array allows every template).
 
-        UpsertChatTemplateAllowlist :exec (chat_settings.sql:142)"""
+        UpsertChatTemplateAllowlist :exec (chat_settings.sql:155)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_TEMPLATE_ALLOWLIST, (list(template_ids),))
         except Error as exc:
@@ -607,7 +617,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_workspace_ttl(self) -> GetChatWorkspaceTTLRow:
         """How long a workspace created by a chat lives; 0 (no TTL of its own) when never set.
 
-        GetChatWorkspaceTTL :one (chat_settings.sql:149)"""
+        GetChatWorkspaceTTL :one (chat_settings.sql:162)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_WORKSPACE_TTL, None)
             row = await cur.fetchone()
@@ -618,7 +628,7 @@ class AsyncChatSettingsQueries:
         return GetChatWorkspaceTTLRow(*row)
 
     async def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
-        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:160)"""
+        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:173)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_WORKSPACE_TTL, (workspace_ttl,))
         except Error as exc:
@@ -627,7 +637,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_retention_days(self) -> GetChatRetentionDaysRow:
         """Days an archived chat is kept before DeleteOldChats purges it; 0 = never purge; 30 when never set.
 
-        GetChatRetentionDays :one (chat_settings.sql:166)"""
+        GetChatRetentionDays :one (chat_settings.sql:179)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_RETENTION_DAYS, None)
             row = await cur.fetchone()
@@ -640,7 +650,7 @@ class AsyncChatSettingsQueries:
     async def upsert_chat_retention_days(self, *, retention_days: int) -> None:
         """days >= 0; the caller validates it (site_configs has no CHECK per key).
 
-        UpsertChatRetentionDays :exec (chat_settings.sql:178)"""
+        UpsertChatRetentionDays :exec (chat_settings.sql:191)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_RETENTION_DAYS, (retention_days,))
         except Error as exc:

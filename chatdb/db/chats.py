@@ -216,7 +216,26 @@ UPDATE chats SET plan_mode = $1 WHERE id = $2 RETURNING *
 
 UPDATE_CHAT_LAST_INJECTED_CONTEXT = """
 UPDATE chats
-SET last_injected_context = $1
+SET last_injected_context = CASE
+    WHEN jsonb_typeof($1::jsonb) = 'array' THEN (
+        SELECT coalesce(
+            jsonb_agg(
+                CASE
+                    WHEN jsonb_typeof(p.part) <> 'object' THEN p.part
+                    WHEN p.part ->> 'type' = 'context-file'
+                        THEN p.part - ARRAY['content', 'os', 'directory']
+                    WHEN p.part ->> 'type' = 'skill' THEN p.part - 'directory'
+                    ELSE p.part
+                END
+                ORDER BY p.position
+            ),
+            '[]'::jsonb
+        )
+        FROM jsonb_array_elements($1::jsonb)
+            WITH ORDINALITY AS p (part, position)
+    )
+    ELSE $1::jsonb
+END
 WHERE id = $2
 RETURNING *
 """
@@ -612,7 +631,7 @@ class ChatsQueries:
         return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
 
     def update_chat_last_injected_context(self, *, last_injected_context: JSON | None, id: UUID) -> Chat:
-        """Keeps updated_at.
+        """Caches the injected context parts (context-file and skill parts) without their internal fields, stripped here so no path can store them (seed: "Internal fields ... are stripped at write time"; chatdb.content's INTERNAL_FIELDS: a context-file's content, os and directory, a skill's directory). A skill keeps its meta_file. Keeps updated_at.
 
         UpdateChatLastInjectedContext :one (chats.sql:218)"""
         try:
@@ -627,7 +646,7 @@ class ChatsQueries:
     def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """Moves the read watermark; keeps updated_at.
 
-        UpdateChatLastReadMessageID :exec (chats.sql:226)"""
+        UpdateChatLastReadMessageID :exec (chats.sql:248)"""
         try:
             RawCursor(self._conn).execute(UPDATE_CHAT_LAST_READ_MESSAGE_ID, (last_read_message_id, id))
         except Error as exc:
@@ -636,7 +655,7 @@ class ChatsQueries:
     def archive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """Archives the chat and all its descendants (sub-agents at every depth, found through parent_chat_id), so an archived chat never has a live descendant; archiving unpins. It also stops whatever runs: a running or pending chat goes back to waiting with no worker, so the worker's next UpdateChatHeartbeats no longer returns it (its signal to stop) and AcquireChats never picks it up. Returns the affected rows, the target first.
 
-        ArchiveChatByID :many (chats.sql:231)"""
+        ArchiveChatByID :many (chats.sql:253)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
@@ -647,7 +666,7 @@ class ChatsQueries:
     def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """The reverse of ArchiveChatByID over the same family (the chat and its descendants); pin order and run state are not restored. A chat whose parent is archived stays archived and nothing is returned, so an archived parent never gets a live child back.
 
-        UnarchiveChatByID :many (chats.sql:264)"""
+        UnarchiveChatByID :many (chats.sql:286)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
@@ -658,7 +677,7 @@ class ChatsQueries:
     def pin_chat_by_id(self, *, id: UUID) -> None:
         """Appends the chat to its owner's pins: the other pinned, non-archived chats are renumbered 1..n in their displayed order (healing gaps and duplicates) and the target becomes n + 1. Keeps updated_at.
 
-        PinChatByID :exec (chats.sql:289)"""
+        PinChatByID :exec (chats.sql:311)"""
         try:
             RawCursor(self._conn).execute(PIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -667,7 +686,7 @@ class ChatsQueries:
     def unpin_chat_by_id(self, *, id: UUID) -> None:
         """Unpins the chat and closes the gap (the owner's other pins are renumbered 1..n, which also heals gaps and duplicates). No-op when the chat is not pinned. Keeps updated_at.
 
-        UnpinChatByID :exec (chats.sql:315)"""
+        UnpinChatByID :exec (chats.sql:337)"""
         try:
             RawCursor(self._conn).execute(UNPIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -676,7 +695,7 @@ class ChatsQueries:
     def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
         """Moves a pinned chat to pin_order clamped to [1, pinned count]; the chats in between shift by one and the owner's pins end up numbered 1..n. No-op when the chat is not pinned. Keeps updated_at.
 
-        UpdateChatPinOrder :exec (chats.sql:340)"""
+        UpdateChatPinOrder :exec (chats.sql:362)"""
         try:
             RawCursor(self._conn).execute(UPDATE_CHAT_PIN_ORDER, (id, pin_order))
         except Error as exc:
@@ -685,7 +704,7 @@ class ChatsQueries:
     def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
         """The root's id, then its descendants by creation.
 
-        GetChatFamilyIDsByRootID :many (chats.sql:371)"""
+        GetChatFamilyIDsByRootID :many (chats.sql:393)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = cur.fetchall()
@@ -916,7 +935,7 @@ class AsyncChatsQueries:
         return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
 
     async def update_chat_last_injected_context(self, *, last_injected_context: JSON | None, id: UUID) -> Chat:
-        """Keeps updated_at.
+        """Caches the injected context parts (context-file and skill parts) without their internal fields, stripped here so no path can store them (seed: "Internal fields ... are stripped at write time"; chatdb.content's INTERNAL_FIELDS: a context-file's content, os and directory, a skill's directory). A skill keeps its meta_file. Keeps updated_at.
 
         UpdateChatLastInjectedContext :one (chats.sql:218)"""
         try:
@@ -931,7 +950,7 @@ class AsyncChatsQueries:
     async def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """Moves the read watermark; keeps updated_at.
 
-        UpdateChatLastReadMessageID :exec (chats.sql:226)"""
+        UpdateChatLastReadMessageID :exec (chats.sql:248)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_LAST_READ_MESSAGE_ID, (last_read_message_id, id))
         except Error as exc:
@@ -940,7 +959,7 @@ class AsyncChatsQueries:
     async def archive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """Archives the chat and all its descendants (sub-agents at every depth, found through parent_chat_id), so an archived chat never has a live descendant; archiving unpins. It also stops whatever runs: a running or pending chat goes back to waiting with no worker, so the worker's next UpdateChatHeartbeats no longer returns it (its signal to stop) and AcquireChats never picks it up. Returns the affected rows, the target first.
 
-        ArchiveChatByID :many (chats.sql:231)"""
+        ArchiveChatByID :many (chats.sql:253)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
@@ -951,7 +970,7 @@ class AsyncChatsQueries:
     async def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """The reverse of ArchiveChatByID over the same family (the chat and its descendants); pin order and run state are not restored. A chat whose parent is archived stays archived and nothing is returned, so an archived parent never gets a live child back.
 
-        UnarchiveChatByID :many (chats.sql:264)"""
+        UnarchiveChatByID :many (chats.sql:286)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
@@ -962,7 +981,7 @@ class AsyncChatsQueries:
     async def pin_chat_by_id(self, *, id: UUID) -> None:
         """Appends the chat to its owner's pins: the other pinned, non-archived chats are renumbered 1..n in their displayed order (healing gaps and duplicates) and the target becomes n + 1. Keeps updated_at.
 
-        PinChatByID :exec (chats.sql:289)"""
+        PinChatByID :exec (chats.sql:311)"""
         try:
             await AsyncRawCursor(self._conn).execute(PIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -971,7 +990,7 @@ class AsyncChatsQueries:
     async def unpin_chat_by_id(self, *, id: UUID) -> None:
         """Unpins the chat and closes the gap (the owner's other pins are renumbered 1..n, which also heals gaps and duplicates). No-op when the chat is not pinned. Keeps updated_at.
 
-        UnpinChatByID :exec (chats.sql:315)"""
+        UnpinChatByID :exec (chats.sql:337)"""
         try:
             await AsyncRawCursor(self._conn).execute(UNPIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -980,7 +999,7 @@ class AsyncChatsQueries:
     async def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
         """Moves a pinned chat to pin_order clamped to [1, pinned count]; the chats in between shift by one and the owner's pins end up numbered 1..n. No-op when the chat is not pinned. Keeps updated_at.
 
-        UpdateChatPinOrder :exec (chats.sql:340)"""
+        UpdateChatPinOrder :exec (chats.sql:362)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_PIN_ORDER, (id, pin_order))
         except Error as exc:
@@ -989,7 +1008,7 @@ class AsyncChatsQueries:
     async def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
         """The root's id, then its descendants by creation.
 
-        GetChatFamilyIDsByRootID :many (chats.sql:371)"""
+        GetChatFamilyIDsByRootID :many (chats.sql:393)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = await cur.fetchall()

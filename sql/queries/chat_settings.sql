@@ -16,28 +16,41 @@
 
 -- name: ListUserChatCompactionThresholds :many
 -- authz: personal read user(user_id)
--- The user's per-model compaction threshold overrides, by model config id.
+-- The user's per-model compaction threshold overrides, by model config id. A malformed row
+-- (written before user_configs_chat_compaction_threshold_check, or a key that names no UUID)
+-- is skipped instead of failing the whole list; the WHERE runs before the casts.
 SELECT
     substr(uc.key, length('chat_compaction_threshold:') + 1)::uuid AS model_config_id,
     uc.value::integer AS threshold_percent
 FROM user_configs AS uc
-WHERE uc.user_id = @user_id AND uc.key LIKE 'chat_compaction_threshold:%'
+WHERE uc.user_id = @user_id
+    AND CASE
+        WHEN uc.key !~ '^chat_compaction_threshold:[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$'
+            THEN false
+        WHEN uc.value !~ '^[0-9]{1,3}$' THEN false
+        ELSE uc.value::integer <= 100
+    END
 ORDER BY uc.key;
 
 -- name: GetUserChatCompactionThreshold :one
 -- authz: personal read user(user_id)
--- Not found when the user has no override for that model.
+-- Not found when the user has no override for that model, or only a malformed one (the
+-- model's own threshold then applies).
 SELECT uc.value::integer AS threshold_percent
 FROM user_configs AS uc
 WHERE uc.user_id = @user_id
-    AND uc.key = 'chat_compaction_threshold:' || @model_config_id::uuid::text;
+    AND uc.key = 'chat_compaction_threshold:' || @model_config_id::uuid::text
+    AND CASE
+        WHEN uc.value !~ '^[0-9]{1,3}$' THEN false
+        ELSE uc.value::integer <= 100
+    END;
 
 -- name: UpdateUserChatCompactionThreshold :one
 -- authz: personal update user(user_id)
--- Sets the user's override for a model. The range 0..100 is checked by
--- chatdb.validation.validate_compaction_threshold before this runs (the database stores text);
--- the model config must be live and enabled, otherwise nothing is written and the query finds
--- no row (NotFound).
+-- Sets the user's override for a model. A threshold outside 0..100 is refused by
+-- user_configs_chat_compaction_threshold_check (CheckViolation, nothing written); the model
+-- config must be live and enabled, otherwise nothing is written and the query finds no row
+-- (NotFound).
 INSERT INTO user_configs (user_id, key, value)
 SELECT
     @user_id,

@@ -217,9 +217,31 @@ UPDATE chats SET plan_mode = sqlc.narg(plan_mode) WHERE id = @id RETURNING *;
 
 -- name: UpdateChatLastInjectedContext :one
 -- authz: update chat(id)
--- Keeps updated_at.
+-- Caches the injected context parts (context-file and skill parts) without their internal
+-- fields, stripped here so no path can store them (seed: "Internal fields ... are stripped
+-- at write time"; chatdb.content's INTERNAL_FIELDS: a context-file's content, os and
+-- directory, a skill's directory). A skill keeps its meta_file. Keeps updated_at.
 UPDATE chats
-SET last_injected_context = sqlc.narg(last_injected_context)
+SET last_injected_context = CASE
+    WHEN jsonb_typeof(sqlc.narg(last_injected_context)::jsonb) = 'array' THEN (
+        SELECT coalesce(
+            jsonb_agg(
+                CASE
+                    WHEN jsonb_typeof(p.part) <> 'object' THEN p.part
+                    WHEN p.part ->> 'type' = 'context-file'
+                        THEN p.part - ARRAY['content', 'os', 'directory']
+                    WHEN p.part ->> 'type' = 'skill' THEN p.part - 'directory'
+                    ELSE p.part
+                END
+                ORDER BY p.position
+            ),
+            '[]'::jsonb
+        )
+        FROM jsonb_array_elements(sqlc.narg(last_injected_context)::jsonb)
+            WITH ORDINALITY AS p (part, position)
+    )
+    ELSE sqlc.narg(last_injected_context)::jsonb
+END
 WHERE id = @id
 RETURNING *;
 
