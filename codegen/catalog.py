@@ -47,6 +47,7 @@ class Table:
     definition: str = ""  # a view's SELECT (pg_get_viewdef)
     system: bool = False  # a pg_catalog / information_schema relation
     analyzed: bool = False  # a view whose columns' nullability was inferred
+    reltype: int = 0  # the oid of its row (composite) type
     primary_key: tuple[str, ...] = ()
 
     def column(self, name: str) -> Column | None:
@@ -185,18 +186,19 @@ def load_catalog(conn: psycopg.Connection[Any]) -> Catalog:
     ):
         enums.setdefault(typ, []).append(label)
     tables: dict[int, Table] = {}
-    for oid, schema, name, kind in conn.execute(
-        f"""SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c
+    for oid, schema, name, kind, reltype in conn.execute(
+        f"""SELECT c.oid, n.nspname, c.relname, c.relkind, c.reltype FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {_USER_SCHEMAS}
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND {_USER_SCHEMAS}
             ORDER BY n.nspname, c.relname"""
     ):
-        tables[oid] = Table(oid, schema, name, kind)
+        tables[oid] = Table(oid, schema, name, kind, reltype=reltype)
     for rel, name, typ, not_null, num, has_default in conn.execute(
         f"""SELECT a.attrelid, a.attname, a.atttypid, a.attnotnull, a.attnum, a.atthasdef
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+            WHERE a.attnum > 0 AND NOT a.attisdropped
+              AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
               AND {_USER_SCHEMAS}
             ORDER BY a.attrelid, a.attnum"""
     ):
@@ -220,6 +222,8 @@ def load_catalog(conn: psycopg.Connection[Any]) -> Catalog:
             tables[oid].primary_key = tuple(columns)
     by_name: dict[str, Table] = {}
     for table in tables.values():
+        if table.kind == "c":  # a composite type: a type, not a relation queries can read
+            continue
         by_name[f"{table.schema}.{table.name}".lower()] = table
         if table.schema == "public" or table.name.lower() not in by_name:
             by_name[table.name.lower()] = table

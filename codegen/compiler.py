@@ -59,6 +59,7 @@ class ModelIR:
     fields: list[FieldIR]
     oid: int = 0
     schema: str = "public"
+    composite: bool = False  # a composite type (CREATE TYPE ... AS), not a table
 
     @property
     def qualified(self) -> str:
@@ -175,28 +176,33 @@ class Compiler:
         return apply_override(base, override) if override else base
 
     def _models(self) -> list[ModelIR]:
-        models = []
-        for table in sorted(self.catalog.tables.values(), key=lambda t: (t.schema, t.name)):
+        """One dataclass per table, view and composite type (which rows and values decode to)."""
+        tables = sorted(self.catalog.tables.values(), key=lambda t: (t.schema, t.name))
+        models = [ModelIR("", t.name, [], t.oid, t.schema, t.kind == "c") for t in tables]
+        self._name_models(models)
+        for table, model in zip(tables, models, strict=True):
+            self.types.row_classes[table.reltype] = model.class_name
+            self.types.row_fields[table.reltype] = [c.type_oid for c in table.columns]
+        for table, model in zip(tables, models, strict=True):
             names = dedupe(
                 [py_ident(c.name, f"column_{i + 1}") for i, c in enumerate(table.columns)]
             )
-            fields = []
             for i, (col, fname) in enumerate(zip(table.columns, names, strict=True)):
                 override = self._column_override(table.name, col.name)
                 nullable = not col.not_null
                 if override is not None and override.nullable is not None:
                     nullable = override.nullable
-                fields.append(
-                    FieldIR(
-                        fname,
-                        self._column_type(table, col.name, col.type_oid),
-                        nullable,
-                        i,
-                        self.types.type_name(col.type_oid),
+                try:
+                    pytype = self._column_type(table, col.name, col.type_oid)
+                except CodegenError as exc:
+                    where = "type" if table.kind == "c" else "table"
+                    self.sink.add(
+                        CodegenError(f"schema: {where} {model.qualified}, column {col.name}: {exc}")
                     )
+                    pytype = PyType("Any")
+                model.fields.append(
+                    FieldIR(fname, pytype, nullable, i, self.types.type_name(col.type_oid))
                 )
-            models.append(ModelIR("", table.name, fields, table.oid, table.schema))
-        self._name_models(models)
         return models
 
     def _name_models(self, models: list[ModelIR]) -> None:
@@ -213,11 +219,12 @@ class Compiler:
                 for m in group:
                     m.class_name = class_name(m.table, m.schema)
         for m in models:
-            first = taken.setdefault(m.class_name, f"table {m.qualified}")
-            if first != f"table {m.qualified}":
+            what = f"{'type' if m.composite else 'table'} {m.qualified}"
+            first = taken.setdefault(m.class_name, what)
+            if first != what:
                 self.sink.add(
                     CodegenError(
-                        f"schema: {first} and table {m.qualified} both map to the class "
+                        f"schema: {first} and {what} both map to the class "
                         f"{m.class_name!r}; rename one (or give it another schema)"
                     )
                 )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import psycopg
+from psycopg import pq
+
 from codegen.catalog import Catalog, PgType
 from codegen.errors import CodegenError
 from codegen.names import class_name
@@ -64,10 +67,12 @@ class PyType:
     array: PyType | None = None  # element type for arrays
     decode: str | None = None  # callable name applied to values read
     encode: str | None = None  # callable name applied to values written
+    spec: str | None = None  # decode_value spec for values psycopg leaves as text
+    spec_imports: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # the spec's names
 
     @property
     def needs_load(self) -> bool:
-        return bool(self.enum or self.decode or (self.array and self.array.needs_load))
+        return bool(self.enum or self.decode or self.spec or (self.array and self.array.needs_load))
 
     @property
     def needs_dump(self) -> bool:
@@ -110,6 +115,36 @@ def _typing_imports(annotation: str) -> frozenset[tuple[str, str]]:
     return frozenset(found)
 
 
+# Types the server returns as text that psycopg does not decode by itself (a user enum or
+# composite, arrays of them, arrays of domains, void) are decoded by the generated
+# ``decode_value(spec, value)`` (in models.py) following a spec built here: ("same",) keeps the
+# text, ("oid", n) uses psycopg's loader for a built-in type, ("enum", Cls), ("array", spec),
+# ("record", Cls, (spec, ...)), ("call", fn) an override's decode function, ("void",) None.
+_FIRST_USER_OID = 16384  # FirstNormalObjectId: every oid below is built into PostgreSQL
+# Extension types with a known Python mapping (psycopg returns their text).
+_EXTENSION_TEXT = frozenset({"citext", "ltree", "lquery", "ltxtquery", "hstore"})
+_RANGES: dict[str, str] = {
+    "int4range": "Range[int]",
+    "int8range": "Range[int]",
+    "numrange": "Range[Decimal]",
+    "daterange": "Range[date]",
+    "tsrange": "Range[datetime]",
+    "tstzrange": "Range[datetime]",
+    "int4multirange": "Multirange[int]",
+    "int8multirange": "Multirange[int]",
+    "nummultirange": "Multirange[Decimal]",
+    "datemultirange": "Multirange[date]",
+    "tsmultirange": "Multirange[datetime]",
+    "tstzmultirange": "Multirange[datetime]",
+}
+_DECODE = (".models", "decode_value")
+
+
+def _psycopg_loads(oid: int) -> bool:
+    """Does psycopg turn this built-in type's text into a Python value by itself?"""
+    return psycopg.adapters.get_loader(oid, pq.Format.TEXT) is not None
+
+
 class TypeMapper:
     """Maps type oids to PyTypes, honouring type overrides."""
 
@@ -117,6 +152,8 @@ class TypeMapper:
         self.catalog = catalog
         self.type_overrides = type_overrides
         self.used_enums: set[int] = set()
+        self.row_classes: dict[int, str] = {}  # composite/row type oid -> model class name
+        self.row_fields: dict[int, list[int]] = {}  # composite/row type oid -> field type oids
 
     def pg_type(self, oid: int) -> PgType:
         typ = self.catalog.types.get(oid)
@@ -130,20 +167,28 @@ class TypeMapper:
             return self.type_name(typ.elem) + "[]"
         return typ.name
 
-    def map(self, oid: int) -> PyType:
-        typ = self.pg_type(oid)
-        override = self.type_overrides.get(typ.name) or self.type_overrides.get(
+    def _override(self, typ: PgType) -> Override | None:
+        return self.type_overrides.get(typ.name) or self.type_overrides.get(
             f"{typ.schema}.{typ.name}"
         )
+
+    def map(self, oid: int) -> PyType:
+        typ = self.pg_type(oid)
+        override = self._override(typ)
         if typ.elem:
             if override is not None:
                 return apply_override(PyType("list[Any]"), override)
             inner = self.map(typ.elem)
+            spec = None
+            if inner.needs_load or oid >= _FIRST_USER_OID or not _psycopg_loads(oid):
+                spec = f'("array", {self.spec(typ.elem)})'
             return PyType(
                 f"list[{inner.annotation}]",
                 inner.imports,
                 json=False,
                 array=inner,
+                spec=spec,
+                spec_imports=self._spec_imports(typ.elem) if spec else frozenset(),
             )
         if typ.kind == "d" and typ.base:
             base = self.map(typ.base)
@@ -153,12 +198,79 @@ class TypeMapper:
             cls = class_name(typ.name, typ.schema)
             base = PyType(cls, frozenset({(".models", cls)}), enum=cls)
             return apply_override(base, override) if override else base
+        if override is not None:
+            return apply_override(PyType("str"), override)
+        if typ.kind == "c" and oid in self.row_classes:
+            cls = self.row_classes[oid]
+            return PyType(
+                cls,
+                frozenset({(".models", cls), ("dataclasses", "astuple")}),
+                encode="astuple",
+                spec=self.spec(oid),
+                spec_imports=self._spec_imports(oid),
+            )
+        if typ.name == "void":
+            return PyType("None", spec='("void",)', spec_imports=frozenset({_DECODE}))
+        if typ.name in _RANGES:
+            annotation = _RANGES[typ.name]
+            module = "psycopg.types.multirange" if "Multi" in annotation else "psycopg.types.range"
+            return PyType(
+                annotation,
+                frozenset({(module, annotation.split("[")[0])})
+                | _typing_imports(annotation)
+                | ({("datetime", "date")} if "date]" in annotation else set()),
+            )
+        if typ.name not in _BASE and typ.name not in _EXTENSION_TEXT and oid >= _FIRST_USER_OID:
+            raise CodegenError(
+                f"type {typ.schema}.{typ.name} (from an extension) has no Python type: map it "
+                f"in pyproject.toml, e.g. [tool.codegen.overrides.types] "
+                f'"{typ.name}" = {{ type = "str" }}'
+            )
         annotation, module = _BASE.get(typ.name, ("str", ""))
-        imports: frozenset[tuple[str, str]] = frozenset()
+        imports = frozenset[tuple[str, str]]()
         if module:
             names = [n.strip() for n in annotation.split("|")]
             if module == "typing":
                 names = ["Any"]
             imports = frozenset((module, n) for n in names)
-        base = PyType(annotation, imports, json=typ.name in ("json", "jsonb"))
-        return apply_override(base, override) if override else base
+        return PyType(annotation, imports, json=typ.name in ("json", "jsonb"))
+
+    def spec(self, oid: int) -> str:
+        """The decode spec (a Python expression) for a value of this type inside text."""
+        typ = self.pg_type(oid)
+        override = self._override(typ)
+        if override is not None and not typ.elem:
+            return f'("call", {override.decode.split(":")[1]})' if override.decode else '("same",)'
+        if typ.elem:
+            return f'("array", {self.spec(typ.elem)})'
+        if typ.kind == "d" and typ.base:
+            return self.spec(typ.base)
+        if typ.kind == "e":
+            return f'("enum", {class_name(typ.name, typ.schema)})'
+        if typ.kind == "c" and oid in self.row_classes:
+            fields = "".join(f"{self.spec(f)}, " for f in self.row_fields[oid])
+            return f'("record", {self.row_classes[oid]}, ({fields}))'
+        if typ.name == "void":
+            return '("void",)'
+        if oid < _FIRST_USER_OID and _psycopg_loads(oid) and self.map(oid).annotation != "str":
+            return f'("oid", {oid})'
+        return '("same",)'
+
+    def _spec_imports(self, oid: int) -> frozenset[tuple[str, str]]:
+        """The names a spec refers to: the decoder and every class in it."""
+        found = {_DECODE}
+        typ = self.pg_type(oid)
+        override = self._override(typ)
+        if override is not None and override.decode and not typ.elem:
+            found.add(_import_pair(override.decode))
+        elif typ.elem:
+            found |= self._spec_imports(typ.elem)
+        elif typ.kind == "d" and typ.base:
+            found |= self._spec_imports(typ.base)
+        elif typ.kind == "e":
+            found.add((".models", class_name(typ.name, typ.schema)))
+        elif typ.kind == "c" and oid in self.row_classes:
+            found.add((".models", self.row_classes[oid]))
+            for f in self.row_fields[oid]:
+                found |= self._spec_imports(f)
+        return frozenset(found)

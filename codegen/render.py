@@ -64,11 +64,8 @@ def _dump(p: ParamIR, value: str) -> str:
 
 def _load(t: PyType, nullable: bool, value: str, name: str) -> str:
     """Expression turning a fetched value into the field's Python value."""
-    if t.array is not None and t.array.needs_load:
-        raise CodegenError(
-            f"column {name!r}: arrays of enums or decoded types are not supported in results; "
-            "cast the column to text[] or use an override"
-        )
+    if t.spec:  # decode_value handles NULL itself
+        return f"decode_value({t.spec}, {value})"
     if t.decode:
         expr = f"{t.decode}({value})"
     elif t.enum:
@@ -300,10 +297,25 @@ class Renderer:
             },
             drop_local=True,
         )
+        needs_decode = self._needs_decode()
+        if needs_decode:
+            model_imports = _import_lines(
+                _imports_of_types(f.pytype for m in pkg.models for f in m.fields)
+                | {
+                    ("dataclasses", "dataclass"),
+                    ("enum", "StrEnum"),
+                    ("typing", "Any"),
+                    ("typing", "TypeAlias"),
+                    ("psycopg", "pq"),
+                },
+                drop_local=True,
+                extra=["import psycopg"],
+            )
         files["models.py"] = self._tpl(
             "models.py.j2",
             source="the schema",
             imports=model_imports,
+            needs_decode=needs_decode,
             enums=pkg.enums,
             models=pkg.models,
             needs_exec_result=needs_exec_result,
@@ -381,6 +393,15 @@ class Renderer:
         files["py.typed"] = ""
         return files
 
+    def _needs_decode(self) -> bool:
+        """Whether any value is decoded by the generated decode_value."""
+        pkg = self.package
+        types = [f.pytype for m in pkg.models for f in m.fields]
+        for q in pkg.queries:
+            if q.row is not None:
+                types += [f.pytype for f in q.row.fields if isinstance(f, FieldIR)]
+        return any(t.spec for t in types)
+
     def _tpl(self, name: str, source: str, **context: object) -> str:
         header = HEADER.format(source=source)
         text = self.env.get_template(name).render(header=header, source=source, **context)
@@ -398,16 +419,17 @@ class Renderer:
                         for f in q.row.fields
                         if isinstance(f, FieldIR) and f.pytype.needs_load
                     )
-                    found |= _imports_of_types(loaded)
+                    found |= _imports_of_types(loaded, loaded=True)
                 else:
                     for f in q.row.fields:
                         if isinstance(f, EmbedIR):
                             found.add((".models", f.model.class_name))
                             found |= _imports_of_types(
-                                mf.pytype for mf in f.model.fields if mf.pytype.enum
+                                (mf.pytype for mf in f.model.fields if mf.pytype.needs_load),
+                                loaded=True,
                             )
                         else:
-                            found |= _imports_of_types([f.pytype])
+                            found |= _imports_of_types([f.pytype], loaded=True)
             if any(p.pytype.array is not None for p in q.params) and not q.uses_params_class:
                 found.add(("collections.abc", "Sequence"))
             if q.uses_params_class:
@@ -462,11 +484,14 @@ def _needs_jsonb(t: PyType) -> bool:
     return t.json and not t.encode
 
 
-def _imports_of_types(types: object) -> set[tuple[str, str]]:
+def _imports_of_types(types: object, loaded: bool = False) -> set[tuple[str, str]]:
+    """What annotations need (and, ``loaded``, what decoding the values read needs)."""
     found: set[tuple[str, str]] = set()
     for t in types:  # type: ignore[attr-defined]
         assert isinstance(t, PyType)
         found |= set(t.imports)
+        if loaded:
+            found |= set(t.spec_imports)
         if t.array is not None:
             found |= set(t.array.imports)
     return found
@@ -484,7 +509,10 @@ _STDLIB = frozenset(
 
 
 def _import_lines(
-    pairs: set[tuple[str, str]], drop_local: bool = False, first_party: str = ""
+    pairs: set[tuple[str, str]],
+    drop_local: bool = False,
+    first_party: str = "",
+    extra: list[str] | None = None,
 ) -> list[str]:
     """isort-style groups: stdlib, third party, the runtime package, then relative imports."""
     by_module: dict[str, set[str]] = {}
@@ -509,6 +537,7 @@ def _import_lines(
             inner = "".join(f"    {n},\n" for n in sorted(by_module[module], key=_name_order))
             line = f"from {module} import (\n{inner})"
         groups[group].append(line)
+    groups[1] = (extra or []) + groups[1]  # `import x` before `from x import y`, as isort
     lines: list[str] = []
     for g in groups:
         if g:

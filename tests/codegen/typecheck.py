@@ -34,6 +34,8 @@ def matches(value: Any, hint: Any) -> bool:
             and len(value) == len(args)
             and all(matches(v, a) for v, a in zip(value, args, strict=True))
         )
+    if isinstance(origin, type):  # another generic (Range[int]...): its class
+        return isinstance(value, origin)
     if isinstance(hint, type):
         if hint is float:
             return isinstance(value, float | int) and not isinstance(value, bool)

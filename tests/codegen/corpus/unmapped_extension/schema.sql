@@ -1,0 +1,2 @@
+CREATE EXTENSION IF NOT EXISTS cube;
+CREATE TABLE shapes (id int PRIMARY KEY, box cube NOT NULL);
