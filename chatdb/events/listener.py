@@ -240,7 +240,12 @@ class Listener:
         self.poll_interval = poll_interval  # how soon close() is noticed
         self.health_interval = health_interval  # an idle connection is probed this often
         self.reconnect_delays = reconnect_delays
-        self._connect_kwargs = {"application_name": "chatdb-listener", **connect_kwargs}
+        # A server that stops answering must not hang a reconnection attempt for ever.
+        self._connect_kwargs = {
+            "application_name": "chatdb-listener",
+            "connect_timeout": 10,
+            **connect_kwargs,
+        }
         self._lock = threading.Lock()
         self._subs: tuple[Subscription, ...] = ()
         self._closing = threading.Event()

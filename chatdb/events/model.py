@@ -23,6 +23,7 @@ __all__ = [
     "PENDING_CHANNEL",
     "VERSION",
     "ChatLike",
+    "ChatRef",
     "Event",
     "Kind",
     "decode",
@@ -75,6 +76,20 @@ class ChatLike(Protocol):
     def organization_id(self) -> UUID: ...
     @property
     def root_chat_id(self) -> UUID | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """Just where a chat belongs: what an event about it needs."""
+
+    id: UUID
+    owner_id: UUID
+    organization_id: UUID
+    root_chat_id: UUID | None
+
+    @classmethod
+    def of(cls, event: Event) -> ChatRef:
+        return cls(event.chat_id, event.owner_id, event.organization_id, event.root_chat_id)
 
 
 @dataclass(frozen=True, slots=True)

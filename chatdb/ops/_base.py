@@ -143,12 +143,16 @@ class Tx:
         self.actor = actor
         self.authorizer = authorizer
         self.events: list[ev.Event] = []
-        self._chats: dict[UUID, Chat] = {}  # rows read or written here, for event addressing
+        # Where each chat this transaction touched belongs (owner, organization, family):
+        # what an event about it needs, without reading the chat again.
+        self._chats: dict[UUID, ev.ChatLike] = {}
 
     def emit(self, *new: ev.Event | list[ev.Event]) -> None:
         """Record events of this transaction (published just before it commits)."""
         for item in new:
-            self.events.extend(item if isinstance(item, list) else [item])
+            for event in item if isinstance(item, list) else [item]:
+                self.events.append(event)
+                self._chats.setdefault(event.chat_id, ev.ChatRef.of(event))
 
     def _seen(self, chat: Chat) -> Chat:
         self._chats[chat.id] = chat

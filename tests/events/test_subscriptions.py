@@ -169,3 +169,19 @@ async def test_async_reads_that_time_out_leave_nothing_behind(listener: Listener
     with pytest.raises(asyncio.CancelledError):
         await task
     assert sub._waiters == []
+
+
+def test_one_shared_listener_per_process_and_dsn(chatdb_dsn: str) -> None:
+    from chatdb.events import shared_listener
+
+    first = shared_listener(chatdb_dsn)
+    try:
+        assert shared_listener(chatdb_dsn) is first
+        assert first.wait_connected(10)
+    finally:
+        first.close()
+    again = shared_listener(chatdb_dsn)
+    try:
+        assert again is not first  # a closed listener is replaced
+    finally:
+        again.close()
