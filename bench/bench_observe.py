@@ -88,7 +88,27 @@ def run(dsn: str, settings: Settings = FULL) -> list[Result]:
                 )
             )
     results.append(asyncio.run(_run_async(dsn, chat_id, settings)))
+    metrics_only = Instruments(metrics=True, registry=CollectorRegistry())
+    results.append(
+        compare(
+            GROUP,
+            "per call, metrics (no query)",
+            ("empty call", _empty),
+            ("Instruments.call", lambda: _measured(metrics_only)),
+            settings,
+            note="candidate per op = what the metrics add to each query, in absolute terms",
+        )
+    )
     return results
+
+
+def _empty() -> None:
+    """The floor: a call that measures nothing."""
+
+
+def _measured(obs: Instruments) -> None:
+    with obs.call("GetChatByID"):
+        pass
 
 
 async def _run_async(dsn: str, chat_id: UUID, settings: Settings) -> Result:
