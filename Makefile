@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install gen check test bench demo clean
+.PHONY: install gen check test bench demo mutate clean
 
 install: $(STAMP)
 
@@ -21,12 +21,18 @@ gen: $(STAMP)
 # Generated code not stale, ruff and mypy --strict clean.
 check: $(STAMP)
 	$(BIN)/python -m codegen --check
-	$(BIN)/ruff check chatdb codegen tests bench
-	$(BIN)/ruff format --check chatdb codegen tests bench
+	$(BIN)/ruff check chatdb codegen tests bench tools
+	$(BIN)/ruff format --check chatdb codegen tests bench tools
 	$(BIN)/mypy
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Weaken each query's policy in turn (to any_actor; and each term of an `and` dropped),
+# regenerate a scratch copy and run the access table's test for it: reports survivors, exits 1
+# if there is one. Not part of `make test` (about 125 mutants). MUTATE_ARGS="--only m1,m2".
+mutate: $(STAMP)
+	$(BIN)/python -m tools.mutate $(MUTATE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

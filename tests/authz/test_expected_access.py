@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
-from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -21,64 +20,17 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from chatdb import db
-from chatdb.authz import (
-    AUDITOR,
-    CHAT_ACCESS,
-    CHATD,
-    DBPURGE,
-    ORGANIZATION_ADMIN,
-    OWNER,
-    SYSTEM,
-    TELEMETRY,
-    USER_ADMIN,
-    Subject,
-    subject_for_user,
-)
 from chatdb.authz.wrapper import AsyncAuthzQuerier, AuthzQuerier
 from chatdb.db import AsyncQuerier, Querier, Queries
 from chatdb.errors import NotAuthorized
 from codegen.pgserver import PgServer
 from tests.authz.expected_access import EXPECTED, FILTERED, SUBJECTS
 from tests.authz.method_cases import CASES, T0, T_OLD, Call, World, empty_tables, user_tables
+from tests.authz.people import People
 
 QUERY_METHODS = {
     name for name, value in vars(Queries).items() if not name.startswith("_") and callable(value)
 }
-
-
-class People(World):
-    """The method cases' world, with the table's people in it: the owner of the rows and the
-    others, each a real user whose subject is read back from the database."""
-
-    @cached_property
-    def owner(self) -> db.User:
-        return self.f.user(organization_id=self.org.id, rbac_roles=[CHAT_ACCESS])
-
-    @cached_property
-    def member(self) -> db.User:
-        return self.f.user(organization_id=self.org.id, rbac_roles=[CHAT_ACCESS])
-
-    def subjects(self) -> dict[str, Subject | None]:
-        other_org = self.f.organization()
-        users = {
-            "object_owner": self.owner,
-            "other_member": self.member,
-            "org_admin": self.f.user(organization_id=self.org.id, org_roles=[ORGANIZATION_ADMIN]),
-            "other_org_admin": self.f.user(
-                organization_id=other_org.id, org_roles=[ORGANIZATION_ADMIN]
-            ),
-            "auditor": self.f.user(organization_id=self.org.id, rbac_roles=[AUDITOR]),
-            "user_admin": self.f.user(organization_id=self.org.id, rbac_roles=[USER_ADMIN]),
-            "site_owner": self.f.user(organization_id=self.org.id, rbac_roles=[OWNER]),
-        }
-        people: dict[str, Subject | None] = {
-            name: subject_for_user(self.q, user.id) for name, user in users.items()
-        }
-        systems = {"chatd": CHATD, "dbpurge": DBPURGE, "telemetry": TELEMETRY, "system": SYSTEM}
-        subjects = {**people, **systems, "no_actor": None}
-        assert tuple(subjects) == SUBJECTS
-        return subjects
 
 
 # Arguments where the shared case would not put the object owner's rows at the centre.
