@@ -8,7 +8,14 @@ org A (or, for the worker and provider workflows, on the deployment as a whole).
 
 from __future__ import annotations
 
-from tests.authz.expected_access import CHAT, CONFIG_READ, CONFIG_UPDATE, SITE_CHAT_UPDATE, S
+from tests.authz.expected_access import (
+    CHAT,
+    CONFIG_READ,
+    CONFIG_UPDATE,
+    PERSONAL,
+    SITE_CHAT_UPDATE,
+    S,
+)
 
 EXPECTED_WORKFLOWS: dict[str, S] = {
     # chatdb.ops.Chats (and AsyncChats): a chat of the object owner in org A. Creating one
@@ -40,6 +47,18 @@ EXPECTED_WORKFLOWS: dict[str, S] = {
     "ProviderConfig.delete": CONFIG_UPDATE,
     "ProviderConfig.get": CONFIG_READ,
     "ProviderConfig.list": CONFIG_READ,
+    # chatdb.ops.McpServers: the deployment's MCP servers, and the object owner's own token
+    # (its user personally; admins through deployment_config, SPEC 4.7).
+    "McpServers.create": CONFIG_UPDATE,
+    "McpServers.update": CONFIG_UPDATE,
+    "McpServers.delete": CONFIG_UPDATE,
+    "McpServers.get": CONFIG_READ,
+    "McpServers.get_by_slug": CONFIG_READ,
+    "McpServers.list": CONFIG_READ,
+    "McpServers.set_user_token": PERSONAL | CONFIG_UPDATE,
+    "McpServers.get_user_token": PERSONAL | CONFIG_READ,
+    "McpServers.user_tokens": PERSONAL | CONFIG_READ,
+    "McpServers.delete_user_token": PERSONAL | CONFIG_UPDATE,
 }
 
 FILTERED_WORKFLOWS: frozenset[str] = frozenset({"list_chats"})

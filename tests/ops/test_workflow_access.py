@@ -22,10 +22,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from chatdb import ops
 from chatdb.authz import as_actor
 from chatdb.db import Querier
 from chatdb.errors import NotAuthorized
-from chatdb.ops import AsyncChats, Chats, ProviderConfig, ToolResult
+from chatdb.ops import AsyncChats, Chats, McpServers, ProviderConfig, ToolResult
+from chatdb.ops._base import Workflows
 from chatdb.store import Store
 from codegen.pgserver import PgServer
 from tests.authz.expected_access import SUBJECTS
@@ -38,12 +40,12 @@ LONG_AGO = datetime(2024, 1, 1, tzinfo=UTC)
 
 @dataclass
 class Run:
-    """One workflow call: ``Chats.<method>`` (or ``ProviderConfig.<method>``) and its arguments."""
+    """One workflow call: ``<service>.<method>`` and its arguments."""
 
     method: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
-    providers: bool = False
+    service: str = "Chats"  # or "ProviderConfig", "McpServers"
 
 
 def _chat(w: People, **kw: Any) -> UUID:
@@ -114,7 +116,26 @@ def _provider(method: str, **kwargs: Any) -> Callable[[People], Run]:
     def setup(w: People) -> Run:
         provider = w.f.chat_provider(provider="openai")
         args = () if method == "list" else (provider.id,)
-        return Run(method, args, kwargs, providers=True)
+        return Run(method, args, kwargs, "ProviderConfig")
+
+    return setup
+
+
+def _mcp(method: str, **kwargs: Any) -> Callable[[People], Run]:
+    """A McpServers call on an existing server (by id, by slug, or none for ``list``)."""
+
+    def setup(w: People) -> Run:
+        args = {"list": (), "get_by_slug": (w.mcp.slug,)}.get(method, (w.mcp.id,))
+        return Run(method, args, kwargs, "McpServers")
+
+    return setup
+
+
+def _mcp_token(method: str, **kwargs: Any) -> Callable[[People], Run]:
+    def setup(w: People) -> Run:
+        w.f.mcp_server_user_token(mcp_server_config_id=w.mcp.id, user_id=w.owner.id)
+        args = (w.owner.id,) if method == "user_tokens" else (w.mcp.id, w.owner.id)
+        return Run(method, args, kwargs, "McpServers")
 
     return setup
 
@@ -150,12 +171,27 @@ SETUPS: dict[str, Callable[[People], Run]] = {
     "heartbeat": _heartbeat,
     "recover_stale_chats": _recover,
     "ProviderConfig.create": lambda w: Run(
-        "create", kwargs={"provider": "anthropic", "api_key": "sk-test"}, providers=True
+        "create", kwargs={"provider": "anthropic", "api_key": "sk-test"}, service="ProviderConfig"
     ),
     "ProviderConfig.update": _provider("update", display_name="renamed"),
     "ProviderConfig.delete": _provider("delete"),
     "ProviderConfig.get": _provider("get"),
     "ProviderConfig.list": _provider("list"),
+    "McpServers.create": lambda w: Run(
+        "create",
+        kwargs={"display_name": "Docs", "slug": "docs", "url": "https://docs.example.com"},
+        service="McpServers",
+    ),
+    "McpServers.update": _mcp("update", display_name="renamed"),
+    "McpServers.delete": _mcp("delete"),
+    "McpServers.get": _mcp("get"),
+    "McpServers.get_by_slug": _mcp("get_by_slug"),
+    "McpServers.list": _mcp("list"),
+    # The object owner's own token for a server.
+    "McpServers.set_user_token": _mcp_token("set_user_token", access_token="tok"),
+    "McpServers.get_user_token": _mcp_token("get_user_token"),
+    "McpServers.user_tokens": _mcp_token("user_tokens"),
+    "McpServers.delete_user_token": _mcp_token("delete_user_token"),
 }
 
 # Worker workflows take no actor from the context: it must be named.
@@ -214,17 +250,32 @@ def people(setup_conn: psycopg.Connection[Any]) -> Iterator[People]:
 # --------------------------------------------------------------------------- tests
 
 
+SERVICES: dict[str, type[Workflows]] = {
+    "Chats": Chats,
+    "ProviderConfig": ProviderConfig,
+    "McpServers": McpServers,
+}
+
+
+def _service_and_method(row: str) -> tuple[str, str]:
+    """``"McpServers.get"`` -> (McpServers, get); ``"archive"`` -> (Chats, archive)."""
+    name = row.split(" ")[0]
+    return tuple(name.split(".")) if "." in name else ("Chats", name)  # type: ignore[return-value]
+
+
 def test_every_workflow_has_a_row_and_a_setup() -> None:
-    rows = set(EXPECTED_WORKFLOWS)
-    assert rows == set(SETUPS)
-    chats = {k for k in rows if not k.startswith("ProviderConfig.")}
-    covered = {k.split(" ")[0] for k in chats}
-    missing = sorted(public_methods(Chats) - covered)
+    assert set(EXPECTED_WORKFLOWS) == set(SETUPS)
+    covered = {_service_and_method(row) for row in EXPECTED_WORKFLOWS}
+    every = {(name, m) for name, cls in SERVICES.items() for m in public_methods(cls)}
+    missing = sorted(every - covered)
     assert not missing, f"say who may run these in tests/ops/expected_workflow_access.py: {missing}"
-    providers = {k.removeprefix("ProviderConfig.") for k in rows - chats}
-    assert providers == public_methods(ProviderConfig)
+    assert covered == every
+    # Every workflow class chatdb.ops exports is in SERVICES (AsyncChats twins Chats).
+    exported = {n for n in ops.__all__ if isinstance(getattr(ops, n), type)}
+    services = {n for n in exported if issubclass(getattr(ops, n), Workflows)}
+    assert services == set(SERVICES) | {"ChatLifecycle", "Messaging", "Workers", "UsageLimits"}
     assert public_methods(AsyncChats) == public_methods(Chats)
-    assert rows >= FILTERED_WORKFLOWS
+    assert set(EXPECTED_WORKFLOWS) >= FILTERED_WORKFLOWS
     for allowed in EXPECTED_WORKFLOWS.values():
         assert allowed <= set(SUBJECTS) and "no_actor" not in allowed
 
@@ -266,7 +317,7 @@ async def test_exactly_the_subjects_in_the_table_may_run_the_workflow(
     subjects = people.subjects()
     sweep = Sweep(row, store, digest_sql, people.owner.id)
     chats = Chats(store)
-    target: Any = ProviderConfig(store) if run.providers else chats
+    target: Any = chats if run.service == "Chats" else SERVICES[run.service](store)
     before = sweep.digest()
 
     sync: dict[str, bool] = {}
@@ -281,10 +332,10 @@ async def test_exactly_the_subjects_in_the_table_may_run_the_workflow(
             if not sync[name]:
                 assert sweep.digest() == before, f"{row}: {name} was refused but wrote"
             raise_rollback()
-    sweep.verdict(sync, "Chats" if not run.providers else "ProviderConfig")
+    sweep.verdict(sync, run.service)
 
-    if run.providers:
-        return  # ProviderConfig has no async twin
+    if run.service != "Chats":
+        return  # only Chats has an async twin
     # AsyncChats runs each workflow on a worker thread in a transaction of its own (a
     # transaction belongs to the thread that opened it), so nothing can roll it back from
     # here: every subject gets freshly built rows instead.
