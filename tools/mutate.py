@@ -41,7 +41,7 @@ from pathlib import Path
 from queue import Queue
 from typing import Literal, get_args
 
-from codegen.compiler import snake
+from codegen.names import method_name
 
 TABLE_TEST = "tests/authz/test_expected_access.py"
 TABLE_NODE = TABLE_TEST + "::test_exactly_the_subjects_in_the_table_may_call_the_method[{}]"
@@ -95,7 +95,7 @@ def mutants(root: Path, methods: Iterable[str] | None = None) -> list[Mutant]:
     wanted = set(methods) if methods is not None else None
     found: list[Mutant] = []
     for query, source, line, policy in policies(root):
-        method = snake(query)  # the generator's own naming
+        method = method_name(query)  # the generator's own naming
         if wanted is not None and method not in wanted:
             continue
         if policy != "any_actor":
