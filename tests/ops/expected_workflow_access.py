@@ -35,6 +35,9 @@ EXPECTED_WORKFLOWS: dict[str, S] = {
     "auto_promote": CHAT,
     "edit_message": CHAT,
     "submit_tool_results": CHAT,
+    # A file of the owner in org A, or a tool's output stored into (and linked to) its chat.
+    "upload_file": CHAT,
+    "upload_file (for a chat)": CHAT,
     # The owner checks its own limit in org A; so may those who read its chats there.
     "check_usage_limit": CHAT,
     # Worker side: only a site-wide grant on chats (and only when named explicitly).
