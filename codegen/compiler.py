@@ -28,6 +28,7 @@ class ParamIR:
     nullable: bool
     is_slice: bool
     pg_type: str
+    reason: str = ""  # why it is required or nullable (for `explain`)
 
     @property
     def annotation(self) -> str:
@@ -46,6 +47,7 @@ class FieldIR:
     nullable: bool
     index: int
     pg_type: str
+    reason: str = ""  # the rule that decided its nullability (for `explain`)
 
     @property
     def annotation(self) -> str:
@@ -85,6 +87,7 @@ class RowIR:
     class_name: str
     fields: list[FieldIR | EmbedIR]
     is_model: bool = False
+    columns: list[FieldIR | EmbedIR] = field(default_factory=list)  # as analysed (explain)
 
     @property
     def width(self) -> int:
@@ -299,19 +302,40 @@ class Compiler:
             ctx = contexts.get(p.number)
             pytype = self.types.map(oid)
             nullable = p.nullable
+            reason = "sqlc.narg()" if p.nullable else "required: a named parameter"
+            if not p.explicit:
+                reason = "required: a $N parameter"
             if ctx is not None:
-                nullable = nullable or ctx.null_tested
+                if ctx.null_tested and not nullable:
+                    nullable, reason = True, "nullable: tested with IS NULL in the query"
                 if ctx.table is not None and ctx.column:
                     col = ctx.table.column(ctx.column)
+                    where = f"{ctx.table.name}.{ctx.column}"
                     override = self._column_override(ctx.table.name, ctx.column)
                     if override is not None and col is not None and col.type_oid == oid:
                         pytype = apply_override(pytype, override)
                     # sqlc's rule: a value written to a nullable column (INSERT values,
                     # UPDATE SET) may be NULL; one also compared with `=` stays required.
-                    if ctx.assigned and col is not None and not col.not_null and not ctx.compared:
-                        nullable = True
+                    if ctx.assigned and col is not None and not col.not_null:
+                        if ctx.compared:
+                            reason = f"required: written to nullable {where} but also compared"
+                        elif not nullable:
+                            nullable = True
+                            reason = f"nullable: written to the nullable column {where}"
+                    elif ctx.assigned and col is not None and not nullable:
+                        reason = f"required: written to {where}, which is NOT NULL"
+                    elif ctx.compared and not nullable:
+                        reason = f"required: compared with {where} (NULL would match nothing)"
             out.append(
-                ParamIR(name, p.number, pytype, nullable, p.is_slice, self.types.type_name(oid))
+                ParamIR(
+                    name,
+                    p.number,
+                    pytype,
+                    nullable,
+                    p.is_slice,
+                    self.types.type_name(oid),
+                    reason,
+                )
             )
         return out
 
@@ -323,7 +347,8 @@ class Compiler:
             return None
         if len(cols) != len(fields):
             # The syntax tree and the server disagree (an unusual construct): be conservative.
-            cols = [OutColumn(f.name, True) for f in fields]
+            why = "the analysis did not follow this statement's columns: nullable to be safe"
+            cols = [OutColumn(f.name, True, reason=why) for f in fields]
         embeds = {e.offset: e.alias for e in raw.embeds}
         items: list[FieldIR | EmbedIR] = []
         names: list[str] = []
@@ -347,10 +372,12 @@ class Compiler:
             name = f.name
             nullable = col.nullable
             forced = col.aliased and name.endswith(("!", "?"))
+            reason = col.reason
             # Only an alias written in the query overrides: a real column "note!" does not,
             # and PostgreSQL's "?column?" (an unnamed expression) is no override either.
             if forced:
                 name, nullable = name[:-1], name.endswith("?")
+                reason = f'the alias "{name}{f.name[-1]}" in the query forces it'
             elif name == "?column?":
                 name = ""
             pytype = self.types.map(f.type_oid)
@@ -362,6 +389,7 @@ class Compiler:
                     pytype = apply_override(pytype, override)
                     if override.nullable is not None and not forced:
                         nullable = override.nullable
+                        reason = f"the override of {source.name}.{src.name if src else ''} says so"
             items.append(
                 FieldIR(
                     py_ident(name, f"column_{i + 1}"),
@@ -369,6 +397,7 @@ class Compiler:
                     nullable,
                     i,
                     self.types.type_name(f.type_oid),
+                    reason,
                 )
             )
             names.append(items[-1].name)
@@ -377,8 +406,8 @@ class Compiler:
             item.name = name
         same = self._matching_model(items, fields)
         if same is not None:
-            return RowIR(same.class_name, list(same.fields), is_model=True)
-        return RowIR(f"{raw.name}Row", items)
+            return RowIR(same.class_name, list(same.fields), is_model=True, columns=items)
+        return RowIR(f"{raw.name}Row", items, columns=items)
 
     def _matching_model(self, items: list[FieldIR | EmbedIR], fields: list[Any]) -> ModelIR | None:
         """The table model when the row is exactly a table's columns, in order."""

@@ -12,7 +12,7 @@ import psycopg
 
 from codegen.authz import parse_policy, render_wrapper
 from codegen.catalog import apply_schema, load_catalog, schema_files
-from codegen.compiler import Compiler, Package, QueryIR
+from codegen.compiler import Compiler, EmbedIR, Package, QueryIR
 from codegen.config import Config, add_options, config_from_args
 from codegen.errors import CodegenError, CodegenErrors, ErrorSink
 from codegen.instrument import render_instrumented
@@ -20,6 +20,7 @@ from codegen.names import py_ident
 from codegen.parse import parse_query_file, read_query_files
 from codegen.pgserver import PgServer, PgServerError, throwaway_server
 from codegen.render import GENERATED_MARK, Renderer, write_docs
+from codegen.render import returns as _returns
 from codegen.schemadump import dump_schema
 from codegen.secrets import check_secrets, render_secrets
 
@@ -182,10 +183,83 @@ def write(config: Config, outputs: dict[Path, str]) -> list[Path]:
     return changed
 
 
+def explain(config: Config, name: str, server: PgServer | None = None) -> str:
+    """Each column and parameter of query ``name`` (or method name) with its Python type and
+    the rule that decided whether it may be NULL."""
+    if server is None:
+        with throwaway_server() as own:
+            return explain(config, name, own)
+    dbname = server.create_database()
+    try:
+        with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
+            package = compile_package(config, conn)
+    finally:
+        server.drop_database(dbname)
+    found = [q for q in package.queries if name in (q.name, q.method)]
+    if not found:
+        close = sorted(q.name for q in package.queries if name.lower() in q.name.lower())
+        hint = f" (did you mean {', '.join(close[:5])}?)" if close else ""
+        raise CodegenError(f"no query named {name!r}{hint}")
+    return explain_query(found[0])
+
+
+def explain_query(q: QueryIR) -> str:
+    lines = [f"{q.name} {q.kind}  {q.location}  -> {q.method}(...) -> {_returns(q)}"]
+    if q.params:
+        lines.append("parameters:")
+        width = max(len(f"${p.number} {p.name}: {p.annotation}") for p in q.params)
+        for p in q.params:
+            head = f"${p.number} {p.name}: {p.annotation}"
+            lines.append(f"  {head.ljust(width)}  [{p.pg_type}] {p.reason}")
+    if q.row is not None:
+        lines.append(f"columns ({q.row.class_name}):")
+        cols = q.row.columns or q.row.fields
+        width = max(len(f"{c.name}: {c.annotation}") for c in cols)
+        for c in cols:
+            head = f"{c.name}: {c.annotation}".ljust(width)
+            if isinstance(c, EmbedIR):
+                why = (
+                    f"embedded {c.model.table}: on the nullable side of an outer join"
+                    if c.nullable
+                    else f"embedded {c.model.table}: always present"
+                )
+                lines.append(f"  {head}  {why}")
+            else:
+                state = "nullable" if c.nullable else "non-null"
+                lines.append(f"  {head}  [{c.pg_type}] {state}: {c.reason or 'no rule recorded'}")
+    return "\n".join(lines) + "\n"
+
+
+def _explain_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m codegen explain",
+        description="Show a query's columns and parameters, their types and why each may or "
+        "may not be NULL.",
+    )
+    parser.add_argument("name", help="query name (GetAuthor) or method name (get_author)")
+    add_options(parser)
+    args = parser.parse_args(argv)
+    try:
+        print(explain(config_from_args(args), args.name), end="")
+    except CodegenErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print(f"codegen: {exc.summary()}", file=sys.stderr)
+        return 1
+    except (CodegenError, PgServerError) as exc:
+        print(f"codegen: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["explain"]:
+        return _explain_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m codegen",
-        description="Compile sqlc-style .sql query files into a typed Python package.",
+        description="Compile sqlc-style .sql query files into a typed Python package. "
+        "`python -m codegen explain NAME` shows why each column of a query is (not) nullable.",
     )
     add_options(parser)
     parser.add_argument(

@@ -65,6 +65,7 @@ class Scope:
     items: list[RangeItem] = field(default_factory=list)
     parent: Scope | None = None
     ctes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)
+    cte_why: dict[str, dict[str, str]] = field(default_factory=dict)  # CTE -> column -> reason
     not_null_refs: dict[tuple[str | None, str], str] = field(default_factory=dict)
     grouped: bool = False  # GROUP BY present: aggregates see non-empty groups
 
@@ -195,6 +196,8 @@ class Analyzer:
                 scope.ctes[name] = self._rename([(c.name, c.nullable) for c in seed], cte)
             cols = self.statement_in(query, scope)
             scope.ctes[name] = self._rename([(c.name, c.nullable) for c in cols], cte)
+            renamed = [n for n, _ in scope.ctes[name]]
+            scope.cte_why[name] = {n: c.reason for n, c in zip(renamed, cols, strict=False)}
 
     @staticmethod
     def _rename(cols: list[tuple[str, bool]], cte: Any) -> list[tuple[str, bool]]:
@@ -307,9 +310,16 @@ class Analyzer:
             alias = item.alias.aliasname if item.alias else name
             cte_cols = scope.cte(name) if not item.schemaname else None
             if cte_cols is not None:
+                why = {} if item.alias and item.alias.colnames else self._cte_why(scope, name)
                 return [
-                    RangeItem(alias, self._aliased(list(cte_cols), item.alias), what=f"CTE {name}")
+                    RangeItem(
+                        alias,
+                        self._aliased(list(cte_cols), item.alias),
+                        what=f"CTE {name}",
+                        why=dict(why),
+                    )
                 ]
+
             table = self.catalog.table(_qualname(item))
             if table is None:
                 return [RangeItem(alias, [])]
@@ -328,7 +338,13 @@ class Analyzer:
             sub_cols = self.statement_in(item.subquery, inner_parent)
             alias = item.alias.aliasname if item.alias else ""
             pairs = [(c.name, c.nullable) for c in sub_cols]
-            return [RangeItem(alias, self._aliased(pairs, item.alias), what=f"sub-query {alias}")]
+            why = {} if item.alias and item.alias.colnames else {c.name: c.reason for c in sub_cols}
+            return [
+                RangeItem(
+                    alias, self._aliased(pairs, item.alias), what=f"sub-query {alias}", why=why
+                )
+            ]
+
         if isinstance(item, ast.JoinExpr):
             left = self.from_item(item.larg, scope)
             right = self.from_item(item.rarg, scope)
@@ -381,6 +397,15 @@ class Analyzer:
             if item.ordinality and cols:
                 cols[-1] = (cols[-1][0], False)
         return RangeItem(alias, cols, what=f"function {alias}", why=why)
+
+    @staticmethod
+    def _cte_why(scope: Scope, name: str) -> dict[str, str]:
+        s: Scope | None = scope
+        while s is not None:
+            if name in s.cte_why:
+                return s.cte_why[name]
+            s = s.parent
+        return {}
 
     @staticmethod
     def _aliased(cols: list[tuple[str, bool]], alias: Any) -> list[tuple[str, bool]]:
@@ -449,7 +474,8 @@ class Analyzer:
         if item.outer_nullable:
             return f"{where} is on the nullable side of an outer join"
         if name in item.why:
-            return item.why[name]
+            inner = item.why[name]
+            return f"{where}: {inner}" if item.table is None else inner
         if item.table is not None and not item.table.definition:
             state = "nullable" if nullable else "NOT NULL"
             return f"column {item.table.name}.{name} is {state}"
