@@ -15,21 +15,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
 from bench.harness import FULL, QUICK, Result, Settings, compare, compare_async, render_table
-from chatdb.authz import CHAT_ACCESS, MEMBER, Action, Object, Subject, default_authorizer
+from chatdb.authz import (
+    CHAT_ACCESS,
+    CHATD,
+    MEMBER,
+    Action,
+    Object,
+    Subject,
+    default_authorizer,
+)
 from chatdb.authz.wrapper import AsyncAuthzQuerier, AuthzQuerier
-from chatdb.db import AsyncQuerier, Querier
+from chatdb.db import AsyncQuerier, Querier, Queries
 from chatdb.testing.factories import Factories
 
 GROUP = "authz"
 TARGET = 1.15
+# Issue "Performance" item 1: every policy kind within 1.10x of the plain querier.
+KIND_TARGET = 1.10
 
 
 def seed(conn: psycopg.Connection[Any]) -> tuple[Subject, UUID]:
@@ -71,6 +83,8 @@ def run(dsn: str, settings: Settings = FULL) -> list[Result]:
             )
         ]
 
+        results.extend(_policy_kinds(conn, subject, chat_id, settings))
+
         authorizer = default_authorizer()
         row = plain.get_chat_by_id(id=chat_id)
         chat = Object.chat(row.id, row.owner_id, row.organization_id)
@@ -86,6 +100,87 @@ def run(dsn: str, settings: Settings = FULL) -> list[Result]:
             )
         )
     results.append(asyncio.run(_run_async(dsn, subject, chat_id, settings)))
+    return results
+
+
+def _policy_kinds(
+    conn: psycopg.Connection[Any], subject: Subject, chat_id: UUID, settings: Settings
+) -> list[Result]:
+    """One cheap call per policy kind, wrapped vs plain, on the same connection and rows.
+
+    The load kinds (``read chat(chat_id)``, ``update chat(id)``, ``read chat[](ids)``) need
+    the chat's owner and organization: loaded once per connection, then remembered
+    (chatdb/authz/objects.py), so a steady stream of calls is one round trip each.
+    """
+    plain = Querier(conn)
+    mine = AuthzQuerier(plain, actor=subject)
+    chatd = AuthzQuerier(plain, actor=CHATD)
+    now = datetime.now(UTC)
+    titles = iter(range(10**9))
+    cases: list[tuple[str, Callable[[Queries], object]]] = [
+        (
+            "read chat(chat_id): queued messages",
+            lambda q: q.get_chat_queued_messages(chat_id=chat_id),
+        ),
+        (
+            "update chat(id): title",
+            lambda q: q.update_chat_title_by_id(id=chat_id, title=f"t{next(titles)}"),
+        ),
+        (
+            "read chat[](ids): diff statuses",
+            lambda q: q.get_chat_diff_statuses_by_chat_ids(chat_ids=[chat_id]),
+        ),
+        (
+            "read chat(owner=): cost summary",
+            lambda q: q.get_chat_cost_summary(
+                owner_id=subject.id, start=now - timedelta(days=1), end=now
+            ),
+        ),
+        (
+            "sql_filter read chat: list page",
+            lambda q: q.get_chats(
+                owner_id=subject.id,
+                archived=None,
+                label_filter=None,
+                has_unread=None,
+                title_query=None,
+                after_id=None,
+                offset=0,
+                limit=50,
+            ),
+        ),
+        (
+            "post_filter read chat: children",
+            lambda q: q.get_child_chats_by_parent_ids(parent_ids=[chat_id], archived=None),
+        ),
+        ("any_actor: retention days", lambda q: q.get_chat_retention_days()),
+    ]
+    results = []
+    for name, call in cases:
+        call(mine)  # allowed: fail here, not mid-run
+        results.append(
+            compare(
+                GROUP,
+                name,
+                ("Querier", functools.partial(call, plain)),
+                ("AuthzQuerier", functools.partial(call, mine)),
+                settings,
+                target=KIND_TARGET,
+                note="same connection; the actor owns the chat",
+            )
+        )
+    chatd.get_enabled_chat_model_configs()
+    results.append(
+        compare(
+            GROUP,
+            "deployment_config read: enabled models",
+            ("Querier", lambda: plain.get_enabled_chat_model_configs()),
+            ("AuthzQuerier", lambda: chatd.get_enabled_chat_model_configs()),
+            settings,
+            target=KIND_TARGET,
+            note="actor: chatd",
+        )
+    )
     return results
 
 

@@ -122,12 +122,22 @@ class Timeouts:
     server: bool = True
 
     def options(self) -> str:
+        """The startup ``options``: the three timeouts, then :data:`OLTP_SETTINGS`."""
         settings = {
             "statement_timeout": self.statement,
             "lock_timeout": self.lock,
             "idle_in_transaction_session_timeout": self.idle_in_transaction,
         }
-        return " ".join(f"-c {name}={round(value * 1000)}" for name, value in settings.items())
+        timeouts = [f"-c {name}={round(value * 1000)}" for name, value in settings.items()]
+        return " ".join([*timeouts, *(f"-c {k}={v}" for k, v in OLTP_SETTINGS.items())])
+
+
+# Settings chatdb owns on the connections it opens (sent with the timeouts). JIT compilation
+# pays off on long analytic queries; chatdb's statements are short, and a prepared statement's
+# generic plan (whose cost estimates know no parameter values) crossed jit_above_cost and spent
+# most of a chat-list call compiling (10-540x the custom plan at 1M chats). Behind a pooler
+# that drops startup options, set it on the role: ``ALTER ROLE ... SET jit = off``.
+OLTP_SETTINGS: dict[str, str] = {"jit": "off"}
 
 
 DEFAULT_TIMEOUTS = Timeouts()

@@ -229,10 +229,11 @@ def wrapper_method(query: QueryIR, policy: Policy, is_async: bool, settings: Aut
     elif t == "fetch":
         assert query.row is not None
         if query.kind == ":one":
+            obj = _object_of_row(query, policy, "row", settings, aw)
+            if obj.startswith("Object("):  # a fetched chat (or file) is remembered: see _load
+                obj = f"self._seen({obj})"
             lines.append(f"        row = {call}")
-            lines.append(
-                f"        self._authz.authorize(subject, {action}, {_object_of_row(query, policy, 'row', settings, aw)})"
-            )
+            lines.append(f"        self._authz.authorize(subject, {action}, {obj})")
             lines.append("        return row")
         else:
             lines.append(f"        rows = {call}")

@@ -78,6 +78,17 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.chatdb_refuse_identity_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'the owner and organization of a % row never change', TG_TABLE_NAME
+        USING ERRCODE = 'check_violation',
+              TABLE = TG_TABLE_NAME,
+              CONSTRAINT = TG_TABLE_NAME || '_identity_immutable';
+END
+$$;
+
 CREATE TABLE public.chat_diff_statuses (
     chat_id uuid NOT NULL,
     url text,
@@ -579,7 +590,11 @@ CREATE UNIQUE INDEX users_username_unique ON public.users USING btree (username)
 
 CREATE STATISTICS public.chats_owner_organization (mcv) ON owner_id, organization_id FROM public.chats;
 
+CREATE TRIGGER chat_files_identity_immutable BEFORE UPDATE OF owner_id, organization_id ON public.chat_files FOR EACH ROW WHEN (((old.owner_id IS DISTINCT FROM new.owner_id) OR (old.organization_id IS DISTINCT FROM new.organization_id))) EXECUTE FUNCTION public.chatdb_refuse_identity_change();
+
 CREATE TRIGGER chat_providers_refuse_clear_secret BEFORE INSERT OR UPDATE ON public.chat_providers FOR EACH ROW EXECUTE FUNCTION public.chatdb_refuse_clear_secret('api_key', 'api_key_key_id');
+
+CREATE TRIGGER chats_identity_immutable BEFORE UPDATE OF owner_id, organization_id ON public.chats FOR EACH ROW WHEN (((old.owner_id IS DISTINCT FROM new.owner_id) OR (old.organization_id IS DISTINCT FROM new.organization_id))) EXECUTE FUNCTION public.chatdb_refuse_identity_change();
 
 CREATE TRIGGER mcp_server_configs_refuse_clear_secret BEFORE INSERT OR UPDATE ON public.mcp_server_configs FOR EACH ROW EXECUTE FUNCTION public.chatdb_refuse_clear_secret('oauth2_client_secret', 'oauth2_client_secret_key_id', 'api_key_value', 'api_key_value_key_id', 'custom_headers', 'custom_headers_key_id');
 

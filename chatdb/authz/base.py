@@ -2,7 +2,9 @@
 
 The wrapper holds the plain querier privately: callers only ever see methods that check
 first. Objects named by id in a policy (``update chat(id)``) are loaded through the plain
-querier — loading is not itself an authorized read — and a missing row is ``NotFound``.
+querier — loading is not itself an authorized read — and a missing row is ``NotFound``. A
+loaded (or fetched) chat or file is remembered for its connection (``chatdb.authz.objects``),
+so naming it again costs no second round trip.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from chatdb.authz.context import current_actor
+from chatdb.authz.objects import ObjectMemo, memo_for
 from chatdb.authz.rbac import (
     Action,
     AuthorizerLike,
@@ -50,7 +53,7 @@ def _unsupported(type: ResourceType) -> NotAuthorized:
 class AuthzBase(_Common):
     """Base of ``AuthzQuerier``: the plain querier, the authorizer and object loaders."""
 
-    __slots__ = ("_q",)
+    __slots__ = ("_objects", "_q")
 
     def __init__(
         self,
@@ -61,15 +64,27 @@ class AuthzBase(_Common):
     ) -> None:
         super().__init__(authorizer, actor)
         self._q = querier
+        self._objects: ObjectMemo = memo_for(querier)
 
     def _load(self, type: ResourceType, id: UUID) -> Object:
+        known = self._objects.get(type, id)
+        if known is not None:
+            return known
         if type is ResourceType.CHAT:
             chat = self._q.get_chat_by_id(id=id)
-            return Object(type, chat.id, chat.owner_id, chat.organization_id)
+            return self._objects.remember(
+                Object(type, chat.id, chat.owner_id, chat.organization_id)
+            )
         if type is ResourceType.CHAT_FILE:
             meta = self._q.get_chat_file_owner_by_id(id=id)
-            return Object(type, meta.id, meta.owner_id, meta.organization_id)
+            return self._objects.remember(
+                Object(type, meta.id, meta.owner_id, meta.organization_id)
+            )
         raise _unsupported(type)
+
+    def _seen(self, obj: Object) -> Object:
+        """Remember an object read from a returned row (then naming it costs no load)."""
+        return self._objects.remember(obj)
 
     def with_actor(self, actor: Subject) -> Any:
         """The same querier acting as ``actor``."""
@@ -79,7 +94,7 @@ class AuthzBase(_Common):
 class AsyncAuthzBase(_Common):
     """Base of ``AsyncAuthzQuerier``."""
 
-    __slots__ = ("_q",)
+    __slots__ = ("_objects", "_q")
 
     def __init__(
         self,
@@ -90,15 +105,26 @@ class AsyncAuthzBase(_Common):
     ) -> None:
         super().__init__(authorizer, actor)
         self._q = querier
+        self._objects: ObjectMemo = memo_for(querier)
 
     async def _load(self, type: ResourceType, id: UUID) -> Object:
+        known = self._objects.get(type, id)
+        if known is not None:
+            return known
         if type is ResourceType.CHAT:
             chat = await self._q.get_chat_by_id(id=id)
-            return Object(type, chat.id, chat.owner_id, chat.organization_id)
+            return self._objects.remember(
+                Object(type, chat.id, chat.owner_id, chat.organization_id)
+            )
         if type is ResourceType.CHAT_FILE:
             meta = await self._q.get_chat_file_owner_by_id(id=id)
-            return Object(type, meta.id, meta.owner_id, meta.organization_id)
+            return self._objects.remember(
+                Object(type, meta.id, meta.owner_id, meta.organization_id)
+            )
         raise _unsupported(type)
+
+    def _seen(self, obj: Object) -> Object:
+        return self._objects.remember(obj)
 
     def with_actor(self, actor: Subject) -> Any:
         return type(self)(self._q, self._authz, actor=actor)

@@ -775,14 +775,14 @@ class AuthzQuerier(CustomAuthz):
         """GetChatByID: fetch read chat"""
         subject = self._actor()
         row = self._q.get_chat_by_id(id=id)
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id))
+        self._authz.authorize(subject, Action.READ, self._seen(Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id)))
         return row
 
     def get_chat_by_id_for_update(self, *, id: UUID) -> Chat:
         """GetChatByIDForUpdate: fetch read chat"""
         subject = self._actor()
         row = self._q.get_chat_by_id_for_update(id=id)
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id))
+        self._authz.authorize(subject, Action.READ, self._seen(Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id)))
         return row
 
     def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
@@ -1558,14 +1558,14 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         """GetChatByID: fetch read chat"""
         subject = self._actor()
         row = await self._q.get_chat_by_id(id=id)
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id))
+        self._authz.authorize(subject, Action.READ, self._seen(Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id)))
         return row
 
     async def get_chat_by_id_for_update(self, *, id: UUID) -> Chat:
         """GetChatByIDForUpdate: fetch read chat"""
         subject = self._actor()
         row = await self._q.get_chat_by_id_for_update(id=id)
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id))
+        self._authz.authorize(subject, Action.READ, self._seen(Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id)))
         return row
 
     async def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:

@@ -537,3 +537,10 @@ async def test_async_store_opened_explicitly_refuses_work_before_open(dsn: str) 
             pass
     async with s, s.querier() as q:
         assert await q.ids() == []
+
+
+def test_store_connections_run_without_jit(store: Store[Items]) -> None:
+    """chatdb's statements are short: JIT only ever costs them (see store.OLTP_SETTINGS)."""
+    with store.connection() as conn:
+        row = conn.execute("SELECT current_setting('jit')").fetchone()
+    assert row == ("off",)

@@ -1,0 +1,85 @@
+"""Counting what a connection sends, from libpq's own protocol trace.
+
+``count_statements(conn)`` records every statement the client sends while the block runs —
+one per simple ``Query`` message (psycopg's BEGIN, COMMIT, SAVEPOINT) and one per extended
+``Execute`` — and the round trips (``Sync`` messages: one per statement outside pipeline
+mode, one per pipeline sync inside it). Nothing is intercepted in Python, so a statement a
+cursor, a pipeline or a nested helper sends is counted the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.pq import Trace
+
+# A traced frontend message: "F <length> <type> <fields>" (REGRESS_MODE, no timestamps).
+_FRONTEND = re.compile(r"^F\t\d+\t(\w+)\t?(.*)$")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+@dataclass
+class StatementCount:
+    """What the block sent: each statement's text (abridged) and the round trips."""
+
+    statements: list[str] = field(default_factory=list)
+    round_trips: int = 0
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+
+def parse_trace(trace: str) -> StatementCount:
+    """Statements and round trips of a libpq trace (frontend messages only)."""
+    count = StatementCount()
+    prepared: dict[str, str] = {}  # statement name -> text, from Parse messages
+    bound = ""  # the text the next Execute runs
+    for line in trace.splitlines():
+        m = _FRONTEND.match(line)
+        if m is None:
+            continue
+        message, fields = m.group(1), _QUOTED.findall(m.group(2))
+        if message == "Query":  # simple protocol: one statement, one round trip
+            count.statements.append(fields[0][:80] if fields else "")
+            count.round_trips += 1
+        elif message == "Parse" and len(fields) >= 2:
+            prepared[fields[0]] = fields[1][:80]
+        elif message == "Bind" and len(fields) >= 2:
+            # A statement prepared before the trace began is resolved by name afterwards.
+            bound = prepared.get(fields[1], f"@{fields[1]}" if fields[1] else "")
+        elif message == "Execute":
+            count.statements.append(bound)
+        elif message == "Sync":  # extended protocol: the client waits here
+            count.round_trips += 1
+    return count
+
+
+@contextlib.contextmanager
+def count_statements(conn: psycopg.Connection[Any]) -> Iterator[StatementCount]:
+    """Count the statements ``conn`` sends inside the block (filled in when it exits)."""
+    result = StatementCount()
+    with tempfile.TemporaryFile("w+") as out:
+        conn.pgconn.trace(out.fileno())
+        conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        try:
+            yield result
+        finally:
+            conn.pgconn.untrace()
+            out.flush()
+            os.lseek(out.fileno(), 0, os.SEEK_SET)
+            parsed = parse_trace(out.read())
+            names = {
+                f"@{name}": " ".join(text.split())[:80]
+                for name, text in conn.execute(
+                    "SELECT name, statement FROM pg_prepared_statements"
+                ).fetchall()
+            }
+            result.statements[:] = [names.get(s, s) for s in parsed.statements]
+            result.round_trips = parsed.round_trips
