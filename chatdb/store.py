@@ -447,6 +447,7 @@ class Store(_Base, Generic[Q]):
         *,
         isolation: IsolationLevel | None = None,
         retries: int | None = None,
+        pipeline: bool = False,
     ) -> T:
         """Run ``fn`` in a transaction, re-running it on serialization failure or deadlock.
 
@@ -456,6 +457,12 @@ class Store(_Base, Generic[Q]):
         re-runs it once more; a loss during COMMIT raises
         :class:`~chatdb.errors.CommitOutcomeUnknown`. ``fn`` raising ``psycopg.Rollback`` rolls
         back quietly and ``in_tx`` returns None.
+
+        ``pipeline=True`` runs the transaction in psycopg's pipeline mode: BEGIN travels with
+        the first statement and statements whose results ``fn`` never reads travel with COMMIT
+        (the workflows use it). Statements then reach the server when a result is needed, not
+        when executed, so an error may surface at a later statement, and ``fn`` must not rely
+        on a statement having run before it waits on something outside this connection.
         """
         if self._active() is not None:
             return self._once(fn, isolation)
@@ -463,7 +470,7 @@ class Store(_Base, Generic[Q]):
         attempt = lost = 0
         while True:
             try:
-                return self._once(fn, isolation)
+                return self._once(fn, isolation, pipeline)
             except ConnectionFailure as exc:
                 if not self._should_retry(exc, attempt, limit, lost):
                     raise
@@ -475,14 +482,16 @@ class Store(_Base, Generic[Q]):
                 attempt += 1
                 time.sleep(self._retry_delay(attempt, exc))
 
-    def _once(self, fn: Callable[[Q], T], isolation: IsolationLevel | None) -> T:
+    def _once(
+        self, fn: Callable[[Q], T], isolation: IsolationLevel | None, pipeline: bool = False
+    ) -> T:
         result: T | None = None  # stays None if fn raises psycopg.Rollback (rolled back)
-        with self._transaction(isolation) as querier:
+        with self._transaction(isolation, pipeline) as querier:
             result = fn(querier)
         return result  # None after psycopg.Rollback (mypy cannot see the with swallow it)
 
     @contextlib.contextmanager
-    def _transaction(self, isolation: IsolationLevel | None) -> Iterator[Q]:
+    def _transaction(self, isolation: IsolationLevel | None, pipeline: bool = False) -> Iterator[Q]:
         committing = False
         try:
             active = self._active()
@@ -503,7 +512,8 @@ class Store(_Base, Generic[Q]):
                 if isolation is not None:
                     conn.isolation_level = isolation
                 try:
-                    with conn.transaction():
+                    pipelined = conn.pipeline() if pipeline else contextlib.nullcontext()
+                    with pipelined, conn.transaction():
                         querier = self._factory(conn)
                         token = self._enter(conn, querier)
                         try:
@@ -642,8 +652,9 @@ class AsyncStore(_Base, Generic[Q]):
         *,
         isolation: IsolationLevel | None = None,
         retries: int | None = None,
+        pipeline: bool = False,
     ) -> T:
-        """Await ``fn`` in a transaction; retried like :meth:`Store.in_tx`.
+        """Await ``fn`` in a transaction; retried (and pipelined) like :meth:`Store.in_tx`.
 
         Cancelling the awaiting task before COMMIT rolls the transaction back (the task's
         cancellation interrupts the statement in flight).
@@ -654,7 +665,7 @@ class AsyncStore(_Base, Generic[Q]):
         attempt = lost = 0
         while True:
             try:
-                return await self._once(fn, isolation)
+                return await self._once(fn, isolation, pipeline)
             except ConnectionFailure as exc:
                 if not self._should_retry(exc, attempt, limit, lost):
                     raise
@@ -666,14 +677,21 @@ class AsyncStore(_Base, Generic[Q]):
                 attempt += 1
                 await asyncio.sleep(self._retry_delay(attempt, exc))
 
-    async def _once(self, fn: Callable[[Q], Awaitable[T]], isolation: IsolationLevel | None) -> T:
+    async def _once(
+        self,
+        fn: Callable[[Q], Awaitable[T]],
+        isolation: IsolationLevel | None,
+        pipeline: bool = False,
+    ) -> T:
         result: T | None = None  # stays None if fn raises psycopg.Rollback (rolled back)
-        async with self._transaction(isolation) as querier:
+        async with self._transaction(isolation, pipeline) as querier:
             result = await fn(querier)
         return result  # None after psycopg.Rollback (mypy cannot see the with swallow it)
 
     @contextlib.asynccontextmanager
-    async def _transaction(self, isolation: IsolationLevel | None) -> AsyncIterator[Q]:
+    async def _transaction(
+        self, isolation: IsolationLevel | None, pipeline: bool = False
+    ) -> AsyncIterator[Q]:
         committing = False
         try:
             active = self._active()
@@ -692,7 +710,8 @@ class AsyncStore(_Base, Generic[Q]):
                 if isolation is not None:
                     await conn.set_isolation_level(isolation)
                 try:
-                    async with conn.transaction():
+                    pipelined = conn.pipeline() if pipeline else contextlib.nullcontext()
+                    async with pipelined, conn.transaction():
                         querier = self._factory(conn)
                         token = self._enter(conn, querier)
                         try:

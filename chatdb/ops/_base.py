@@ -323,4 +323,5 @@ class Workflows:
                     publish(conn, tx.events)
             return result
 
-        return self.store.in_tx(unit)
+        # Pipelined: BEGIN goes with the first statement, the events' NOTIFY with COMMIT.
+        return self.store.in_tx(unit, pipeline=True)
