@@ -16,6 +16,7 @@ from chatdb.ops.chats import (
     default_workspace_awareness,
 )
 from chatdb.ops.config import ProviderConfig
+from chatdb.ops.diffs import DiffStatuses, PullRequestStatus
 from chatdb.ops.facade import Chats
 from chatdb.ops.files import MAX_CHAT_FILE_BYTES, Files
 from chatdb.ops.mcp import McpServers
@@ -43,6 +44,7 @@ __all__ = [
     "ChatLifecycle",
     "Chats",
     "CreatedChat",
+    "DiffStatuses",
     "EditedMessage",
     "Files",
     "McpServers",
@@ -50,6 +52,7 @@ __all__ = [
     "NewMessage",
     "PromotedMessage",
     "ProviderConfig",
+    "PullRequestStatus",
     "RecoveredChat",
     "SentMessage",
     "SubmittedToolResults",

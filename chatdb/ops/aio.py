@@ -83,3 +83,5 @@ class AsyncChats:
     heartbeat = _in_thread(Chats.heartbeat)
     recover_stale_chats = _in_thread(Chats.recover_stale_chats)
     check_usage_limit = _in_thread(Chats.check_usage_limit)
+    report_git_reference = _in_thread(Chats.report_git_reference)
+    record_pull_request = _in_thread(Chats.record_pull_request)
