@@ -35,6 +35,9 @@ EXPECTED_WORKFLOWS: dict[str, S] = {
     "auto_promote": CHAT,
     "edit_message": CHAT,
     "submit_tool_results": CHAT,
+    # The pull request of the owner's chat: its branch, the provider's snapshot.
+    "report_git_reference": CHAT,
+    "record_pull_request": CHAT,
     # A file of the owner in org A, or a tool's output stored into (and linked to) its chat.
     "upload_file": CHAT,
     "upload_file (for a chat)": CHAT,

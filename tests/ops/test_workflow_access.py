@@ -167,6 +167,14 @@ SETUPS: dict[str, Callable[[People], Run]] = {
     "auto_promote": _queued("auto_promote"),
     "edit_message": _edit,
     "submit_tool_results": _tool_call_pending,
+    "report_git_reference": lambda w: Run(
+        "report_git_reference", (_chat(w),), {"git_branch": "fix"}
+    ),
+    "record_pull_request": lambda w: Run(
+        "record_pull_request",
+        (_chat(w), ops.PullRequestStatus(url="https://example.invalid/pr/1")),
+        {"stale_at": datetime.now(UTC)},
+    ),
     "upload_file": lambda w: Run(
         "upload_file", kwargs={**FILE, "owner_id": w.owner.id, "organization_id": w.org.id}
     ),
