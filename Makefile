@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install gen check test bench demo mutate clean
+.PHONY: install gen check test test-deps bench demo mutate clean
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check chatdb codegen tests bench tools
 	$(BIN)/mypy
 
-test: $(STAMP)
+test: $(STAMP) test-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Weaken each query's policy in turn (to any_actor; and each term of an `and` dropped),
@@ -33,6 +33,18 @@ test: $(STAMP)
 # if there is one. Not part of `make test` (about 125 mutants). MUTATE_ARGS="--only m1,m2".
 mutate: $(STAMP)
 	$(BIN)/python -m tools.mutate $(MUTATE_ARGS)
+
+# Debian packages some tests need (PgBouncer for tests/topology): installed when missing if we
+# are root with apt-get (CI); otherwise those tests skip, naming the package.
+test-deps:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing the Debian package pgbouncer"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q pgbouncer >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pgbouncer >/dev/null 2>&1; } || \
+	    echo "could not install pgbouncer: its tests will skip"; \
+	  else echo "pgbouncer missing (Debian package 'pgbouncer'): its tests will skip"; fi; }
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

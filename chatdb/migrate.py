@@ -1,9 +1,16 @@
 """Plain-SQL migrations: numbered ``NNNNNN_name.up.sql`` / ``.down.sql`` files, applied in order.
 
 Each migration runs in its own transaction together with its ``schema_migrations`` row, so a
-failure leaves the database exactly as it was before that migration. A session-level advisory
-lock is held across a whole ``up``/``down``: replicas that start at once queue up, and the ones
-that get the lock later find nothing left to do.
+failure leaves the database exactly as it was before that migration. An advisory lock is held
+across a whole ``up``/``down``: replicas that start at once queue up, and the ones that get the
+lock later find nothing left to do.
+
+Given a DSN, the lock is a *transaction* lock (``pg_advisory_xact_lock``) held by a second
+connection whose transaction stays open until the run ends: that works directly and through a
+transaction-mode pooler such as PgBouncer (which pins a server connection to a client only for
+the length of a transaction, so a session lock taken through it would stay behind on a pooled
+server connection). Migration connections never prepare statements, for the same reason. Given
+a connection, the lock is a session lock on it (such a connection must be a direct one).
 
 Files are split into statements by a small lexer (quotes, ``E''`` strings, quoted identifiers,
 dollar quoting, nested comments, ``BEGIN ATOMIC`` bodies) and executed one by one, so an error
@@ -495,7 +502,7 @@ class Migrator:
         """An idle autocommit connection; driver errors outside statements are classified."""
         try:
             if isinstance(self._conn, str):
-                conn = psycopg.connect(self._conn, autocommit=True, **_connect_timeout(self._conn))
+                conn = self._connect()
                 try:
                     yield conn
                 finally:
@@ -518,9 +525,24 @@ class Migrator:
         except psycopg.Error as exc:
             raise classify(exc) from exc
 
+    def _connect(self) -> psycopg.Connection[Any]:
+        assert isinstance(self._conn, str)
+        return psycopg.connect(
+            self._conn, autocommit=True, prepare_threshold=None, **_connect_timeout(self._conn)
+        )
+
     @contextlib.contextmanager
     def _locked(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
         """Hold the migration advisory lock (waiting for it) for the duration of the block."""
+        if isinstance(self._conn, str):
+            # A transaction on its own connection holds the lock; it only ever reads, and the
+            # run may take long, so it must not count as an abandoned idle transaction.
+            with self._connect() as holder, holder.transaction():
+                holder.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                holder.execute("SET LOCAL statement_timeout = 0")
+                holder.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+                yield
+            return
         conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
         try:
             yield
