@@ -20,7 +20,7 @@ from psycopg import sql
 from chatdb.authz import CHAT_ACCESS, CHATD, Subject
 from chatdb.db import Querier
 from chatdb.errors import DatabaseError, NotFound
-from chatdb.migrate import Migrator, default_migrations_dir
+from chatdb.migrate import Migrator
 from chatdb.ops import Chats
 from chatdb.store import Store, Timeouts
 from chatdb.testing.cluster import Node
@@ -89,7 +89,9 @@ def test_workflows_from_many_threads_through_pgbouncer(
                 q.get_chat_by_id(id=created.chat.id)
         return len(chats.list_chats(actor=users[i], limit=100))
 
-    with Store(pgbouncer.dsn(database.name), querier_factory=Querier, max_size=8, **POOLED) as store:
+    with Store(
+        pgbouncer.dsn(database.name), querier_factory=Querier, max_size=8, **POOLED
+    ) as store:
         chats = Chats(store)
         results = in_threads(8, user_session)
         assert results == [10] * 8
@@ -132,7 +134,9 @@ def test_concurrent_migrations_through_pgbouncer_apply_each_once(
 ) -> None:
     name = "t_migrations_pooled"
     with psycopg.connect(primary.dsn(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = pgbouncer.dsn(name)
     for round_ in range(3):
@@ -147,10 +151,8 @@ def test_concurrent_migrations_through_pgbouncer_apply_each_once(
             ).fetchone()
         assert held == (0,)
         if round_ < 2:
-            rolled = in_threads(1, lambda i: Migrator(dsn).down(len(everything)))
-            assert not isinstance(rolled[0], BaseException)
+            assert len(Migrator(dsn).down(len(everything))) == len(everything)
     assert Migrator(dsn).current_version() == max(everything)
-    assert default_migrations_dir().is_dir()
 
 
 def test_pipelined_batches_through_pgbouncer(pgbouncer: PgBouncer, database: Database) -> None:
@@ -163,7 +165,7 @@ def test_pipelined_batches_through_pgbouncer(pgbouncer: PgBouncer, database: Dat
             cur = q.conn.cursor()
             cur.executemany("INSERT INTO batch (t) VALUES (%s)", rows)  # pipelined by psycopg
             with q.conn.pipeline():
-                for t, in rows[:20]:
+                for (t,) in rows[:20]:
                     q.conn.execute("INSERT INTO batch (t) VALUES (%s)", (t + "!",))
             return 0
 
