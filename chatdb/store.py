@@ -34,11 +34,19 @@ import random
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import psycopg
 from psycopg import IsolationLevel
@@ -46,6 +54,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
+from chatdb import replicas as _replicas
 from chatdb.errors import (
     CommitOutcomeUnknown,
     ConnectionFailure,
@@ -55,8 +64,18 @@ from chatdb.errors import (
     classify,
     is_connection_loss,
 )
+from chatdb.replicas import ReplicaSet, ReplicaSettings, Routed, RoutingStats
 
-__all__ = ["DEFAULT_TIMEOUTS", "AsyncStore", "CommitGate", "Store", "Timeouts", "cancellable"]
+__all__ = [
+    "DEFAULT_TIMEOUTS",
+    "AsyncStore",
+    "CommitGate",
+    "ReplicaSettings",
+    "RoutingStats",
+    "Store",
+    "Timeouts",
+    "cancellable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -344,6 +363,10 @@ class Store(_Base, Generic[Q]):
     connection defaults (:class:`Timeouts`; ``None`` sends none). ``check_connections`` checks
     each connection as it leaves the pool. ``pool_kwargs`` go to the pool (``timeout``,
     ``name``, ``configure``, ``kwargs`` for the connections, ...).
+
+    ``replicas`` are conninfos of hot standbys: read-only methods called through
+    :meth:`querier` outside a transaction go to them (see :mod:`chatdb.replicas`;
+    ``read_only_methods`` defaults to what the code generator marked read-only).
     """
 
     def __init__(
@@ -357,6 +380,9 @@ class Store(_Base, Generic[Q]):
         prepare_threshold: int | None = 1,
         timeouts: Timeouts | None = DEFAULT_TIMEOUTS,
         check_connections: bool = True,
+        replicas: Sequence[str] = (),
+        replica_settings: ReplicaSettings = ReplicaSettings(),  # noqa: B008 - frozen
+        read_only_methods: Collection[str] | None = None,
         open: bool = True,
         **pool_kwargs: Any,
     ) -> None:
@@ -364,6 +390,19 @@ class Store(_Base, Generic[Q]):
         self._factory = querier_factory
         self._conninfo = conninfo
         self._kwargs = _connection_kwargs(conninfo, pool_kwargs, prepare_threshold, timeouts)
+        self.replicas: ReplicaSet | None = None
+        if replicas:
+            for replica in replicas:
+                _connection_kwargs(replica, {}, prepare_threshold, timeouts)  # validates it
+            self.replicas = ReplicaSet(
+                self,
+                replicas,
+                self._kwargs,
+                replica_settings,
+                read_only_methods
+                if read_only_methods is not None
+                else _replicas.read_only_methods(querier_factory),
+            )
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             conninfo,
             min_size=min_size,
@@ -378,9 +417,15 @@ class Store(_Base, Generic[Q]):
     def _owner(self) -> object:
         return threading.current_thread()
 
+    def routing_stats(self) -> RoutingStats:
+        """How many routed reads went to a replica and how many to the primary."""
+        return self.replicas.stats() if self.replicas is not None else RoutingStats(0, 0)
+
     def open(self, wait: bool = False, timeout: float = 30.0) -> None:
         """Open the pool (done by the constructor unless ``open=False``)."""
         try:
+            if self.replicas is not None:
+                self.replicas.open()
             self.pool.open(wait=wait, timeout=timeout)
         except PoolTimeout as exc:
             raise _cause_of_timeout(self._conninfo, self._kwargs, exc) from exc
@@ -389,6 +434,8 @@ class Store(_Base, Generic[Q]):
 
     def close(self) -> None:
         """Close the pool and its connections."""
+        if self.replicas is not None:
+            self.replicas.close()
         self.pool.close()
 
     def __enter__(self) -> Store[Q]:
@@ -430,8 +477,15 @@ class Store(_Base, Generic[Q]):
 
     @contextlib.contextmanager
     def querier(self) -> Iterator[Q]:
-        """A querier for single statements (or the current transaction's querier)."""
+        """A querier for single statements (or the current transaction's querier).
+
+        With replicas, outside a transaction, its read-only methods read from a replica.
+        """
         active = self._active()
+        if active is None and self.replicas is not None:
+            with contextlib.ExitStack() as stack:
+                yield cast(Q, Routed(self.replicas, self._factory, self.connection, stack))
+            return
         with self.connection() as conn:
             yield active.querier if active is not None else self._factory(conn)
 
@@ -523,6 +577,9 @@ class Store(_Base, Generic[Q]):
                         if gate is not None and not gate.may_commit():
                             raise _Cancelled
                         committing = True  # leaving the block sends COMMIT
+                    committing = False
+                    if self.replicas is not None:  # read-your-writes from the replicas
+                        self.replicas.note_write(conn)
                 finally:
                     if isolation is not None:
                         with contextlib.suppress(psycopg.Error):  # broken: the pool drops it

@@ -15,6 +15,7 @@ from codegen.names import class_name, dedupe, method_name, py_ident, snake
 from codegen.nullability import Analyzer, OutColumn
 from codegen.parse import AUTHZ_FILTER_MARKER, RawQuery
 from codegen.pytypes import Override, PyType, TypeMapper, apply_override
+from codegen.readonly import VOLATILE_SQL, is_read_only
 
 # pglast types every AST attribute as Optional; the tree is walked dynamically.
 ast: Any = pg_ast
@@ -120,6 +121,7 @@ class QueryIR:
     source_sql: str
     has_authz_filter: bool = False
     copy_sql: str = ""
+    read_only: bool = False  # a replica may serve it outside a transaction (codegen.readonly)
 
     @property
     def const(self) -> str:
@@ -157,6 +159,7 @@ class Compiler:
         self.config = config
         self.catalog = catalog
         self.conn = conn
+        self._volatility: dict[tuple[str, ...], bool] = {}
         self.types = TypeMapper(catalog, config.type_overrides)
         self._infer_view_nullability()
         self.models = self._models()
@@ -277,7 +280,15 @@ class Compiler:
             source_sql=raw.source_sql,
             has_authz_filter=AUTHZ_FILTER_MARKER in raw.sql,
             copy_sql=copy_sql,
+            read_only=is_read_only(stmt, self._volatile),
         )
+
+    def _volatile(self, name: tuple[str, ...]) -> bool:
+        if name not in self._volatility:
+            schema = name[0] if len(name) > 1 else None
+            row = self.conn.execute(VOLATILE_SQL, {"name": name[-1], "schema": schema}).fetchone()
+            self._volatility[name] = bool(row[0])
+        return self._volatility[name]
 
     def _params(
         self,

@@ -17,6 +17,7 @@ class QueryInfo:
     params: tuple[str, ...]
     returns: str
     authz_filter: bool
+    read_only: bool  # only reads, takes no row lock: a replica may serve it
 
 
 QUERIES: dict[str, QueryInfo] = {
@@ -30,6 +31,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'GetChatFileOwnerByIDRow',
         False,
+        True,
     ),
     'GetChatIDsByFileID': QueryInfo(
         'GetChatIDsByFileID',
@@ -41,6 +43,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('file_id',),
         'list[GetChatIDsByFileIDRow]',
         False,
+        True,
     ),
     'GetAuthzSubjectByUserID': QueryInfo(
         'GetAuthzSubjectByUserID',
@@ -52,6 +55,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id',),
         'GetAuthzSubjectByUserIDRow',
         False,
+        True,
     ),
     'GetChatCostSummary': QueryInfo(
         'GetChatCostSummary',
@@ -63,6 +67,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('owner_id', 'start', 'end',),
         'GetChatCostSummaryRow',
         False,
+        True,
     ),
     'GetChatCostPerModel': QueryInfo(
         'GetChatCostPerModel',
@@ -74,6 +79,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('owner_id', 'start', 'end',),
         'list[GetChatCostPerModelRow]',
         False,
+        True,
     ),
     'GetChatCostPerChat': QueryInfo(
         'GetChatCostPerChat',
@@ -85,6 +91,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('owner_id', 'start', 'end',),
         'list[GetChatCostPerChatRow]',
         False,
+        True,
     ),
     'GetChatCostPerUser': QueryInfo(
         'GetChatCostPerUser',
@@ -96,6 +103,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('start', 'end', 'search', 'limit', 'offset',),
         'list[GetChatCostPerUserRow]',
         False,
+        True,
     ),
     'GetChatDiffStatusByChatID': QueryInfo(
         'GetChatDiffStatusByChatID',
@@ -107,6 +115,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id',),
         'ChatDiffStatus',
         False,
+        True,
     ),
     'GetChatDiffStatusesByChatIDs': QueryInfo(
         'GetChatDiffStatusesByChatIDs',
@@ -118,6 +127,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_ids',),
         'list[ChatDiffStatus]',
         False,
+        True,
     ),
     'UpsertChatDiffStatusReference': QueryInfo(
         'UpsertChatDiffStatusReference',
@@ -128,6 +138,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(chat_id)',
         ('chat_id', 'url', 'git_branch', 'git_remote_origin', 'stale_at',),
         'ChatDiffStatus',
+        False,
         False,
     ),
     'UpsertChatDiffStatus': QueryInfo(
@@ -140,6 +151,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id', 'url', 'pull_request_state', 'changes_requested', 'additions', 'deletions', 'changed_files', 'pull_request_title', 'pull_request_draft', 'author_login', 'author_avatar_url', 'base_branch', 'head_branch', 'pr_number', 'commits', 'approved', 'reviewer_count', 'refreshed_at', 'stale_at',),
         'ChatDiffStatus',
         False,
+        False,
     ),
     'MarkChatDiffStatusStale': QueryInfo(
         'MarkChatDiffStatusStale',
@@ -150,6 +162,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(chat_id)',
         ('stale_at', 'chat_id',),
         'None',
+        False,
         False,
     ),
     'AcquireStaleChatDiffStatuses': QueryInfo(
@@ -162,6 +175,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('limit',),
         'list[AcquireStaleChatDiffStatusesRow]',
         False,
+        False,
     ),
     'BackoffChatDiffStatus': QueryInfo(
         'BackoffChatDiffStatus',
@@ -172,6 +186,7 @@ QUERIES: dict[str, QueryInfo] = {
         'system update chat',
         ('stale_at', 'chat_id',),
         'None',
+        False,
         False,
     ),
     'InsertChatFile': QueryInfo(
@@ -184,6 +199,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('owner_id', 'organization_id', 'name', 'mimetype', 'data',),
         'InsertChatFileRow',
         False,
+        False,
     ),
     'GetChatFileByID': QueryInfo(
         'GetChatFileByID',
@@ -195,6 +211,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'ChatFile',
         False,
+        True,
     ),
     'GetChatFileMetadataByChatID': QueryInfo(
         'GetChatFileMetadataByChatID',
@@ -206,6 +223,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id',),
         'list[GetChatFileMetadataByChatIDRow]',
         False,
+        True,
     ),
     'GetChatFileMetadataByIDs': QueryInfo(
         'GetChatFileMetadataByIDs',
@@ -228,6 +246,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id', 'file_ids', 'max_links',),
         'LinkChatFilesRow',
         False,
+        False,
     ),
     'DeleteOldChatFiles': QueryInfo(
         'DeleteOldChatFiles',
@@ -238,6 +257,7 @@ QUERIES: dict[str, QueryInfo] = {
         'system delete chat',
         ('before_time', 'limit',),
         'int',
+        False,
         False,
     ),
     'InsertChatMessages': QueryInfo(
@@ -250,6 +270,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('created_by', 'model_config_id', 'role', 'content', 'content_version', 'visibility', 'input_tokens', 'output_tokens', 'total_tokens', 'reasoning_tokens', 'cache_creation_tokens', 'cache_read_tokens', 'context_limit', 'compressed', 'total_cost_micros', 'runtime_ms', 'provider_response_id', 'chat_id',),
         'list[ChatMessage]',
         False,
+        False,
     ),
     'GetChatMessageByID': QueryInfo(
         'GetChatMessageByID',
@@ -261,6 +282,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'ChatMessage',
         False,
+        True,
     ),
     'GetChatMessagesByChatID': QueryInfo(
         'GetChatMessagesByChatID',
@@ -272,6 +294,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id', 'after_id',),
         'list[ChatMessage]',
         False,
+        True,
     ),
     'GetChatMessagesByChatIDDescPaginated': QueryInfo(
         'GetChatMessagesByChatIDDescPaginated',
@@ -283,6 +306,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id', 'before_id', 'limit',),
         'list[ChatMessage]',
         False,
+        True,
     ),
     'GetChatMessagesForPromptByChatID': QueryInfo(
         'GetChatMessagesForPromptByChatID',
@@ -294,6 +318,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id',),
         'list[ChatMessage]',
         False,
+        True,
     ),
     'GetLastChatMessageByRole': QueryInfo(
         'GetLastChatMessageByRole',
@@ -305,6 +330,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id', 'role',),
         'ChatMessage',
         False,
+        True,
     ),
     'SoftDeleteChatMessagesAfterID': QueryInfo(
         'SoftDeleteChatMessagesAfterID',
@@ -315,6 +341,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(chat_id)',
         ('chat_id', 'after_id',),
         'None',
+        False,
         False,
     ),
     'SoftDeleteChatMessageByID': QueryInfo(
@@ -327,6 +354,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'None',
         False,
+        False,
     ),
     'SoftDeleteContextFileMessages': QueryInfo(
         'SoftDeleteContextFileMessages',
@@ -337,6 +365,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(chat_id)',
         ('chat_id',),
         'None',
+        False,
         False,
     ),
     'GetChatUserPromptsByChatID': QueryInfo(
@@ -349,6 +378,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id', 'limit',),
         'list[GetChatUserPromptsByChatIDRow]',
         False,
+        True,
     ),
     'GetChatModelConfigByID': QueryInfo(
         'GetChatModelConfigByID',
@@ -360,6 +390,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'ChatModelConfig',
         False,
+        True,
     ),
     'GetDefaultChatModelConfig': QueryInfo(
         'GetDefaultChatModelConfig',
@@ -371,6 +402,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'ChatModelConfig',
         False,
+        True,
     ),
     'GetChatModelConfigs': QueryInfo(
         'GetChatModelConfigs',
@@ -382,6 +414,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[ChatModelConfig]',
         False,
+        True,
     ),
     'GetEnabledChatModelConfigs': QueryInfo(
         'GetEnabledChatModelConfigs',
@@ -393,6 +426,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[ChatModelConfig]',
         False,
+        True,
     ),
     'CountEnabledModelsWithoutPricing': QueryInfo(
         'CountEnabledModelsWithoutPricing',
@@ -404,6 +438,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'CountEnabledModelsWithoutPricingRow',
         False,
+        True,
     ),
     'InsertChatModelConfig': QueryInfo(
         'InsertChatModelConfig',
@@ -414,6 +449,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('provider', 'model', 'display_name', 'created_by', 'updated_by', 'enabled', 'is_default', 'context_limit', 'compression_threshold', 'options',),
         'ChatModelConfig',
+        False,
         False,
     ),
     'UpdateChatModelConfig': QueryInfo(
@@ -426,6 +462,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('provider', 'model', 'display_name', 'updated_by', 'enabled', 'is_default', 'context_limit', 'compression_threshold', 'options', 'id',),
         'ChatModelConfig',
         False,
+        False,
     ),
     'DeleteChatModelConfigByID': QueryInfo(
         'DeleteChatModelConfigByID',
@@ -436,6 +473,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('id',),
         'None',
+        False,
         False,
     ),
     'UnsetDefaultChatModelConfigs': QueryInfo(
@@ -448,6 +486,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'None',
         False,
+        False,
     ),
     'GetWorkspaceForChatBinding': QueryInfo(
         'GetWorkspaceForChatBinding',
@@ -459,6 +498,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('owner_id', 'build_id', 'agent_id', 'workspace_id', 'organization_id',),
         'GetWorkspaceForChatBindingRow',
         False,
+        True,
     ),
     'IsChatModelConfigUsable': QueryInfo(
         'IsChatModelConfigUsable',
@@ -470,6 +510,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'IsChatModelConfigUsableRow',
         False,
+        True,
     ),
     'GetChatContextFileMessages': QueryInfo(
         'GetChatContextFileMessages',
@@ -481,6 +522,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id',),
         'list[ChatMessage]',
         False,
+        True,
     ),
     'GetChatProviderByID': QueryInfo(
         'GetChatProviderByID',
@@ -492,6 +534,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'ChatProvider',
         False,
+        True,
     ),
     'GetChatProviderByProvider': QueryInfo(
         'GetChatProviderByProvider',
@@ -503,6 +546,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('provider',),
         'ChatProvider',
         False,
+        True,
     ),
     'GetChatProviders': QueryInfo(
         'GetChatProviders',
@@ -514,6 +558,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[ChatProvider]',
         False,
+        True,
     ),
     'GetEnabledChatProviders': QueryInfo(
         'GetEnabledChatProviders',
@@ -525,6 +570,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[ChatProvider]',
         False,
+        True,
     ),
     'InsertChatProvider': QueryInfo(
         'InsertChatProvider',
@@ -535,6 +581,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('provider', 'display_name', 'api_key', 'api_key_key_id', 'base_url', 'enabled', 'created_by',),
         'ChatProvider',
+        False,
         False,
     ),
     'UpdateChatProvider': QueryInfo(
@@ -547,6 +594,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('display_name', 'api_key', 'api_key_key_id', 'base_url', 'enabled', 'id',),
         'ChatProvider',
         False,
+        False,
     ),
     'DeleteChatProviderByID': QueryInfo(
         'DeleteChatProviderByID',
@@ -557,6 +605,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('id',),
         'None',
+        False,
         False,
     ),
     'InsertChatQueuedMessage': QueryInfo(
@@ -569,6 +618,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id', 'content', 'model_config_id',),
         'ChatQueuedMessage',
         False,
+        False,
     ),
     'GetChatQueuedMessages': QueryInfo(
         'GetChatQueuedMessages',
@@ -580,6 +630,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id',),
         'list[ChatQueuedMessage]',
         False,
+        True,
     ),
     'DeleteChatQueuedMessage': QueryInfo(
         'DeleteChatQueuedMessage',
@@ -590,6 +641,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(chat_id)',
         ('id', 'chat_id',),
         'None',
+        False,
         False,
     ),
     'DeleteAllChatQueuedMessages': QueryInfo(
@@ -602,6 +654,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id',),
         'None',
         False,
+        False,
     ),
     'PopNextQueuedMessage': QueryInfo(
         'PopNextQueuedMessage',
@@ -612,6 +665,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(chat_id)',
         ('chat_id',),
         'ChatQueuedMessage',
+        False,
         False,
     ),
     'ListUserChatCompactionThresholds': QueryInfo(
@@ -624,6 +678,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id',),
         'list[ListUserChatCompactionThresholdsRow]',
         False,
+        True,
     ),
     'GetUserChatCompactionThreshold': QueryInfo(
         'GetUserChatCompactionThreshold',
@@ -635,6 +690,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id', 'model_config_id',),
         'GetUserChatCompactionThresholdRow',
         False,
+        True,
     ),
     'UpdateUserChatCompactionThreshold': QueryInfo(
         'UpdateUserChatCompactionThreshold',
@@ -645,6 +701,7 @@ QUERIES: dict[str, QueryInfo] = {
         'personal update user(user_id)',
         ('user_id', 'threshold_percent', 'model_config_id',),
         'UpdateUserChatCompactionThresholdRow',
+        False,
         False,
     ),
     'DeleteUserChatCompactionThreshold': QueryInfo(
@@ -657,6 +714,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id', 'model_config_id',),
         'None',
         False,
+        False,
     ),
     'GetUserChatCustomPrompt': QueryInfo(
         'GetUserChatCustomPrompt',
@@ -668,6 +726,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id',),
         'GetUserChatCustomPromptRow',
         False,
+        True,
     ),
     'UpdateUserChatCustomPrompt': QueryInfo(
         'UpdateUserChatCustomPrompt',
@@ -678,6 +737,7 @@ QUERIES: dict[str, QueryInfo] = {
         'personal update user(user_id)',
         ('user_id', 'chat_custom_prompt',),
         'UpdateUserChatCustomPromptRow',
+        False,
         False,
     ),
     'GetChatSystemPrompt': QueryInfo(
@@ -690,6 +750,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'GetChatSystemPromptRow',
         False,
+        True,
     ),
     'UpsertChatSystemPrompt': QueryInfo(
         'UpsertChatSystemPrompt',
@@ -700,6 +761,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('chat_system_prompt',),
         'None',
+        False,
         False,
     ),
     'GetChatIncludeDefaultSystemPrompt': QueryInfo(
@@ -712,6 +774,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'GetChatIncludeDefaultSystemPromptRow',
         False,
+        True,
     ),
     'UpsertChatIncludeDefaultSystemPrompt': QueryInfo(
         'UpsertChatIncludeDefaultSystemPrompt',
@@ -722,6 +785,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('include_default_system_prompt',),
         'None',
+        False,
         False,
     ),
     'GetChatDesktopEnabled': QueryInfo(
@@ -734,6 +798,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'GetChatDesktopEnabledRow',
         False,
+        True,
     ),
     'UpsertChatDesktopEnabled': QueryInfo(
         'UpsertChatDesktopEnabled',
@@ -744,6 +809,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('desktop_enabled',),
         'None',
+        False,
         False,
     ),
     'GetChatTemplateAllowlist': QueryInfo(
@@ -756,6 +822,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'GetChatTemplateAllowlistRow',
         False,
+        True,
     ),
     'UpsertChatTemplateAllowlist': QueryInfo(
         'UpsertChatTemplateAllowlist',
@@ -766,6 +833,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('template_ids',),
         'None',
+        False,
         False,
     ),
     'GetChatWorkspaceTTL': QueryInfo(
@@ -778,6 +846,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'GetChatWorkspaceTTLRow',
         False,
+        True,
     ),
     'UpsertChatWorkspaceTTL': QueryInfo(
         'UpsertChatWorkspaceTTL',
@@ -788,6 +857,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('workspace_ttl',),
         'None',
+        False,
         False,
     ),
     'GetChatRetentionDays': QueryInfo(
@@ -800,6 +870,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'GetChatRetentionDaysRow',
         False,
+        True,
     ),
     'UpsertChatRetentionDays': QueryInfo(
         'UpsertChatRetentionDays',
@@ -810,6 +881,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('retention_days',),
         'None',
+        False,
         False,
     ),
     'GetChatsUpdatedAfter': QueryInfo(
@@ -822,6 +894,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('updated_after',),
         'list[GetChatsUpdatedAfterRow]',
         False,
+        True,
     ),
     'GetChatMessageSummariesPerChat': QueryInfo(
         'GetChatMessageSummariesPerChat',
@@ -833,6 +906,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('created_after',),
         'list[GetChatMessageSummariesPerChatRow]',
         False,
+        True,
     ),
     'GetChatModelConfigsForTelemetry': QueryInfo(
         'GetChatModelConfigsForTelemetry',
@@ -844,6 +918,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[GetChatModelConfigsForTelemetryRow]',
         False,
+        True,
     ),
     'GetChatDiffStatusSummary': QueryInfo(
         'GetChatDiffStatusSummary',
@@ -855,6 +930,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'GetChatDiffStatusSummaryRow',
         False,
+        True,
     ),
     'DeleteOldChats': QueryInfo(
         'DeleteOldChats',
@@ -865,6 +941,7 @@ QUERIES: dict[str, QueryInfo] = {
         'system delete chat',
         ('before_time', 'limit',),
         'int',
+        False,
         False,
     ),
     'GetChatUsageLimitConfig': QueryInfo(
@@ -877,6 +954,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'ChatUsageLimitConfig',
         False,
+        True,
     ),
     'UpsertChatUsageLimitConfig': QueryInfo(
         'UpsertChatUsageLimitConfig',
@@ -887,6 +965,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('enabled', 'default_limit_micros', 'period',),
         'ChatUsageLimitConfig',
+        False,
         False,
     ),
     'ListChatUsageLimitOverrides': QueryInfo(
@@ -899,6 +978,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[ListChatUsageLimitOverridesRow]',
         False,
+        True,
     ),
     'GetChatUsageLimitUserOverride': QueryInfo(
         'GetChatUsageLimitUserOverride',
@@ -910,6 +990,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id',),
         'GetChatUsageLimitUserOverrideRow',
         False,
+        True,
     ),
     'UpsertChatUsageLimitUserOverride': QueryInfo(
         'UpsertChatUsageLimitUserOverride',
@@ -920,6 +1001,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('spend_limit_micros', 'user_id',),
         'UpsertChatUsageLimitUserOverrideRow',
+        False,
         False,
     ),
     'DeleteChatUsageLimitUserOverride': QueryInfo(
@@ -932,6 +1014,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id',),
         'None',
         False,
+        False,
     ),
     'ListChatUsageLimitGroupOverrides': QueryInfo(
         'ListChatUsageLimitGroupOverrides',
@@ -943,6 +1026,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[ListChatUsageLimitGroupOverridesRow]',
         False,
+        True,
     ),
     'GetChatUsageLimitGroupOverride': QueryInfo(
         'GetChatUsageLimitGroupOverride',
@@ -954,6 +1038,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('group_id',),
         'GetChatUsageLimitGroupOverrideRow',
         False,
+        True,
     ),
     'UpsertChatUsageLimitGroupOverride': QueryInfo(
         'UpsertChatUsageLimitGroupOverride',
@@ -964,6 +1049,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('spend_limit_micros', 'group_id',),
         'UpsertChatUsageLimitGroupOverrideRow',
+        False,
         False,
     ),
     'DeleteChatUsageLimitGroupOverride': QueryInfo(
@@ -976,6 +1062,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('group_id',),
         'None',
         False,
+        False,
     ),
     'GetUserGroupSpendLimit': QueryInfo(
         'GetUserGroupSpendLimit',
@@ -987,6 +1074,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id', 'organization_id',),
         'GetUserGroupSpendLimitRow',
         False,
+        True,
     ),
     'ResolveUserChatSpendLimit': QueryInfo(
         'ResolveUserChatSpendLimit',
@@ -998,6 +1086,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id', 'organization_id',),
         'ResolveUserChatSpendLimitRow',
         False,
+        True,
     ),
     'GetUserChatSpendInPeriod': QueryInfo(
         'GetUserChatSpendInPeriod',
@@ -1009,6 +1098,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id', 'start', 'end', 'organization_id',),
         'GetUserChatSpendInPeriodRow',
         False,
+        True,
     ),
     'AcquireChats': QueryInfo(
         'AcquireChats',
@@ -1019,6 +1109,7 @@ QUERIES: dict[str, QueryInfo] = {
         'system update chat',
         ('num_chats', 'worker_id', 'started_at',),
         'list[Chat]',
+        False,
         False,
     ),
     'UpdateChatHeartbeats': QueryInfo(
@@ -1031,6 +1122,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('now', 'worker_id',),
         'list[UpdateChatHeartbeatsRow]',
         False,
+        False,
     ),
     'GetStaleChats': QueryInfo(
         'GetStaleChats',
@@ -1042,6 +1134,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('stale_threshold',),
         'list[Chat]',
         False,
+        True,
     ),
     'InsertChat': QueryInfo(
         'InsertChat',
@@ -1052,6 +1145,7 @@ QUERIES: dict[str, QueryInfo] = {
         'create chat(owner=owner_id, org=organization_id)',
         ('owner_id', 'organization_id', 'workspace_id', 'build_id', 'agent_id', 'parent_chat_id', 'root_chat_id', 'last_model_config_id', 'title', 'status', 'mode', 'plan_mode', 'client_type', 'mcp_server_ids', 'labels', 'dynamic_tools',),
         'Chat',
+        False,
         False,
     ),
     'GetChatByID': QueryInfo(
@@ -1064,6 +1158,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'Chat',
         False,
+        True,
     ),
     'GetChatByIDForUpdate': QueryInfo(
         'GetChatByIDForUpdate',
@@ -1074,6 +1169,7 @@ QUERIES: dict[str, QueryInfo] = {
         'fetch read chat',
         ('id',),
         'Chat',
+        False,
         False,
     ),
     'GetChats': QueryInfo(
@@ -1086,6 +1182,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('owner_id', 'archived', 'label_filter', 'has_unread', 'title_query', 'after_id', 'offset', 'limit',),
         'list[GetChatsRow]',
         True,
+        True,
     ),
     'GetChildChatsByParentIDs': QueryInfo(
         'GetChildChatsByParentIDs',
@@ -1097,6 +1194,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('parent_ids', 'archived',),
         'list[GetChildChatsByParentIDsRow]',
         False,
+        True,
     ),
     'GetChatsByWorkspaceIDs': QueryInfo(
         'GetChatsByWorkspaceIDs',
@@ -1108,6 +1206,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('ids',),
         'list[Chat]',
         False,
+        True,
     ),
     'GetLatestChatIDsByWorkspaceIDs': QueryInfo(
         'GetLatestChatIDsByWorkspaceIDs',
@@ -1119,6 +1218,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('workspace_ids',),
         'list[GetLatestChatIDsByWorkspaceIDsRow]',
         False,
+        True,
     ),
     'GetActiveChatsByAgentID': QueryInfo(
         'GetActiveChatsByAgentID',
@@ -1130,6 +1230,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('agent_id',),
         'list[Chat]',
         False,
+        True,
     ),
     'UpdateChatByID': QueryInfo(
         'UpdateChatByID',
@@ -1140,6 +1241,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(id)',
         ('title', 'labels', 'id',),
         'Chat',
+        False,
         False,
     ),
     'UpdateChatTitleByID': QueryInfo(
@@ -1152,6 +1254,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('title', 'id',),
         'Chat',
         False,
+        False,
     ),
     'UpdateChatStatus': QueryInfo(
         'UpdateChatStatus',
@@ -1162,6 +1265,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(id)',
         ('status', 'worker_id', 'started_at', 'heartbeat_at', 'last_error', 'id',),
         'Chat',
+        False,
         False,
     ),
     'UpdateChatStatusPreserveUpdatedAt': QueryInfo(
@@ -1174,6 +1278,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('status', 'worker_id', 'started_at', 'heartbeat_at', 'last_error', 'updated_at', 'id',),
         'Chat',
         False,
+        False,
     ),
     'UpdateChatLastModelConfigByID': QueryInfo(
         'UpdateChatLastModelConfigByID',
@@ -1184,6 +1289,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(id)',
         ('last_model_config_id', 'id',),
         'Chat',
+        False,
         False,
     ),
     'UpdateChatWorkspaceBinding': QueryInfo(
@@ -1196,6 +1302,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('workspace_id', 'build_id', 'agent_id', 'id',),
         'Chat',
         False,
+        False,
     ),
     'UpdateChatBuildAgentBinding': QueryInfo(
         'UpdateChatBuildAgentBinding',
@@ -1206,6 +1313,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(id)',
         ('build_id', 'agent_id', 'id',),
         'Chat',
+        False,
         False,
     ),
     'UpdateChatMCPServerIDs': QueryInfo(
@@ -1218,6 +1326,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('mcp_server_ids', 'id',),
         'Chat',
         False,
+        False,
     ),
     'UpdateChatPlanModeByID': QueryInfo(
         'UpdateChatPlanModeByID',
@@ -1228,6 +1337,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(id)',
         ('plan_mode', 'id',),
         'Chat',
+        False,
         False,
     ),
     'UpdateChatLastInjectedContext': QueryInfo(
@@ -1240,6 +1350,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('last_injected_context', 'id',),
         'Chat',
         False,
+        False,
     ),
     'UpdateChatLastReadMessageID': QueryInfo(
         'UpdateChatLastReadMessageID',
@@ -1250,6 +1361,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(id)',
         ('last_read_message_id', 'id',),
         'None',
+        False,
         False,
     ),
     'ArchiveChatByID': QueryInfo(
@@ -1262,6 +1374,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'list[Chat]',
         False,
+        False,
     ),
     'UnarchiveChatByID': QueryInfo(
         'UnarchiveChatByID',
@@ -1272,6 +1385,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(id)',
         ('id',),
         'list[Chat]',
+        False,
         False,
     ),
     'PinChatByID': QueryInfo(
@@ -1284,6 +1398,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'None',
         False,
+        False,
     ),
     'UnpinChatByID': QueryInfo(
         'UnpinChatByID',
@@ -1294,6 +1409,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(id)',
         ('id',),
         'None',
+        False,
         False,
     ),
     'UpdateChatPinOrder': QueryInfo(
@@ -1306,6 +1422,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id', 'pin_order',),
         'None',
         False,
+        False,
     ),
     'GetChatFamilyIDsByRootID': QueryInfo(
         'GetChatFamilyIDsByRootID',
@@ -1317,6 +1434,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'list[GetChatFamilyIDsByRootIDRow]',
         False,
+        True,
     ),
     'GetMCPServerConfigByID': QueryInfo(
         'GetMCPServerConfigByID',
@@ -1328,6 +1446,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id',),
         'McpServerConfig',
         False,
+        True,
     ),
     'GetMCPServerConfigBySlug': QueryInfo(
         'GetMCPServerConfigBySlug',
@@ -1339,6 +1458,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('slug',),
         'McpServerConfig',
         False,
+        True,
     ),
     'GetMCPServerConfigs': QueryInfo(
         'GetMCPServerConfigs',
@@ -1350,6 +1470,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[McpServerConfig]',
         False,
+        True,
     ),
     'GetEnabledMCPServerConfigs': QueryInfo(
         'GetEnabledMCPServerConfigs',
@@ -1361,6 +1482,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[McpServerConfig]',
         False,
+        True,
     ),
     'GetMCPServerConfigsByIDs': QueryInfo(
         'GetMCPServerConfigsByIDs',
@@ -1372,6 +1494,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('ids',),
         'list[McpServerConfig]',
         False,
+        True,
     ),
     'GetForcedMCPServerConfigs': QueryInfo(
         'GetForcedMCPServerConfigs',
@@ -1383,6 +1506,7 @@ QUERIES: dict[str, QueryInfo] = {
         (),
         'list[McpServerConfig]',
         False,
+        True,
     ),
     'InsertMCPServerConfig': QueryInfo(
         'InsertMCPServerConfig',
@@ -1393,6 +1517,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('display_name', 'slug', 'description', 'icon_url', 'transport', 'url', 'auth_type', 'oauth2_client_id', 'oauth2_client_secret', 'oauth2_client_secret_key_id', 'oauth2_auth_url', 'oauth2_token_url', 'oauth2_scopes', 'api_key_header', 'api_key_value', 'api_key_value_key_id', 'custom_headers', 'custom_headers_key_id', 'tool_allow_list', 'tool_deny_list', 'availability', 'enabled', 'model_intent', 'allow_in_plan_mode', 'created_by',),
         'McpServerConfig',
+        False,
         False,
     ),
     'UpdateMCPServerConfig': QueryInfo(
@@ -1405,6 +1530,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('display_name', 'slug', 'description', 'icon_url', 'transport', 'url', 'auth_type', 'oauth2_client_id', 'oauth2_client_secret', 'oauth2_client_secret_key_id', 'oauth2_auth_url', 'oauth2_token_url', 'oauth2_scopes', 'api_key_header', 'api_key_value', 'api_key_value_key_id', 'custom_headers', 'custom_headers_key_id', 'tool_allow_list', 'tool_deny_list', 'availability', 'enabled', 'model_intent', 'allow_in_plan_mode', 'updated_by', 'id',),
         'McpServerConfig',
         False,
+        False,
     ),
     'DeleteMCPServerConfigByID': QueryInfo(
         'DeleteMCPServerConfigByID',
@@ -1415,6 +1541,7 @@ QUERIES: dict[str, QueryInfo] = {
         'deployment_config update',
         ('id',),
         'None',
+        False,
         False,
     ),
     'GetMCPServerUserToken': QueryInfo(
@@ -1427,6 +1554,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('mcp_server_config_id', 'user_id',),
         'McpServerUserToken',
         False,
+        True,
     ),
     'GetMCPServerUserTokensByUserID': QueryInfo(
         'GetMCPServerUserTokensByUserID',
@@ -1438,6 +1566,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('user_id',),
         'list[McpServerUserToken]',
         False,
+        True,
     ),
     'UpsertMCPServerUserToken': QueryInfo(
         'UpsertMCPServerUserToken',
@@ -1448,6 +1577,7 @@ QUERIES: dict[str, QueryInfo] = {
         'personal update user(user_id) or deployment_config update',
         ('mcp_server_config_id', 'user_id', 'access_token', 'access_token_key_id', 'refresh_token', 'refresh_token_key_id', 'token_type', 'expiry',),
         'McpServerUserToken',
+        False,
         False,
     ),
     'DeleteMCPServerUserToken': QueryInfo(
@@ -1460,6 +1590,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('mcp_server_config_id', 'user_id',),
         'None',
         False,
+        False,
     ),
     'CleanupDeletedMCPServerIDsFromChats': QueryInfo(
         'CleanupDeletedMCPServerIDsFromChats',
@@ -1470,6 +1601,7 @@ QUERIES: dict[str, QueryInfo] = {
         'system update chat',
         (),
         'None',
+        False,
         False,
     ),
 }
