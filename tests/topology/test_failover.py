@@ -74,7 +74,7 @@ def test_writes_survive_a_promotion_nothing_lost_or_doubled(cluster: tuple[Node,
             with lock:
                 call = next(calls)
             try:
-                store.in_tx(lambda q: q.write(call))
+                store.in_tx(lambda q, call=call: q.write(call))
                 outcome = acknowledged
             except CommitOutcomeUnknown:
                 outcome = unknown
