@@ -26,7 +26,7 @@ import psycopg
 from bench.harness import FULL, QUICK, Result, Settings, environment, render_table
 from codegen.pgserver import ENV_DSN, PgServer, start_server
 
-OWN_MODULES = ("queries", "chat_layer", "plans", "events", "observe")
+OWN_MODULES = ("queries", "chat_layer", "plans", "events", "observe", "topology")
 AUTHZ_MODULE = "bench.bench_authz"
 
 
