@@ -8,6 +8,7 @@ the stale timeout.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -70,7 +71,7 @@ def test_worker_processes_run_each_chat_once_and_recover_a_killed_one(
     for chat, rs in by_chat.items():
         # Completed exactly once; the killed worker's chats ran exactly once more.
         assert [r[4] for r in rs] == ([False, True] if chat in killed else [True])
-        for earlier, later in zip(rs, rs[1:], strict=False):
+        for earlier, later in itertools.pairwise(rs):
             assert later[1] != earlier[1]
             if earlier[3] is None:  # killed: taken over only after the stale timeout
                 assert (later[2] - earlier[2]).total_seconds() >= STALE
