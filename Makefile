@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install gen check test test-deps bench demo mutate clean
+.PHONY: install gen check test test-deps bench demo mutate topology topology-down clean
 
 install: $(STAMP)
 
@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The code generator is not in the package (the wheel holds chatdb only): put the checkout
+	@# on the dev venv's path so `chatdb gen` and `python -m codegen` find it from anywhere.
+	$(BIN)/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'chatdb-dev-checkout.pth').write_text('$(CURDIR)\n')"
 	touch $(STAMP)
 
 # Regenerate chatdb/db, sql/schema.sql and docs/queries.md from sql/ (starts a throwaway PostgreSQL).
@@ -51,6 +54,13 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/chatdb demo
+
+# A local production topology to try: primary, streaming standby, PgBouncer (docs/topology.md).
+topology: $(STAMP) test-deps
+	$(BIN)/python -m chatdb.testing.topology up
+
+topology-down: $(STAMP)
+	$(BIN)/python -m chatdb.testing.topology down
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

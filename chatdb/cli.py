@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
@@ -32,9 +33,8 @@ from chatdb.migrate import (
     create_migration,
     default_migrations_dir,
 )
-from codegen.errors import CodegenError, CodegenErrors
-from codegen.pgserver import ENV_DSN as ENV_PG_DSN
-from codegen.pgserver import PgServer, PgServerError
+from chatdb.testing.pgserver import ENV_DSN as ENV_PG_DSN
+from chatdb.testing.pgserver import PgServer, PgServerError
 
 __all__ = [
     "COMMANDS",
@@ -259,7 +259,7 @@ def _check_reachable(dsn: str) -> None:
 @contextlib.contextmanager
 def scratch_server() -> Iterator[PgServer]:
     """A throwaway server (or ``$CHATDB_PG_DSN``'s), stopped at the end."""
-    from codegen.pgserver import start_server
+    from chatdb.testing.pgserver import start_server
 
     try:
         server = start_server()
@@ -274,7 +274,17 @@ def scratch_server() -> Iterator[PgServer]:
         server.stop()
 
 
+def _require_codegen() -> None:
+    """The code generator is a development tool: it is not in the chatdb wheel."""
+    if importlib.util.find_spec("codegen") is None:
+        raise CommandError(
+            "this command needs the code generator, a development tool that is not part of "
+            "the installed chatdb package: run it from a chatdb checkout (make install)"
+        )
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
+    _require_codegen()
     from codegen.schemadump import dump_schema
 
     exclude = ("public.schema_migrations",)
@@ -303,8 +313,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _add_codegen_options(parser: argparse.ArgumentParser) -> None:
-    from codegen.config import add_options  # needs no dev extras: only the flags
-
+    try:
+        from codegen.config import add_options  # needs no dev extras: only the flags
+    except ImportError:  # an installed wheel: the command explains when run
+        return
     add_options(parser)
 
 
@@ -345,6 +357,7 @@ def add_check_command(subparsers: Subcommands) -> None:
 
 def _codegen(args: argparse.Namespace) -> tuple[Any, dict[Path, str]]:
     """The codegen config and every output it would write."""
+    _require_codegen()
     try:
         import pglast  # noqa: F401  (only to tell a missing dev install apart)
     except ImportError:
@@ -359,6 +372,7 @@ def _codegen(args: argparse.Namespace) -> tuple[Any, dict[Path, str]]:
 
 
 def cmd_gen(args: argparse.Namespace) -> int:
+    _require_codegen()
     from codegen.main import write
 
     config, outputs = _codegen(args)
@@ -371,6 +385,7 @@ def cmd_gen(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    _require_codegen()
     from codegen.main import check
 
     config, outputs = _codegen(args)
@@ -443,9 +458,26 @@ def _one_line(exc: BaseException) -> str:
                 statement = statement[:117] + "..."
             text += f" [in: {statement}]"
         return text
-    if isinstance(exc, CodegenErrors) and len(exc.errors) > 1:  # one line per error, a summary
-        return "\n".join([*map(str, exc.errors), exc.summary()])
+    if _codegen_errors():
+        from codegen.errors import CodegenErrors
+
+        if isinstance(exc, CodegenErrors) and len(exc.errors) > 1:  # one line each, a summary
+            return "\n".join([*map(str, exc.errors), exc.summary()])
     return " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+
+
+def _codegen_errors() -> tuple[type[Exception], ...]:
+    """The code generator's error type, when the code generator is installed."""
+    if importlib.util.find_spec("codegen") is None:
+        return ()
+    from codegen.errors import CodegenError
+
+    return (CodegenError,)
+
+
+def _reported() -> tuple[type[Exception], ...]:
+    """The errors main reports on one line (exit status 1)."""
+    return (ChatDBError, CommandError, PgServerError, OSError, *_codegen_errors())
 
 
 def _fail(message: str, status: int) -> int:
@@ -469,7 +501,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `chatdb schema | head`: the reader is gone, nothing to report
         _silence_stdout()
         return 141
-    except (ChatDBError, CommandError, CodegenError, PgServerError, OSError) as exc:
+    except _reported() as exc:
         return _fail(_one_line(exc), 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

@@ -62,7 +62,7 @@ from chatdb.migrate import Migrator
 from chatdb.ops import Chats, ProviderConfig, ToolResult
 from chatdb.store import Store
 from chatdb.testing.factories import Factories
-from codegen.pgserver import ENV_DSN, PgServer
+from chatdb.testing.pgserver import ENV_DSN, PgServer
 
 __all__ = ["format_table", "main", "run"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-import codegen.pgserver
+import chatdb.testing.pgserver
 from chatdb import demo
 from chatdb.cli import main
 from codegen.pgserver import PgServer
@@ -119,7 +119,9 @@ def test_a_failing_demo_still_stops_its_server_and_drops_its_database(
             stopped.append(True)
 
     monkeypatch.delenv("CHATDB_PG_DSN", raising=False)
-    monkeypatch.setattr(codegen.pgserver, "start_server", lambda: OwnServer(chatdb_pg_server.dsn()))
+    monkeypatch.setattr(
+        chatdb.testing.pgserver, "start_server", lambda: OwnServer(chatdb_pg_server.dsn())
+    )
 
     def interrupted(self: demo.Session) -> None:
         raise KeyboardInterrupt

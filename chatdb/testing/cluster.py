@@ -20,7 +20,13 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from codegen.pgserver import PgServerError, _free_port, _runas_user, _scratch_dir, find_pg_ctl
+from chatdb.testing.pgserver import (
+    PgServerError,
+    _free_port,
+    _runas_user,
+    _scratch_dir,
+    find_pg_ctl,
+)
 
 # Durability is pointless for a server that lives for one test run.
 _FAST_SETTINGS = {

@@ -7,7 +7,7 @@ that asks for a database gets a fresh clone of it (``CREATE DATABASE ... TEMPLAT
 milliseconds) instead of a migration run, so tests never see each other's rows.
 
 Session fixtures
-    ``chatdb_pg_server``      the :class:`~codegen.pgserver.PgServer` (``.dsn(dbname)``,
+    ``chatdb_pg_server``      the :class:`~chatdb.testing.pgserver.PgServer` (``.dsn(dbname)``,
                               ``.create_database()``, ``.drop_database()``).
     ``chatdb_migrations_dir`` the migrations directory the template is built from.
     ``chatdb_template``       name of the migrated template database.
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 
-from codegen.pgserver import PgServer, start_server
+from chatdb.testing.pgserver import PgServer, start_server
 
 if TYPE_CHECKING:
     from chatdb.authz import AuthorizerLike, Subject

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from chatdb.testing.cluster import _as_user, _make_workdir
-from codegen.pgserver import PgServerError, _free_port, _runas_user
+from chatdb.testing.pgserver import PgServerError, _free_port, _runas_user
 
 PACKAGE = "pgbouncer"
 """The Debian package that provides the binary."""
@@ -35,7 +35,9 @@ def find_pgbouncer() -> str | None:
 class PgBouncer:
     """One PgBouncer process forwarding every database name to ``host:port``."""
 
-    def __init__(self, host: str, port: int, *, pool_size: int = 20) -> None:
+    def __init__(
+        self, host: str, port: int, *, pool_size: int = 20, detached: bool = False
+    ) -> None:
         binary = find_pgbouncer()
         if binary is None:
             raise PgServerError(f"pgbouncer not found: install the Debian package {PACKAGE!r}")
@@ -64,11 +66,13 @@ class PgBouncer:
         if user is not None:
             for path in self.workdir.iterdir():
                 os.chown(path, user.pw_uid, user.pw_gid)
+        # Detached: in a session of its own, outliving us (``make topology``).
         self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
             _as_user([binary, str(ini)]),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if detached else subprocess.PIPE,
             cwd="/",
+            start_new_session=detached,
         )
         try:
             self._wait_ready()
@@ -78,6 +82,11 @@ class PgBouncer:
 
     def dsn(self, dbname: str = "postgres") -> str:
         return make_conninfo(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname)
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
 
     def _wait_ready(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
