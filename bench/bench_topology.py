@@ -22,9 +22,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bench.harness import FULL, Result, Settings, compare
+from chatdb.authz import CHAT_ACCESS, Subject
 from chatdb.db import Querier
 from chatdb.errors import NotFound
 from chatdb.migrate import Migrator
+from chatdb.ops import Chats
 from chatdb.store import Store, Timeouts
 from chatdb.testing.cluster import start_primary
 from chatdb.testing.factories import Factories
@@ -274,8 +276,58 @@ def _routing_share(settings: Settings) -> Result:
             standby.destroy()
 
 
+def _messages_per_second(dsn: str, threads: int, seconds: float) -> float:
+    """``send_message`` workflows completed per second by ``threads`` threads (own chats)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        f = Factories(conn)
+        org = f.organization()
+        user = f.user(organization_id=org.id, rbac_roles=[CHAT_ACCESS])
+        chat_ids = [f.chat(owner_id=user.id, organization_id=org.id).id for _ in range(threads)]
+    me = Subject(id=user.id, name="bench", site_roles=[CHAT_ACCESS], memberships={org.id})
+    counts = [0] * threads
+    with Store(dsn, querier_factory=Querier, max_size=threads) as store:
+        chats = Chats(store)
+        store.open(wait=True)
+        end = time.monotonic() + seconds
+
+        def sender(i: int) -> None:
+            while time.monotonic() < end:
+                chats.send_message(chat_ids[i], "hello", actor=me)
+                counts[i] += 1
+
+        workers = [threading.Thread(target=sender, args=(i,)) for i in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+    return sum(counts) / seconds
+
+
+def _messages(dsn: str, settings: Settings) -> list[Result]:
+    seconds = 0.5 if settings.rounds < FULL.rounds else 3.0
+    one = _messages_per_second(dsn, 1, seconds)
+    many = _messages_per_second(dsn, 8, seconds)
+    return [
+        Result(
+            GROUP,
+            "send_message workflows, 8 threads vs 1 (one process)",
+            "1 thread",
+            "8 threads",
+            1e6 / one,
+            1e6 / many,
+            one / many,
+            one / many,
+            one / many,
+            1,
+            int(many * seconds),
+            note=f"{one:,.0f} messages/s with 1 thread, {many:,.0f} with 8",
+        )
+    ]
+
+
 def run(dsn: str, settings: Settings = FULL) -> list[Result]:
     results = _workers(dsn, settings)
+    results += _messages(dsn, settings)
     results += _pooler_and_checks(dsn, settings)
     results.append(_routing_share(settings))
     return results
