@@ -204,10 +204,9 @@ def start_primary(**settings: object) -> Node:
     return node
 
 
-def wait_replayed(
-    primary: Node, standby: Node, dbname: str = "postgres", timeout: float = 30.0
-) -> None:
+def wait_replayed(primary: Node, standby: Node, timeout: float = 30.0) -> None:
     """Block until the standby has replayed everything the primary has written so far."""
+    dbname = "postgres"  # WAL positions are cluster-wide; a new database may not be there yet
     with psycopg.connect(primary.dsn(dbname), autocommit=True) as conn:
         lsn = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
     deadline = time.monotonic() + timeout

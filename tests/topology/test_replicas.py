@@ -60,7 +60,7 @@ def setup(database: Database, standby: Node) -> Iterator[tuple[Any, Subject, Cha
         f.chat_model_config(is_default=True)
         user = f.user(organization_id=org.id, username="alice", rbac_roles=[CHAT_ACCESS])
         chat = f.chat(owner_id=user.id, organization_id=org.id, title="seen everywhere")
-    wait_replayed(database.primary, standby, database.name)
+    wait_replayed(database.primary, standby)
     alice = Subject(id=user.id, name="alice", site_roles=(CHAT_ACCESS,), memberships={org.id})
     yield org, alice, chat
 
@@ -204,7 +204,7 @@ def test_every_statement_marked_read_only_runs_on_a_hot_standby(
     # read-only transaction"), so each generated read-only statement is run there as is.
     read_only = [q for q in QUERIES.values() if q.read_only]
     assert len(read_only) > 40
-    wait_replayed(database.primary, standby, database.name)
+    wait_replayed(database.primary, standby)
     with psycopg.connect(standby.dsn(database.name), autocommit=True) as conn:
         for info in read_only:
             module = importlib.import_module(f"chatdb.db.{Path(info.source).stem}")
