@@ -235,6 +235,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('ids',),
         'list[GetChatFileMetadataByIDsRow]',
         False,
+        True,
     ),
     'LinkChatFiles': QueryInfo(
         'LinkChatFiles',
