@@ -9,6 +9,7 @@ import jinja2
 from codegen.compiler import EmbedIR, FieldIR, ModelIR, Package, ParamIR, QueryIR, RowIR
 from codegen.errors import CodegenError, ErrorSink
 from codegen.names import enum_members
+from codegen.nulltests import null_tests as find_null_tests
 from codegen.parse import AUTHZ_FILTER_MARKER
 from codegen.pytypes import PyType
 
@@ -156,7 +157,8 @@ def method(q: QueryIR, is_async: bool) -> str:
     params = _tuple([_dump(p, p.name) for p in q.params]) if q.params else "None"
     # tuple rows whatever the connection's row_factory: rows are built positionally.
     factory = ", row_factory=tuple_row" if q.row is not None else ""
-    execute = f"{aw}{cursor}(self._conn{factory}).execute({q.const}, {params})"
+    text = _text_of(q, _sqlconst_value(q.sql), q.const)
+    execute = f"{aw}{cursor}(self._conn{factory}).execute({text}, {params})"
     if q.kind == ":one":
         assert q.row is not None
         guarded([f"cur = {execute}", f"row = {aw}cur.fetchone()"])
@@ -191,10 +193,13 @@ def _filtered_method(q: QueryIR, is_async: bool) -> list[str]:
     args = "".join(f", {p.name}: {p.annotation}" for p in q.params)
     items = [_dump(p, p.name) for p in q.params]
     all_params = f"({', '.join([*items, '*authz_params'])})"
+    before_sql, after_sql = split_filter_sql(q.sql)
+    before = _text_of(q, before_sql, f"{q.const}_BEFORE_FILTER")
+    after = _text_of(q, after_sql, f"{q.const}_AFTER_FILTER")
     return [
         f"    {prefix} _{q.method}_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *{args}) -> {returns(q)}:",
         f'        """{q.name} with the authorization predicate in place of its placeholder."""',
-        f"        query = {q.const}_BEFORE_FILTER + authz_sql + {q.const}_AFTER_FILTER",
+        f"        query = {before} + authz_sql + {after}",
         "        try:",
         f"            cur = {aw}{cursor}(self._conn, row_factory=tuple_row).execute(query, {all_params})",
         f"            rows = {aw}cur.fetchall()",
@@ -202,6 +207,46 @@ def _filtered_method(q: QueryIR, is_async: bool) -> list[str]:
         f"            raise classify(exc, {_q(q.name)}) from exc",
         f"        return [{construct(q.row, 'r')} for r in rows]",
     ]
+
+
+def null_tests(q: QueryIR, sql: str) -> list[tuple[int, int, int]]:
+    """The rewritable NULL tests of ``sql`` (a query's text or a part of it); none for
+    queries called with a params class (their values are not one call's keyword arguments)."""
+    if q.uses_params_class:
+        return []
+    return find_null_tests(sql, {p.number for p in q.params if p.nullable})
+
+
+def _variants(q: QueryIR, sql: str, const: str) -> str | None:
+    """``NullVariants(...)`` for ``sql`` held in ``const``, or None without NULL tests."""
+    tests = null_tests(q, sql)
+    if not tests:
+        return None
+    return f"NullVariants({const}, {tuple((start, end) for start, end, _ in tests)!r})"
+
+
+def variant_lines(q: QueryIR) -> list[str]:
+    """Module constants holding the NULL variants of a query's text (and of its filter parts)."""
+    parts = [(_sqlconst_value(q.sql), q.const)]
+    if q.has_authz_filter:
+        before, after = split_filter_sql(q.sql)
+        parts += [(before, f"{q.const}_BEFORE_FILTER"), (after, f"{q.const}_AFTER_FILTER")]
+    lines = []
+    for sql, const in parts:
+        variants = _variants(q, sql, const)
+        if variants is not None:
+            lines.append(f"{const}_NULLS = {variants}")
+    return lines
+
+
+def _text_of(q: QueryIR, sql: str, const: str) -> str:
+    """The expression giving the statement text to run for this call's arguments."""
+    tests = null_tests(q, sql)
+    if not tests:
+        return const
+    names = {p.number: p.name for p in q.params}
+    key = _tuple([f"{names[number]} is None" for _, _, number in tests])
+    return f"{const}_NULLS.text({key})"
 
 
 def _q(text: str) -> str:
@@ -225,6 +270,13 @@ def _sqlconst(sql: str) -> str:
     if '"""' in sql or "\\" in sql:
         return repr(sql)
     return '"""\n' + sql + '\n"""'
+
+
+def _sqlconst_value(sql: str) -> str:
+    """The string a ``_sqlconst`` literal evaluates to (offsets into it must match)."""
+    if '"""' in sql or "\\" in sql:
+        return sql
+    return "\n" + sql + "\n"
 
 
 @dataclass(frozen=True)
@@ -251,6 +303,7 @@ def make_env() -> jinja2.Environment:
         signature=signature,
         returns=returns,
         split_filter=split_filter_sql,
+        variant_lines=variant_lines,
     )
     return env
 
@@ -316,6 +369,7 @@ class Renderer:
             source="the schema",
             imports=model_imports,
             needs_decode=needs_decode,
+            needs_null_variants=any(variant_lines(q) for q in pkg.queries),
             enums=pkg.enums,
             models=pkg.models,
             needs_exec_result=needs_exec_result,
@@ -459,6 +513,8 @@ class Renderer:
             found.add(("psycopg.rows", "tuple_row"))
         if any(_needs_jsonb(p.pytype) for q in queries for p in q.params):
             found.add(("psycopg.types.json", "Jsonb"))
+        if any(variant_lines(q) for q in queries):
+            found.add((".models", "NullVariants"))
         return _import_lines(found, first_party=self.errors_module)
 
     def _protocol_imports(self) -> list[str]:

@@ -12,7 +12,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import ChatMessage, ChatMessageRole, ChatMessageVisibility
+from .models import ChatMessage, ChatMessageRole, ChatMessageVisibility, NullVariants
 
 GET_WORKSPACE_FOR_CHAT_BINDING = """
 SELECT
@@ -43,6 +43,7 @@ WHERE w.id = $4::uuid
     AND w.organization_id = $5::uuid
     AND NOT w.deleted
 """
+GET_WORKSPACE_FOR_CHAT_BINDING_NULLS = NullVariants(GET_WORKSPACE_FOR_CHAT_BINDING, ((110, 126), (303, 319), (557, 573)))
 
 IS_CHAT_MODEL_CONFIG_USABLE = """
 SELECT EXISTS (
@@ -90,7 +91,7 @@ class ChatOpsQueries:
 
         GetWorkspaceForChatBinding :one (chat_ops.sql:3)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_WORKSPACE_FOR_CHAT_BINDING, (owner_id, build_id, agent_id, workspace_id, organization_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_WORKSPACE_FOR_CHAT_BINDING_NULLS.text((build_id is None, agent_id is None, build_id is None)), (owner_id, build_id, agent_id, workspace_id, organization_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetWorkspaceForChatBinding") from exc
@@ -134,7 +135,7 @@ class AsyncChatOpsQueries:
 
         GetWorkspaceForChatBinding :one (chat_ops.sql:3)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_WORKSPACE_FOR_CHAT_BINDING, (owner_id, build_id, agent_id, workspace_id, organization_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_WORKSPACE_FOR_CHAT_BINDING_NULLS.text((build_id is None, agent_id is None, build_id is None)), (owner_id, build_id, agent_id, workspace_id, organization_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetWorkspaceForChatBinding") from exc

@@ -11,7 +11,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import ChatProvider
+from .models import ChatProvider, NullVariants
 
 GET_CHAT_PROVIDER_BY_ID = """
 SELECT * FROM chat_providers WHERE id = $1
@@ -59,6 +59,7 @@ SET
 WHERE id = $6
 RETURNING *
 """
+UPDATE_CHAT_PROVIDER_NULLS = NullVariants(UPDATE_CHAT_PROVIDER, ((138, 154),))
 
 DELETE_CHAT_PROVIDER_BY_ID = """
 DELETE FROM chat_providers WHERE id = $1
@@ -127,7 +128,7 @@ class ChatProvidersQueries:
 
         UpdateChatProvider :one (chat_providers.sql:36)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PROVIDER, (display_name, api_key, api_key_key_id, base_url, enabled, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PROVIDER_NULLS.text((api_key is None,)), (display_name, api_key, api_key_key_id, base_url, enabled, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatProvider") from exc
@@ -205,7 +206,7 @@ class AsyncChatProvidersQueries:
 
         UpdateChatProvider :one (chat_providers.sql:36)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PROVIDER, (display_name, api_key, api_key_key_id, base_url, enabled, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PROVIDER_NULLS.text((api_key is None,)), (display_name, api_key, api_key_key_id, base_url, enabled, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatProvider") from exc

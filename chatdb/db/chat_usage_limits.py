@@ -13,7 +13,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import ChatUsageLimitConfig
+from .models import ChatUsageLimitConfig, NullVariants
 
 GET_CHAT_USAGE_LIMIT_CONFIG = """
 SELECT * FROM chat_usage_limit_config WHERE singleton
@@ -106,6 +106,7 @@ WHERE gm.user_id = $1
     AND g.chat_spend_limit_micros IS NOT NULL
     AND ($2::uuid IS NULL OR g.organization_id = $2)
 """
+GET_USER_GROUP_SPEND_LIMIT_NULLS = NullVariants(GET_USER_GROUP_SPEND_LIMIT, ((196, 212),))
 
 RESOLVE_USER_CHAT_SPEND_LIMIT = """
 WITH group_limit AS (
@@ -141,6 +142,7 @@ SELECT
 FROM chat_usage_limit_config AS cfg
 WHERE cfg.singleton
 """
+RESOLVE_USER_CHAT_SPEND_LIMIT_NULLS = NullVariants(RESOLVE_USER_CHAT_SPEND_LIMIT, ((255, 271),))
 
 GET_USER_CHAT_SPEND_IN_PERIOD = """
 SELECT coalesce(sum(cm.total_cost_micros), 0)::bigint AS total_spend_micros
@@ -152,6 +154,7 @@ WHERE c.owner_id = $1
     AND cm.total_cost_micros IS NOT NULL
     AND ($4::uuid IS NULL OR c.organization_id = $4)
 """
+GET_USER_CHAT_SPEND_IN_PERIOD_NULLS = NullVariants(GET_USER_CHAT_SPEND_IN_PERIOD, ((292, 308),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +357,7 @@ class ChatUsageLimitsQueries:
 
         GetUserGroupSpendLimit :one (chat_usage_limits.sql:99)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_GROUP_SPEND_LIMIT, (user_id, organization_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_GROUP_SPEND_LIMIT_NULLS.text((organization_id is None,)), (user_id, organization_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserGroupSpendLimit") from exc
@@ -367,7 +370,7 @@ class ChatUsageLimitsQueries:
 
         ResolveUserChatSpendLimit :one (chat_usage_limits.sql:110)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(RESOLVE_USER_CHAT_SPEND_LIMIT, (user_id, organization_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(RESOLVE_USER_CHAT_SPEND_LIMIT_NULLS.text((organization_id is None,)), (user_id, organization_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "ResolveUserChatSpendLimit") from exc
@@ -380,7 +383,7 @@ class ChatUsageLimitsQueries:
 
         GetUserChatSpendInPeriod :one (chat_usage_limits.sql:150)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_SPEND_IN_PERIOD, (user_id, start, end, organization_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_SPEND_IN_PERIOD_NULLS.text((organization_id is None,)), (user_id, start, end, organization_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserChatSpendInPeriod") from exc
@@ -510,7 +513,7 @@ class AsyncChatUsageLimitsQueries:
 
         GetUserGroupSpendLimit :one (chat_usage_limits.sql:99)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_GROUP_SPEND_LIMIT, (user_id, organization_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_GROUP_SPEND_LIMIT_NULLS.text((organization_id is None,)), (user_id, organization_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserGroupSpendLimit") from exc
@@ -523,7 +526,7 @@ class AsyncChatUsageLimitsQueries:
 
         ResolveUserChatSpendLimit :one (chat_usage_limits.sql:110)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(RESOLVE_USER_CHAT_SPEND_LIMIT, (user_id, organization_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(RESOLVE_USER_CHAT_SPEND_LIMIT_NULLS.text((organization_id is None,)), (user_id, organization_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "ResolveUserChatSpendLimit") from exc
@@ -536,7 +539,7 @@ class AsyncChatUsageLimitsQueries:
 
         GetUserChatSpendInPeriod :one (chat_usage_limits.sql:150)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_SPEND_IN_PERIOD, (user_id, start, end, organization_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_USER_CHAT_SPEND_IN_PERIOD_NULLS.text((organization_id is None,)), (user_id, start, end, organization_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetUserChatSpendInPeriod") from exc

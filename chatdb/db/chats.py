@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
 
-from .models import JSON, Chat, ChatClientType, ChatMode, ChatPlanMode, ChatStatus
+from .models import JSON, Chat, ChatClientType, ChatMode, ChatPlanMode, ChatStatus, NullVariants
 
 INSERT_CHAT = """
 INSERT INTO chats (
@@ -100,6 +100,8 @@ OFFSET $7
 LIMIT COALESCE(NULLIF($8::int, 0), 50)
 """
 GET_CHATS_BEFORE_FILTER, GET_CHATS_AFTER_FILTER = ("SELECT chats.*, unread.has_unread\nFROM chats\nCROSS JOIN LATERAL (\n    SELECT EXISTS (\n        SELECT 1\n        FROM chat_messages m\n        WHERE m.chat_id = chats.id\n            AND m.role = 'assistant'\n            AND NOT m.deleted\n            AND m.id > COALESCE(chats.last_read_message_id, 0)\n    ) AS has_unread\n) AS unread\nWHERE chats.parent_chat_id IS NULL\n    AND ($1::uuid IS NULL OR chats.owner_id = $1)\n    AND ($2::boolean IS NULL OR chats.archived = $2)\n    AND ($3::jsonb IS NULL OR chats.labels @> $3)\n    AND ($4::boolean IS NULL OR unread.has_unread = $4)\n    AND (\n        $5::text IS NULL\n        OR strpos(lower(chats.title), lower($5)) > 0\n    )\n    AND (\n        $6::uuid IS NULL\n        OR ((chats.pin_order > 0), -chats.pin_order, chats.updated_at, chats.id) < (\n            SELECT (c.pin_order > 0), -c.pin_order, c.updated_at, c.id\n            FROM chats c\n            WHERE c.id = $6\n        )\n    )\n    AND ", '\nORDER BY (chats.pin_order > 0) DESC, -chats.pin_order DESC, chats.updated_at DESC, chats.id DESC\nOFFSET $7\nLIMIT COALESCE(NULLIF($8::int, 0), 50)')
+GET_CHATS_NULLS = NullVariants(GET_CHATS, ((374, 390), (424, 443), (477, 494), (527, 546), (592, 608), (686, 702)))
+GET_CHATS_BEFORE_FILTER_NULLS = NullVariants(GET_CHATS_BEFORE_FILTER, ((373, 389), (423, 442), (476, 493), (526, 545), (591, 607), (685, 701)))
 
 GET_CHILD_CHATS_BY_PARENT_IDS = """
 SELECT chats.*, unread.has_unread
@@ -118,6 +120,7 @@ WHERE chats.parent_chat_id = ANY($1::uuid[])
     AND ($2::boolean IS NULL OR chats.archived = $2)
 ORDER BY chats.created_at DESC, chats.id DESC
 """
+GET_CHILD_CHATS_BY_PARENT_IDS_NULLS = NullVariants(GET_CHILD_CHATS_BY_PARENT_IDS, ((384, 403),))
 
 GET_CHATS_BY_WORKSPACE_IDS = """
 SELECT *
@@ -457,7 +460,7 @@ class ChatsQueries:
 
         GetChats :many (chats.sql:52)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -465,7 +468,7 @@ class ChatsQueries:
 
     def _get_chats_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """GetChats with the authorization predicate in place of its placeholder."""
-        query = GET_CHATS_BEFORE_FILTER + authz_sql + GET_CHATS_AFTER_FILTER
+        query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_AFTER_FILTER
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = cur.fetchall()
@@ -478,7 +481,7 @@ class ChatsQueries:
 
         GetChildChatsByParentIDs :many (chats.sql:93)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS, (list(parent_ids), archived))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChildChatsByParentIDs") from exc
@@ -761,7 +764,7 @@ class AsyncChatsQueries:
 
         GetChats :many (chats.sql:52)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -769,7 +772,7 @@ class AsyncChatsQueries:
 
     async def _get_chats_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """GetChats with the authorization predicate in place of its placeholder."""
-        query = GET_CHATS_BEFORE_FILTER + authz_sql + GET_CHATS_AFTER_FILTER
+        query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_AFTER_FILTER
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = await cur.fetchall()
@@ -782,7 +785,7 @@ class AsyncChatsQueries:
 
         GetChildChatsByParentIDs :many (chats.sql:93)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS, (list(parent_ids), archived))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChildChatsByParentIDs") from exc

@@ -13,7 +13,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import McpServerConfig, McpServerUserToken
+from .models import McpServerConfig, McpServerUserToken, NullVariants
 
 GET_MCP_SERVER_CONFIG_BY_ID = """
 SELECT * FROM mcp_server_configs WHERE id = $1
@@ -143,6 +143,7 @@ SET
 WHERE id = $26
 RETURNING *
 """
+UPDATE_MCP_SERVER_CONFIG_NULLS = NullVariants(UPDATE_MCP_SERVER_CONFIG, ((360, 376), (673, 690), (853, 870)))
 
 DELETE_MCP_SERVER_CONFIG_BY_ID = """
 DELETE FROM mcp_server_configs WHERE id = $1
@@ -296,7 +297,7 @@ class McpServersQueries:
 
         UpdateMCPServerConfig :one (mcp_servers.sql:95)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, updated_by, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_MCP_SERVER_CONFIG_NULLS.text((oauth2_client_secret is None, api_key_value is None, custom_headers is None)), (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, updated_by, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateMCPServerConfig") from exc
@@ -447,7 +448,7 @@ class AsyncMcpServersQueries:
 
         UpdateMCPServerConfig :one (mcp_servers.sql:95)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_MCP_SERVER_CONFIG, (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, updated_by, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_MCP_SERVER_CONFIG_NULLS.text((oauth2_client_secret is None, api_key_value is None, custom_headers is None)), (display_name, slug, description, icon_url, transport, url, auth_type, oauth2_client_id, oauth2_client_secret, oauth2_client_secret_key_id, oauth2_auth_url, oauth2_token_url, oauth2_scopes, api_key_header, api_key_value, api_key_value_key_id, custom_headers, custom_headers_key_id, list(tool_allow_list), list(tool_deny_list), availability, enabled, model_intent, allow_in_plan_mode, updated_by, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateMCPServerConfig") from exc

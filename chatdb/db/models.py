@@ -413,3 +413,31 @@ class Workspace:
     deleted: bool
     created_at: datetime
     updated_at: datetime
+
+
+class NullVariants:
+    """A query's text per combination of NULL arguments among its optional filters.
+
+    Each ``$k IS NULL`` test (at ``tests``' offsets) becomes a constant, so the prepared
+    statement of each combination has a generic plan as good as its custom plan
+    (codegen/nulltests.py says why). Texts are built once, on first use.
+    """
+
+    __slots__ = ("_gaps", "_tests", "_texts")
+
+    def __init__(self, sql: str, tests: tuple[tuple[int, int], ...]) -> None:
+        self._tests = [sql[start:end] for start, end in tests]
+        bounds = [0, *(i for span in tests for i in span), len(sql)]
+        self._gaps = [sql[bounds[i] : bounds[i + 1]] for i in range(0, len(bounds), 2)]
+        self._texts: dict[tuple[bool, ...], str] = {}
+
+    def text(self, nulls: tuple[bool, ...]) -> str:
+        """The text for these arguments: ``nulls[i]`` tells whether test ``i``'s is NULL."""
+        found = self._texts.get(nulls)
+        if found is None:
+            pieces = [self._gaps[0]]
+            for test, is_null, gap in zip(self._tests, nulls, self._gaps[1:], strict=True):
+                pieces.append(f"(TRUE OR {test})" if is_null else f"(FALSE AND {test})")
+                pieces.append(gap)
+            found = self._texts[nulls] = "".join(pieces)
+        return found
