@@ -6,13 +6,15 @@ the protocol's describe gives its parameter and result types (as sqlx and pgtype
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import pq
+from pglast.parser import ParseError, split
+from psycopg import pq, sql
 
 from codegen.errors import CodegenError, Location
 
@@ -301,22 +303,79 @@ def schema_files(source: Path) -> list[Path]:
     return files
 
 
+# Where a migration tool's down section starts (sqlc drops the rest of the file likewise):
+# goose, sql-migrate, dbmate, tern.
+_ROLLBACK = re.compile(
+    r"^\s*(?:--\s*\+goose\s+down|--\s*\+migrate\s+down|--\s*migrate:down"
+    r"|----\s*create above\s*/\s*drop below\s*----)",
+    re.M | re.I,
+)
+_OWN_TRANSACTIONS = re.compile(
+    r"^\s*(?:BEGIN|COMMIT|START\s+TRANSACTION|END)\s*;|\bCONCURRENTLY\b", re.M | re.I
+)
+_MISSING_ROLE = re.compile(r'role "([^"]+)" does not exist')
+
+
+def schema_text(path: Path) -> str:
+    """A schema file as the server should run it: without psql meta-commands (`\\restrict`
+    in recent pg_dump output, `\\connect`...) and without a migration's down section."""
+    text = _PSQL_META.sub("", path.read_text())
+    down = _ROLLBACK.search(text)
+    return text[: down.start()] if down else text
+
+
 def apply_schema(conn: psycopg.Connection[Any], files: list[Path]) -> None:
-    """Run every schema file in order; an error names the file and line."""
+    """Run every schema file in order; an error names the file and line.
+
+    A file runs as one transaction; if that fails it runs statement by statement (what psql
+    does: BEGIN/COMMIT in the file, CREATE INDEX CONCURRENTLY, a new enum value used later),
+    creating the roles a dump grants to or makes owners, so that only real errors remain.
+    """
     for path in files:
-        # psql meta-commands (`\restrict KEY` in recent pg_dump output, `\connect`...) are
-        # for psql, not the server: blank them, keeping line numbers.
-        text = _PSQL_META.sub("", path.read_text())
+        text = schema_text(path)
+        if _OWN_TRANSACTIONS.search(text):  # its COMMIT would end ours half-way
+            _apply_statements(conn, path, text, None)
+            continue
         try:
             with conn.transaction():
                 conn.execute(text.encode())  # simple protocol: many statements, no params
         except psycopg.Error as exc:
-            line = 1
-            pos = exc.diag.statement_position
-            if pos:
-                line = 1 + text.count("\n", 0, int(pos) - 1)
-            raise CodegenError(
-                f"schema: server: {exc.diag.message_primary or exc}", Location(path, line)
-            ) from exc
+            _apply_statements(conn, path, text, exc)
     # A dump sets search_path to '' (pg_catalog.set_config); queries resolve names as usual.
     conn.execute("RESET search_path")
+
+
+def _apply_statements(
+    conn: psycopg.Connection[Any], path: Path, text: str, first: psycopg.Error | None
+) -> None:
+    try:
+        slices = split(text, with_parser=True, only_slices=True)
+    except ParseError as exc:
+        if first is not None:
+            raise _schema_error(path, text, 0, first) from first
+        raise CodegenError(f"schema: syntax error: {exc}", Location(path, 1)) from exc
+    created: set[str] = set()
+    for part in slices:
+        statement = text[part].encode()
+        while True:
+            try:
+                conn.execute(statement)
+                break
+            except psycopg.Error as exc:
+                if conn.info.transaction_status == pq.TransactionStatus.INERROR:
+                    conn.execute("ROLLBACK")
+                missing = _MISSING_ROLE.search(exc.diag.message_primary or "")
+                if missing is None or missing.group(1) in created:
+                    raise _schema_error(path, text, part.start, exc) from exc
+                # A dump's owner or grantee: create it (once; then the statement runs on).
+                created.add(missing.group(1))
+                role = sql.Identifier(missing.group(1))
+                with contextlib.suppress(psycopg.errors.DuplicateObject):  # a shared server
+                    conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
+
+
+def _schema_error(path: Path, text: str, offset: int, exc: psycopg.Error) -> CodegenError:
+    pos = exc.diag.statement_position
+    at = offset + (int(pos) - 1 if pos else 0)
+    line = 1 + text.count("\n", 0, at)
+    return CodegenError(f"schema: server: {exc.diag.message_primary or exc}", Location(path, line))

@@ -497,8 +497,9 @@ def _param_contexts(stmt: Any, catalog: Catalog) -> dict[int, _ParamContext]:
                 c.table = next(iter(aliases.values()))
         c.assigned = c.assigned or assigned
 
-    # Collect table aliases first so column references can be resolved.
-    for node in _walk(stmt):
+    # Collect table aliases first so column references can be resolved (one walk of the tree).
+    nodes = list(_walk(stmt))
+    for node in nodes:
         if isinstance(node, ast.RangeVar):
             table = catalog.table(
                 f"{node.schemaname}.{node.relname}" if node.schemaname else node.relname
@@ -506,7 +507,7 @@ def _param_contexts(stmt: Any, catalog: Catalog) -> dict[int, _ParamContext]:
             if table is not None:
                 aliases[node.alias.aliasname if node.alias else node.relname] = table
 
-    for node in _walk(stmt):
+    for node in nodes:
         if isinstance(node, ast.InsertStmt) and node.cols:
             table = catalog.table(node.relation.relname)
             select = node.selectStmt

@@ -154,6 +154,7 @@ class TypeMapper:
         self.used_enums: set[int] = set()
         self.row_classes: dict[int, str] = {}  # composite/row type oid -> model class name
         self.row_fields: dict[int, list[int]] = {}  # composite/row type oid -> field type oids
+        self._mapped: dict[int, PyType] = {}
 
     def pg_type(self, oid: int) -> PgType:
         typ = self.catalog.types.get(oid)
@@ -173,6 +174,15 @@ class TypeMapper:
         )
 
     def map(self, oid: int) -> PyType:
+        """The PyType of a type oid (memoized: types are immutable, the catalog fixed)."""
+        found = self._mapped.get(oid)
+        if found is None:
+            found = self._mapped[oid] = self._map(oid)
+        if found.enum:
+            self.used_enums.add(oid)
+        return found
+
+    def _map(self, oid: int) -> PyType:
         typ = self.pg_type(oid)
         override = self._override(typ)
         if typ.elem:

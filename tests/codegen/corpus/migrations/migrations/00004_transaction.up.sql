@@ -1,0 +1,4 @@
+BEGIN;
+ALTER TABLE tasks ADD COLUMN due date;
+COMMIT;
+CREATE INDEX CONCURRENTLY tasks_due ON tasks (due);

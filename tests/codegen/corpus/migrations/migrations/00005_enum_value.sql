@@ -1,0 +1,2 @@
+ALTER TYPE state ADD VALUE 'archived';
+ALTER TABLE tasks ADD COLUMN archived_state state NOT NULL DEFAULT 'archived';
