@@ -239,7 +239,8 @@ class Factories:
 
     # ---- chat configuration --------------------------------------------------------------
     def chat_provider(self, **kw: Any) -> db.ChatProvider:
-        """A provider; without ``provider``, the first kind not configured yet (openai first)."""
+        """A provider (``kw`` updates it when that kind exists); without ``provider``, the
+        first kind not configured yet (openai first)."""
         if "provider" not in kw:
             kinds = [ChatProviderName.OPENAI.value] + [
                 p.value for p in ChatProviderName if p is not ChatProviderName.OPENAI
@@ -247,7 +248,8 @@ class Factories:
             cur = self.conn.cursor(row_factory=psycopg.rows.tuple_row)
             taken = {r[0] for r in cur.execute("SELECT provider FROM chat_providers")}
             kw["provider"] = next((k for k in kinds if k not in taken), kinds[0])
-        return self.insert("chat_providers", db.ChatProvider, kw)
+        # An upsert: chat_model_config() creates its provider's row when it is missing.
+        return self._write("chat_providers", db.ChatProvider, kw, on_conflict="provider")
 
     def chat_model_config(self, **kw: Any) -> db.ChatModelConfig:
         values: dict[str, Any] = {
@@ -258,6 +260,11 @@ class Factories:
             "options": {},
         }
         values.update(kw)
+        # A model config belongs to a configured provider (chat_model_configs_provider_fkey).
+        self.conn.execute(
+            "INSERT INTO chat_providers (provider) VALUES (%s) ON CONFLICT (provider) DO NOTHING",
+            (values["provider"],),
+        )
         return self.insert("chat_model_configs", db.ChatModelConfig, values)
 
     def mcp_server_config(self, **kw: Any) -> db.McpServerConfig:

@@ -605,7 +605,6 @@ generic(
     "get_chat_model_configs",
     "get_enabled_chat_model_configs",
     "count_enabled_models_without_pricing",
-    "insert_chat_model_config",
     "get_chat_providers",
     "get_enabled_chat_providers",
 )
@@ -613,7 +612,7 @@ generic(
 
 @case("get_chat_model_config_by_id", "update_chat_model_config", "delete_chat_model_config_by_id")
 def _model_by_id(w: World, m: str) -> Call:
-    return Call(w.generic(m, id=w.model.id))
+    return Call(w.generic(m, id=w.model.id, provider=w.model.provider))
 
 
 @case("get_default_chat_model_config", "unset_default_chat_model_configs")
@@ -631,6 +630,12 @@ def _default_model(w: World, m: str) -> Call:
 def _provider(w: World, m: str) -> Call:
     provider = w.f.chat_provider(provider="openai")
     return Call(w.generic(m, id=provider.id, provider="openai"))
+
+
+@case("insert_chat_model_config")
+def _new_model(w: World, m: str) -> Call:
+    w.f.chat_provider(provider="anthropic")  # a model config belongs to a configured provider
+    return Call(w.generic(m, provider="anthropic"))
 
 
 @case("insert_chat_provider")

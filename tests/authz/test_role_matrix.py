@@ -230,7 +230,7 @@ def test_the_site_owner_reads_and_updates_every_chat_of_every_organization(site:
         assert reads(az, chat)
         assert updates(site, az, chat)
     assert listed(az) == ids(*all_chats(site))
-    assert az.get_chat_providers() == []
+    assert az.get_chat_providers() == Querier(site.conn).get_chat_providers()
     az.upsert_chat_system_prompt(chat_system_prompt="be brief")
     assert az.get_user_chat_custom_prompt(user_id=site.alice.id).chat_custom_prompt == ""
 
@@ -324,7 +324,7 @@ def test_an_organization_admin_manages_every_chat_of_its_organization_and_no_oth
 
 def test_an_auditor_reads_the_deployment_config_and_no_chats(site: Site) -> None:
     az = site.as_(site.auditor)
-    assert az.get_chat_providers() == []
+    assert az.get_chat_providers() == Querier(site.conn).get_chat_providers()
     assert [c.id for c in az.get_chat_model_configs()] == [site.model.id]
     assert az.get_mcp_server_configs() == []
     assert az.get_chat_usage_limit_config().singleton
@@ -358,7 +358,9 @@ def test_chatd_runs_every_users_chats_and_the_worker_queries(site: Site) -> None
     assert ids(*acquired) == ids(*all_chats(site), created)
     assert len(az.update_chat_heartbeats(now=now, worker_id=worker)) == len(acquired)
     assert az.get_stale_chats(stale_threshold=LONG_AGO) == []
-    assert [c.id for c in az.get_enabled_chat_model_configs()] == []  # no provider configured
+    enabled = Querier(site.conn).get_enabled_chat_model_configs()
+    assert enabled  # the factories configure the model's provider
+    assert az.get_enabled_chat_model_configs() == enabled
     assert refused(lambda: az.upsert_chat_system_prompt(chat_system_prompt="x"))
     assert refused(lambda: az.get_user_chat_custom_prompt(user_id=site.alice.id))
 

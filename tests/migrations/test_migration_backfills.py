@@ -89,6 +89,9 @@ class Db:
         )
 
     def model(self, options: dict[str, Any] | None = None) -> uuid.UUID:
+        self.conn.execute(
+            "INSERT INTO chat_providers (provider) VALUES ('anthropic') ON CONFLICT DO NOTHING"
+        )
         return self.one(  # type: ignore[no-any-return]
             "INSERT INTO chat_model_configs (provider, model, context_limit,"
             " compression_threshold, options) VALUES ('anthropic', 'claude', 200000, 70, %s)"
@@ -683,3 +686,61 @@ def test_a_populated_database_goes_down_to_the_first_chat_schema_and_back_up(
     assert db.one("SELECT total_cost_micros FROM chat_messages") is None  # the model has no price
     assert db.one("SELECT model_config_id FROM chat_queued_messages") == model
     assert db.one("SELECT rbac_roles FROM users WHERE id = %s", (user,)) == ["chat-access"]
+
+
+# --- chat_model_configs.provider -> chat_providers ---------------------------------------------
+
+
+def orphan_model(db: Db, provider: str) -> uuid.UUID:
+    """A model config whose provider has no chat_providers row (the old schema allowed it)."""
+    return db.one(  # type: ignore[no-any-return]
+        "INSERT INTO chat_model_configs (provider, model, context_limit, compression_threshold)"
+        " VALUES (%s, 'orphan', 100000, 70) RETURNING id",
+        (provider,),
+    )
+
+
+def test_orphaned_model_configs_get_a_disabled_provider_and_keep_their_chats(
+    db: Db, ada: Callable[[], tuple[uuid.UUID, uuid.UUID]]
+) -> None:
+    db.up_to(version_of("chat_model_config_provider_fkey") - 1)
+    user, configured = ada()  # anthropic: configured, enabled
+    orphans = [orphan_model(db, "google"), orphan_model(db, "google"), orphan_model(db, "vercel")]
+    org = db.org("acme", default=True)
+    chat = db.chat(user, orphans[0], organization_id=org)
+    message = db.message(chat, "user", content_version=1, model_config_id=orphans[0])
+
+    db.through("chat_model_config_provider_fkey")
+
+    providers = db.conn.execute(
+        "SELECT provider, enabled, api_key, api_key_key_id FROM chat_providers ORDER BY provider"
+    ).fetchall()
+    assert providers == [
+        ("anthropic", True, "", None),
+        ("google", False, "", None),
+        ("vercel", False, "", None),
+    ]
+    kept = db.column("SELECT id, provider FROM chat_model_configs")
+    assert set(kept) == {configured, *orphans}
+    assert db.one("SELECT last_model_config_id FROM chats WHERE id = %s", (chat,)) == orphans[0]
+    assert (
+        db.one("SELECT model_config_id FROM chat_messages WHERE id = %s", (message,))
+        == (orphans[0])
+    )
+    assert db.updated_at() == {chat: at(0)}
+    # From now on the key holds: a model config needs its provider.
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        orphan_model(db, "openai")
+
+
+def test_a_model_config_naming_an_unknown_provider_stops_the_provider_migration(
+    db: Db, ada: Callable[[], tuple[uuid.UUID, uuid.UUID]]
+) -> None:
+    previous = version_of("chat_model_config_provider_fkey") - 1
+    db.up_to(previous)
+    ada()
+    orphan_model(db, "acme-llm")
+    with pytest.raises(MigrationError, match=r"unknown providers: acme-llm"):
+        db.through("chat_model_config_provider_fkey")
+    assert db.migrator.current_version() == previous
+    assert db.one("SELECT count(*) FROM chat_providers") == 1

@@ -185,6 +185,8 @@ def migrated_dsn(server: PgServer) -> Iterator[str]:
 def migrated(migrated_dsn: str) -> Iterator[psycopg.Connection[Any]]:
     """A connection to the fully migrated database; whatever a test writes is rolled back."""
     with psycopg.connect(migrated_dsn) as c:
+        # Model configs belong to configured providers (chat_model_configs_provider_fkey).
+        c.execute("INSERT INTO chat_providers (provider) VALUES ('anthropic'), ('openai')")
         yield c
         c.rollback()
 
@@ -377,6 +379,7 @@ def test_foreign_keys_have_the_spec_delete_rules(migrated: psycopg.Connection[An
     assert rules["chats.parent_chat_id"] == ("chats", set_null)
     assert rules["chats.root_chat_id"] == ("chats", set_null)
     assert rules["chats.last_model_config_id"] == ("chat_model_configs", no_action)
+    assert rules["chat_model_configs.provider"] == ("chat_providers", cascade)
     assert rules["chat_messages.chat_id"] == ("chats", cascade)
     assert rules["chat_queued_messages.chat_id"] == ("chats", cascade)
     assert rules["chat_diff_statuses.chat_id"] == ("chats", cascade)
@@ -679,6 +682,7 @@ def busy_dsn(server: PgServer) -> Iterator[str]:
                 SELECT ('00000000-0000-0000-0000-' || lpad(n::text, 12, '0'))::uuid,
                        'u' || n || '@example.com', 'u' || n
                 FROM generate_series(1, 40) n;
+            INSERT INTO chat_providers (provider) VALUES ('openai');
             INSERT INTO chat_model_configs (id, provider, model, context_limit,
                                             compression_threshold)
                 VALUES ('00000000-0000-0000-0000-0000000000cc', 'openai', 'gpt', 1000, 50);

@@ -167,6 +167,18 @@ def insert_model(q: Querier, model: str = "gpt-5", **kw: Any) -> ChatModelConfig
         "options": {},
     }
     values.update(kw)
+    try:  # a model config belongs to a configured provider (chat_model_configs_provider_fkey)
+        q.get_chat_provider_by_provider(provider=values["provider"])
+    except NotFound:
+        q.insert_chat_provider(
+            provider=values["provider"],
+            display_name="",
+            api_key="",
+            api_key_key_id=None,
+            created_by=None,
+            enabled=True,
+            base_url="",
+        )
     return q.insert_chat_model_config(**values)
 
 
@@ -263,7 +275,6 @@ def test_enabled_models_need_an_enabled_provider_and_a_live_enabled_config(
     f.chat_model_config(provider="openai", model="off", enabled=False)
     f.chat_model_config(provider="openai", model="gone", deleted=True)
     f.chat_model_config(provider="anthropic", model="provider-off")
-    f.chat_model_config(provider="google", model="no-provider-row")
     assert [m.id for m in q.get_enabled_chat_model_configs()] == [usable.id]
 
 
