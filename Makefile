@@ -49,8 +49,15 @@ test-deps:
 	    echo "could not install pgbouncer: its tests will skip"; \
 	  else echo "pgbouncer missing (Debian package 'pgbouncer'): its tests will skip"; fi; }
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+# The peers the bench compares with (SQLAlchemy, aiosql) come from the bench extra.
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/chatdb demo
