@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from codegen.compiler import EmbedIR, FieldIR, QueryIR
-from codegen.config import AuthzSettings
+from codegen.config import AuthzSettings, SecretSpec
 from codegen.errors import CodegenError
 from codegen.parse import AUTHZ_FILTER_MARKER
 
@@ -205,7 +205,15 @@ def _pre_check_lines(policy: Policy, aw: str) -> list[str]:
     ]
 
 
-def wrapper_method(query: QueryIR, policy: Policy, is_async: bool, settings: AuthzSettings) -> str:
+def wrapper_method(
+    query: QueryIR,
+    policy: Policy,
+    is_async: bool,
+    settings: AuthzSettings,
+    secrets: tuple[tuple[str, str, str], ...] = (),
+) -> str:
+    """One wrapper method; ``secrets`` (see :func:`codegen.secrets.secret_paths`) are redacted
+    from the result unless the actor may read them."""
     from codegen.render import signature
 
     aw = "await " if is_async else ""
@@ -216,10 +224,16 @@ def wrapper_method(query: QueryIR, policy: Policy, is_async: bool, settings: Aut
     else:
         call_args = ", ".join(f"{p.name}={p.name}" for p in query.params)
     call = f"{aw}self._q.{query.method}({call_args})"
+
+    def redacted(expr: str) -> str:
+        return f"self._redact(subject, {secrets!r}, {expr})" if secrets else expr
+
+    call = redacted(call)
     lines = [f"    {signature(query, is_async)}:"]
     lines.append(f'        """{query.name}: {policy.text}"""')
     t = policy.term
-    lines.append("        self._actor()" if t == "any_actor" else "        subject = self._actor()")
+    bare = t == "any_actor" and not secrets
+    lines.append("        self._actor()" if bare else "        subject = self._actor()")
     if t == "any_actor":
         lines.append(f"        return {call}")
     elif t in (*_PRE_CHECKS, "load_many"):
@@ -267,16 +281,32 @@ def wrapper_method(query: QueryIR, policy: Policy, is_async: bool, settings: Aut
         filtered_args = ", ".join(
             ["flt.sql", "flt.params", *(f"{p.name}={p.name}" for p in query.params)]
         )
-        lines.append(f"        return {aw}self._q._{query.method}_filtered({filtered_args})")
+        lines.append(
+            f"        return {redacted(f'{aw}self._q._{query.method}_filtered({filtered_args})')}"
+        )
     else:  # pragma: no cover - parse_policy rejects anything else
         raise CodegenError(f"unsupported policy {policy.text!r}", query.location)
     return "\n".join(lines)
 
 
 def render_wrapper(
-    queries: list[QueryIR], policies: dict[str, Policy], package: str, settings: AuthzSettings
+    queries: list[QueryIR],
+    policies: dict[str, Policy],
+    package: str,
+    settings: AuthzSettings,
+    secrets: tuple[SecretSpec, ...] = (),
 ) -> str:
     """The wrapper module's source."""
+    from codegen.secrets import secret_paths
+
+    paths = {q.name: secret_paths(q, secrets) for q in queries}
+    for q in queries:
+        if paths[q.name] and policies[q.name].term == "custom":
+            raise CodegenError(
+                "a custom policy cannot return secret columns (the generated wrapper redacts "
+                "them); return the secret's metadata only or use a generated policy",
+                q.location,
+            )
     from codegen.render import HEADER, _import_lines, _imports_of_types, make_env
 
     found: set[tuple[str, str]] = {
@@ -304,7 +334,7 @@ def render_wrapper(
             found.add((package, "ExecResult"))
     env = make_env()
     env.filters["wrapper"] = lambda q, policy, is_async: wrapper_method(
-        q, policy, is_async, settings
+        q, policy, is_async, settings, paths[q.name]
     )
     text = env.get_template("authz_wrapper.py.j2").render(
         header=HEADER.format(source="the -- authz: lines of the query files"),

@@ -49,6 +49,7 @@ class FieldIR:
     index: int
     pg_type: str
     reason: str = ""  # the rule that decided its nullability (for `explain`)
+    source: str = ""  # "table.column" when the value is read straight from a table column
 
     @property
     def annotation(self) -> str:
@@ -207,7 +208,14 @@ class Compiler:
                     )
                     pytype = PyType("Any")
                 model.fields.append(
-                    FieldIR(fname, pytype, nullable, i, self.types.type_name(col.type_oid))
+                    FieldIR(
+                        fname,
+                        pytype,
+                        nullable,
+                        i,
+                        self.types.type_name(col.type_oid),
+                        source=f"{table.name}.{col.name}".lower(),
+                    )
                 )
         return models
 
@@ -393,8 +401,10 @@ class Compiler:
                 name = ""
             pytype = self.types.map(f.type_oid)
             source = self.catalog.tables.get(f.table_oid) if f.table_oid else None
+            origin = ""
             if source is not None and f.table_column > 0:
                 src = next((c for c in source.columns if c.number == f.table_column), None)
+                origin = f"{source.name}.{src.name}".lower() if src else ""
                 override = self._column_override(source.name, src.name) if src else None
                 if override is not None:
                     pytype = apply_override(pytype, override)
@@ -409,6 +419,7 @@ class Compiler:
                     i,
                     self.types.type_name(f.type_oid),
                     reason,
+                    source=origin,
                 )
             )
             names.append(items[-1].name)

@@ -133,7 +133,7 @@ def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
                     "the authz wrapper needs [tool.codegen] package = '<import path of out>'"
                 )
             outputs[config.authz_out] = render_wrapper(
-                package.queries, policies, config.package, config.authz_settings
+                package.queries, policies, config.package, config.authz_settings, config.secrets
             )
     if config.instrument is not None and config.package:
         outputs[config.root / config.instrument.out] = render_instrumented(

@@ -5,6 +5,7 @@ wrapper (which redacts them in returned rows) read one declaration."""
 from __future__ import annotations
 
 from codegen.catalog import Catalog
+from codegen.compiler import EmbedIR, FieldIR, QueryIR
 from codegen.config import SecretSpec
 from codegen.errors import CodegenError
 from codegen.render import HEADER
@@ -61,3 +62,33 @@ def render_secrets(specs: tuple[SecretSpec, ...], catalog: Catalog) -> str:
         rows.append(f"    SecretColumn{values!r},\n".replace("'", '"'))
     header = HEADER.format(source="[tool.codegen.secrets]")
     return _TEMPLATE.format(header=header, rows="".join(rows))
+
+
+def secret_paths(query: QueryIR, specs: tuple[SecretSpec, ...]) -> tuple[tuple[str, str, str], ...]:
+    """Where a query's rows carry secrets: (embed field or "", field, owner field or "").
+
+    A field is a secret when the server reports it is read straight from a secret column (so
+    ``SELECT *``, ``RETURNING *``, ``sqlc.embed`` and a renamed column all count). The owner
+    field is the row's (or embedded table's) field read from the secret's owner column, if any.
+    """
+    if query.row is None or not specs:
+        return ()
+    by_source = {f"{s.table}.{s.column}": s for s in specs}
+    out: list[tuple[str, str, str]] = []
+
+    def scan(embed: str, fields: list[FieldIR]) -> None:
+        for f in fields:
+            spec = by_source.get(f.source)
+            if spec is None:
+                continue
+            owner = ""
+            if spec.owner is not None:
+                wanted = f"{spec.table}.{spec.owner}"
+                owner = next((o.name for o in fields if o.source == wanted), "")
+            out.append((embed, f.name, owner))
+
+    scan("", [f for f in query.row.fields if isinstance(f, FieldIR)])
+    for item in query.row.fields:
+        if isinstance(item, EmbedIR):
+            scan(item.name, item.model.fields)
+    return tuple(out)

@@ -9,7 +9,7 @@ so naming it again costs no second round trip.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from chatdb.authz.context import current_actor
@@ -22,10 +22,13 @@ from chatdb.authz.rbac import (
     Subject,
     default_authorizer,
 )
+from chatdb.authz.redaction import SecretPath, redact
 from chatdb.db import AsyncQuerier, Querier
 from chatdb.errors import NotAuthorized
 
 __all__ = ["Action", "AsyncAuthzBase", "AuthzBase", "Object", "ResourceType"]
+
+T = TypeVar("T")
 
 
 class _Common:
@@ -44,6 +47,10 @@ class _Common:
     @property
     def authorizer(self) -> AuthorizerLike:
         return self._authz
+
+    def _redact(self, subject: Subject, paths: tuple[SecretPath, ...], result: T) -> T:
+        """``result`` with the secrets at ``paths`` redacted unless ``subject`` may read them."""
+        return redact(self._authz, subject, paths, result)
 
 
 def _unsupported(type: ResourceType) -> NotAuthorized:

@@ -49,7 +49,13 @@ class Action(StrEnum):
 
 
 class ResourceType(StrEnum):
-    """Kinds of object. ``WILDCARD`` only appears in permissions and scopes, never on an object."""
+    """Kinds of object. ``WILDCARD`` only appears in permissions and scopes, never on an object.
+
+    ``SECRET`` is the clear value of a live credential (a secret column, ``[tool.codegen.secrets]``):
+    reading it is granted by name only, never by the wildcard, so a role that may do "everything"
+    (the site owner) still reads secrets redacted. Its owner is the user a personal secret (an
+    MCP token) belongs to, None for the deployment's own (provider keys, MCP server secrets).
+    """
 
     CHAT = "chat"
     CHAT_FILE = "chat_file"
@@ -60,12 +66,23 @@ class ResourceType(StrEnum):
     GROUP = "group"
     WORKSPACE = "workspace"
     SYSTEM = "system"
+    SECRET = "secret"
     WILDCARD = "*"
 
 
 CONCRETE_TYPES: tuple[ResourceType, ...] = tuple(
     t for t in ResourceType if t is not ResourceType.WILDCARD
 )
+
+NAMED_ONLY_TYPES: frozenset[ResourceType] = frozenset({ResourceType.SECRET})
+"""Types the wildcard does not cover: a permission (or scope) must name them."""
+
+
+def _covers(granted: ResourceType, type: ResourceType) -> bool:
+    if granted is ResourceType.WILDCARD:
+        return type not in NAMED_ONLY_TYPES
+    return granted == type
+
 
 Placement = Literal["site", "org"]
 
@@ -119,6 +136,11 @@ class Object:
         return cls(ResourceType.WORKSPACE, id, owner_id, org_id)
 
     @classmethod
+    def secret(cls, owner_id: UUID | None = None) -> Object:
+        """The clear value of a secret; ``owner_id`` for a personal one (a user's token)."""
+        return cls(ResourceType.SECRET, None, owner_id, None)
+
+    @classmethod
     def system(cls, type: ResourceType) -> Object:
         """Every object of ``type`` at once: only a site-wide permission can match it."""
         return cls(type)
@@ -148,7 +170,9 @@ class Scope:
     def allows(self, type: ResourceType, action: Action) -> bool:
         if self.allow is None:
             return True
-        return (type, action) in self.allow or (ResourceType.WILDCARD, action) in self.allow
+        if (type, action) in self.allow:
+            return True
+        return type not in NAMED_ONLY_TYPES and (ResourceType.WILDCARD, action) in self.allow
 
 
 SCOPE_ALL = Scope("all")
@@ -246,9 +270,7 @@ class Permission:
     negate: bool = False
 
     def matches(self, type: ResourceType, action: Action) -> bool:
-        return (self.type is ResourceType.WILDCARD or self.type == type) and (
-            self.action is None or self.action == action
-        )
+        return _covers(self.type, type) and (self.action is None or self.action == action)
 
 
 def allow(type: ResourceType, *actions: Action) -> tuple[Permission, ...]:
@@ -296,7 +318,7 @@ def _decide(perms: Iterable[Permission], type: ResourceType, action: Action) -> 
 
 
 def _of_type(perms: Iterable[Permission], type: ResourceType) -> list[Permission]:
-    return [p for p in perms if p.type is ResourceType.WILDCARD or p.type == type]
+    return [p for p in perms if _covers(p.type, type)]
 
 
 # --------------------------------------------------------------------------- engine

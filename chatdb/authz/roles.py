@@ -35,8 +35,12 @@ CRUD = (A.CREATE, A.READ, A.UPDATE, A.DELETE)
 
 _ROLES: tuple[Role, ...] = (
     Role(OWNER, site=allow(T.WILDCARD)),
-    # Members see and edit their own user (incl. personal settings), nothing chat-related.
-    Role(MEMBER, user=allow(T.USER, A.READ, A.READ_PERSONAL, A.UPDATE_PERSONAL)),
+    # Members see and edit their own user (incl. personal settings) and read their own personal
+    # secrets (their MCP tokens) in clear; nothing chat-related.
+    Role(
+        MEMBER,
+        user=allow(T.USER, A.READ, A.READ_PERSONAL, A.UPDATE_PERSONAL) + allow(T.SECRET, A.READ),
+    ),
     Role(AUDITOR, site=allow(T.DEPLOYMENT_CONFIG, A.READ)),
     Role(
         USER_ADMIN,
@@ -71,13 +75,15 @@ _ROLES: tuple[Role, ...] = (
 
 
 _SYSTEM_ROLES: tuple[Role, ...] = (
-    # The chat daemon runs every user's chats: chat CRUD, reads config and users.
+    # The chat daemon runs every user's chats: chat CRUD, reads config and users, and is the one
+    # that calls providers and MCP servers, so it alone reads their credentials in clear.
     Role(
         "system:chatd",
         site=allow(T.CHAT, *CRUD)
         + allow(T.CHAT_FILE, *CRUD)
         + allow(T.DEPLOYMENT_CONFIG, A.READ)
-        + allow(T.USER, A.READ),
+        + allow(T.USER, A.READ)
+        + allow(T.SECRET, A.READ),
         system_only=True,
     ),
     # Retention purges archived chats and unlinked files: delete, never read (SPEC 8:
@@ -94,8 +100,9 @@ _SYSTEM_ROLES: tuple[Role, ...] = (
         site=allow(T.DEPLOYMENT_CONFIG, A.READ) + allow(T.SYSTEM, A.READ),
         system_only=True,
     ),
-    # Everything. Its use must be explicit and rare (migrations, bootstrap, tests).
-    Role("system:system", site=allow(T.WILDCARD), system_only=True),
+    # Everything, secrets included. Its use must be explicit and rare (migrations, bootstrap,
+    # tests).
+    Role("system:system", site=allow(T.WILDCARD) + allow(T.SECRET), system_only=True),
 )
 
 BUILTIN_ROLES: Mapping[str, Role] = MappingProxyType({r.name: r for r in _ROLES + _SYSTEM_ROLES})

@@ -469,37 +469,37 @@ class AuthzQuerier(CustomAuthz):
         """GetChatProviderByID: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_chat_provider_by_id(id=id)
+        return self._redact(subject, (('', 'api_key', ''),), self._q.get_chat_provider_by_id(id=id))
 
     def get_chat_provider_by_provider(self, *, provider: str) -> ChatProvider:
         """GetChatProviderByProvider: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_chat_provider_by_provider(provider=provider)
+        return self._redact(subject, (('', 'api_key', ''),), self._q.get_chat_provider_by_provider(provider=provider))
 
     def get_chat_providers(self) -> list[ChatProvider]:
         """GetChatProviders: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_chat_providers()
+        return self._redact(subject, (('', 'api_key', ''),), self._q.get_chat_providers())
 
     def get_enabled_chat_providers(self) -> list[ChatProvider]:
         """GetEnabledChatProviders: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_enabled_chat_providers()
+        return self._redact(subject, (('', 'api_key', ''),), self._q.get_enabled_chat_providers())
 
     def insert_chat_provider(self, *, provider: str, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, created_by: UUID | None) -> ChatProvider:
         """InsertChatProvider: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.insert_chat_provider(provider=provider, display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, created_by=created_by)
+        return self._redact(subject, (('', 'api_key', ''),), self._q.insert_chat_provider(provider=provider, display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, created_by=created_by))
 
     def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
         """UpdateChatProvider: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.update_chat_provider(display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, id=id)
+        return self._redact(subject, (('', 'api_key', ''),), self._q.update_chat_provider(display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, id=id))
 
     def delete_chat_provider_by_id(self, *, id: UUID) -> None:
         """DeleteChatProviderByID: deployment_config update"""
@@ -921,49 +921,49 @@ class AuthzQuerier(CustomAuthz):
         """GetMCPServerConfigByID: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_mcp_server_config_by_id(id=id)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.get_mcp_server_config_by_id(id=id))
 
     def get_mcp_server_config_by_slug(self, *, slug: str) -> McpServerConfig:
         """GetMCPServerConfigBySlug: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_mcp_server_config_by_slug(slug=slug)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.get_mcp_server_config_by_slug(slug=slug))
 
     def get_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetMCPServerConfigs: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_mcp_server_configs()
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.get_mcp_server_configs())
 
     def get_enabled_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetEnabledMCPServerConfigs: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_enabled_mcp_server_configs()
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.get_enabled_mcp_server_configs())
 
     def get_mcp_server_configs_by_ids(self, *, ids: Sequence[UUID | None]) -> list[McpServerConfig]:
         """GetMCPServerConfigsByIDs: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_mcp_server_configs_by_ids(ids=ids)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.get_mcp_server_configs_by_ids(ids=ids))
 
     def get_forced_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetForcedMCPServerConfigs: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_forced_mcp_server_configs()
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.get_forced_mcp_server_configs())
 
     def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
         """InsertMCPServerConfig: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.insert_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.insert_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by))
 
     def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
         """UpdateMCPServerConfig: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.update_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, updated_by=updated_by, id=id)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.update_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, updated_by=updated_by, id=id))
 
     def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
         """DeleteMCPServerConfigByID: deployment_config update"""
@@ -976,21 +976,21 @@ class AuthzQuerier(CustomAuthz):
         subject = self._actor()
         if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id)
+        return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), self._q.get_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id))
 
     def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
         """GetMCPServerUserTokensByUserID: personal read user(user_id) or deployment_config read"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.get_mcp_server_user_tokens_by_user_id(user_id=user_id)
+        return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), self._q.get_mcp_server_user_tokens_by_user_id(user_id=user_id))
 
     def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
         """UpsertMCPServerUserToken: personal update user(user_id) or deployment_config update"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return self._q.upsert_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry)
+        return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), self._q.upsert_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry))
 
     def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
         """DeleteMCPServerUserToken: personal update user(user_id) or deployment_config update"""
@@ -1252,37 +1252,37 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         """GetChatProviderByID: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_chat_provider_by_id(id=id)
+        return self._redact(subject, (('', 'api_key', ''),), await self._q.get_chat_provider_by_id(id=id))
 
     async def get_chat_provider_by_provider(self, *, provider: str) -> ChatProvider:
         """GetChatProviderByProvider: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_chat_provider_by_provider(provider=provider)
+        return self._redact(subject, (('', 'api_key', ''),), await self._q.get_chat_provider_by_provider(provider=provider))
 
     async def get_chat_providers(self) -> list[ChatProvider]:
         """GetChatProviders: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_chat_providers()
+        return self._redact(subject, (('', 'api_key', ''),), await self._q.get_chat_providers())
 
     async def get_enabled_chat_providers(self) -> list[ChatProvider]:
         """GetEnabledChatProviders: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_enabled_chat_providers()
+        return self._redact(subject, (('', 'api_key', ''),), await self._q.get_enabled_chat_providers())
 
     async def insert_chat_provider(self, *, provider: str, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, created_by: UUID | None) -> ChatProvider:
         """InsertChatProvider: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.insert_chat_provider(provider=provider, display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, created_by=created_by)
+        return self._redact(subject, (('', 'api_key', ''),), await self._q.insert_chat_provider(provider=provider, display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, created_by=created_by))
 
     async def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
         """UpdateChatProvider: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.update_chat_provider(display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, id=id)
+        return self._redact(subject, (('', 'api_key', ''),), await self._q.update_chat_provider(display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, id=id))
 
     async def delete_chat_provider_by_id(self, *, id: UUID) -> None:
         """DeleteChatProviderByID: deployment_config update"""
@@ -1704,49 +1704,49 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         """GetMCPServerConfigByID: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_mcp_server_config_by_id(id=id)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.get_mcp_server_config_by_id(id=id))
 
     async def get_mcp_server_config_by_slug(self, *, slug: str) -> McpServerConfig:
         """GetMCPServerConfigBySlug: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_mcp_server_config_by_slug(slug=slug)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.get_mcp_server_config_by_slug(slug=slug))
 
     async def get_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetMCPServerConfigs: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_mcp_server_configs()
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.get_mcp_server_configs())
 
     async def get_enabled_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetEnabledMCPServerConfigs: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_enabled_mcp_server_configs()
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.get_enabled_mcp_server_configs())
 
     async def get_mcp_server_configs_by_ids(self, *, ids: Sequence[UUID | None]) -> list[McpServerConfig]:
         """GetMCPServerConfigsByIDs: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_mcp_server_configs_by_ids(ids=ids)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.get_mcp_server_configs_by_ids(ids=ids))
 
     async def get_forced_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetForcedMCPServerConfigs: deployment_config read"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_forced_mcp_server_configs()
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.get_forced_mcp_server_configs())
 
     async def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
         """InsertMCPServerConfig: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.insert_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.insert_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by))
 
     async def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
         """UpdateMCPServerConfig: deployment_config update"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.update_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, updated_by=updated_by, id=id)
+        return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.update_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, updated_by=updated_by, id=id))
 
     async def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
         """DeleteMCPServerConfigByID: deployment_config update"""
@@ -1759,21 +1759,21 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         subject = self._actor()
         if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id)
+        return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), await self._q.get_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id))
 
     async def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
         """GetMCPServerUserTokensByUserID: personal read user(user_id) or deployment_config read"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.get_mcp_server_user_tokens_by_user_id(user_id=user_id)
+        return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), await self._q.get_mcp_server_user_tokens_by_user_id(user_id=user_id))
 
     async def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
         """UpsertMCPServerUserToken: personal update user(user_id) or deployment_config update"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
-        return await self._q.upsert_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry)
+        return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), await self._q.upsert_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry))
 
     async def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
         """DeleteMCPServerUserToken: personal update user(user_id) or deployment_config update"""

@@ -5,6 +5,9 @@ The secret columns are declared once (``[tool.codegen.secrets]``, listed in
 :class:`McpServers`) seal every value with the primary dbcrypt key and open every row they
 return. Without ciphers a value is written as given, which the database refuses
 (:class:`~chatdb.errors.UnencryptedSecret`) as soon as a dbcrypt key is active.
+
+Rows come from the authorized querier, which redacts the secrets an actor may not read
+(:mod:`chatdb.authz.redaction`): those stay redacted, they are never decrypted.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
+from chatdb.authz.redaction import REDACTED
 from chatdb.db.secrets import SECRET_COLUMNS
 from chatdb.dbcrypt import Ciphers, DecryptError, Sealed
 from chatdb.errors import InvalidInput
@@ -35,17 +39,21 @@ class Sealer:
         """The value to store and its key id (``''`` stays clear: "no secret set")."""
         if not isinstance(value, str):
             raise InvalidInput(f"{field} must be a string", field=field)
+        if value == REDACTED:
+            # A redacted row written back would replace the real secret with the marker.
+            raise InvalidInput(f"{field} is the redaction marker, not a secret", field=field)
         if self.ciphers is None:
             return Sealed(value, None)
         return self.ciphers.encrypt_field(value)
 
     def open(self, row: R) -> R:
-        """``row`` with every secret in clear; DecryptError when a key is missing or revoked."""
+        """``row`` with every secret it may show in clear; DecryptError when a key is missing
+        or revoked."""
         changes: dict[str, Any] = {}
         for col in self._columns:
             assert col.key_id_column is not None
             value, key_id = getattr(row, col.column), getattr(row, col.key_id_column)
-            if key_id is None:
+            if key_id is None or value == REDACTED:
                 continue
             if self.ciphers is None:
                 raise DecryptError(

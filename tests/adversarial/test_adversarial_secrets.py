@@ -11,15 +11,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from chatdb import db
-from chatdb.authz import CHATD, MEMBER, OWNER, Subject
-from chatdb.authz.wrapper import AuthzQuerier
-from chatdb.db import Querier
+from chatdb.authz import (
+    AUDITOR,
+    CHATD,
+    MEMBER,
+    OWNER,
+    SYSTEM,
+    Action,
+    Authorizer,
+    Object,
+    ResourceType,
+    Scope,
+    Subject,
+)
+from chatdb.authz.redaction import REDACTED
+from chatdb.authz.wrapper import AsyncAuthzQuerier, AuthzQuerier
+from chatdb.db import AsyncQuerier, Querier
 from chatdb.db.secrets import SECRET_COLUMNS
 from chatdb.dbcrypt import (
     Cipher,
@@ -34,6 +48,7 @@ from chatdb.errors import (
     ChatDBError,
     CheckViolation,
     ForeignKeyViolation,
+    InvalidInput,
     NotNullViolation,
     UnencryptedSecret,
 )
@@ -556,3 +571,153 @@ def test_errors_on_other_tables_keep_the_row_detail(conn: psycopg.Connection[Any
             options={},
         )
     assert "Failing row contains" in str(exc.value)
+
+
+# --- issue 8.4: the auditor reads metadata, never live credentials ------------------------------
+
+
+@pytest.fixture
+def auditor(f: Factories, org: db.Organization) -> Subject:
+    return _person(f, org, "audrey", AUDITOR)
+
+
+def _all_rows(az: AuthzQuerier, server_id: Any, bob: Subject) -> list[Any]:
+    """Every row any read method of the authorized querier returns about secrets."""
+    return [
+        *az.get_chat_providers(),
+        *az.get_enabled_chat_providers(),
+        az.get_chat_provider_by_provider(provider="openai"),
+        az.get_mcp_server_config_by_id(id=server_id),
+        az.get_mcp_server_config_by_slug(slug="sentry"),
+        *az.get_mcp_server_configs(),
+        *az.get_mcp_server_configs_by_ids(ids=[server_id]),
+        az.get_mcp_server_user_token(mcp_server_config_id=server_id, user_id=bob.id),
+        *az.get_mcp_server_user_tokens_by_user_id(user_id=bob.id),
+    ]
+
+
+def _secret_values(rows: list[Any]) -> set[str]:
+    names = {c.column for c in SECRET_COLUMNS}
+    return {getattr(r, n) for r in rows for n in names if hasattr(r, n) and getattr(r, n) != ""}
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["clear-legacy-rows", "encrypted-rows"])
+def test_the_auditor_and_the_site_owner_read_secrets_redacted(
+    store: Store[Querier],
+    conn: psycopg.Connection[Any],
+    admin: Subject,
+    auditor: Subject,
+    bob: Subject,
+    encrypted: bool,
+) -> None:
+    keys = None
+    if encrypted:
+        keys = Ciphers(Cipher(generate_key()))
+        ensure_active_keys(conn, keys)
+    _, server, _ = write_everything(
+        ProviderConfig(store, ciphers=keys), McpServers(store, ciphers=keys), admin, bob
+    )
+    stored = {v for _, v, _ in stored_secrets(conn)}
+    for actor in (auditor, admin):
+        rows = _all_rows(AuthzQuerier(Querier(conn), actor=actor), server.id, bob)
+        assert _secret_values(rows) == {REDACTED}
+        text = repr(rows)
+        for secret in (*ALL_SECRETS, *stored):
+            assert secret not in text
+        # Metadata stays readable: names, URLs, which key encrypts each secret.
+        servers = [r for r in rows if isinstance(r, db.McpServerConfig)]
+        assert {(s.slug, s.url) for s in servers} == {("sentry", "https://mcp.sentry.example")}
+        key_ids = {s.api_key_value_key_id for s in servers}
+        assert key_ids == {keys.primary.digest if keys else None}
+        # The workflows hand the same redacted rows back (nothing to decrypt).
+        assert McpServers(store, ciphers=keys).get(server.id, actor=actor).api_key_value == (
+            REDACTED
+        )
+        assert ProviderConfig(store, ciphers=keys).list(actor=actor)[0].api_key == REDACTED
+
+
+def test_only_chatd_system_and_the_token_owner_read_secrets_in_clear(
+    store: Store[Querier],
+    conn: psycopg.Connection[Any],
+    ciphers: Ciphers,
+    admin: Subject,
+    bob: Subject,
+) -> None:
+    _, server, _ = write_everything(
+        ProviderConfig(store, ciphers=ciphers), McpServers(store, ciphers=ciphers), admin, bob
+    )
+    servers = McpServers(store, ciphers=ciphers)
+    for actor in (CHATD, SYSTEM):
+        got = servers.get(server.id, actor=actor)
+        assert (got.oauth2_client_secret, got.api_key_value) == (CLIENT_SECRET, MCP_API_KEY)
+        assert servers.get_user_token(server.id, bob.id, actor=actor).access_token == ACCESS
+        assert ProviderConfig(store, ciphers=ciphers).list(actor=actor)[0].api_key == PROVIDER_KEY
+    # Bob reads his own token in clear, not the deployment's secrets (he may not read config).
+    assert servers.get_user_token(server.id, bob.id, actor=bob).refresh_token == REFRESH
+    # The site owner reads bob's token redacted.
+    assert servers.get_user_token(server.id, bob.id, actor=admin).access_token == REDACTED
+
+
+async def test_the_async_wrapper_redacts_the_same_way(
+    chatdb_dsn: str,
+    store: Store[Querier],
+    ciphers: Ciphers,
+    admin: Subject,
+    auditor: Subject,
+    bob: Subject,
+) -> None:
+    _, server, _ = write_everything(
+        ProviderConfig(store, ciphers=ciphers), McpServers(store, ciphers=ciphers), admin, bob
+    )
+    async with await psycopg.AsyncConnection.connect(chatdb_dsn, autocommit=True) as aconn:
+        az = AsyncAuthzQuerier(AsyncQuerier(aconn), actor=auditor)
+        got = await az.get_mcp_server_config_by_id(id=server.id)
+        token = await az.get_mcp_server_user_token(mcp_server_config_id=server.id, user_id=bob.id)
+        chatd = AsyncAuthzQuerier(AsyncQuerier(aconn), actor=CHATD)
+        sealed = await chatd.get_mcp_server_config_by_id(id=server.id)
+    assert (got.oauth2_client_secret, got.api_key_value, got.custom_headers) == (REDACTED,) * 3
+    assert (token.access_token, token.refresh_token) == (REDACTED, REDACTED)
+    assert ciphers.decrypt_field(sealed.api_key_value, sealed.api_key_value_key_id) == MCP_API_KEY
+
+
+def test_the_wildcard_never_grants_reading_secrets() -> None:
+    authz = Authorizer()
+    everything = Subject(id=uuid4(), name="root", site_roles=(OWNER,))
+    assert authz.allowed(everything, Action.READ, Object.deployment_config())
+    assert not authz.allowed(everything, Action.READ, Object.secret())
+    assert not authz.allowed(everything, Action.READ, Object.secret(uuid4()))
+    assert not authz.allowed(everything, Action.READ, Object.secret(everything.id))
+    scoped = Subject(
+        id=uuid4(),
+        name="scoped-chatd",
+        site_roles=("system:chatd",),
+        is_system=True,
+        scope=Scope.restricted("read-all", [(ResourceType.WILDCARD, Action.READ)]),
+    )
+    assert authz.allowed(scoped, Action.READ, Object.deployment_config())
+    assert not authz.allowed(scoped, Action.READ, Object.secret())
+    assert authz.allowed(CHATD, Action.READ, Object.secret())
+    member = Subject(id=uuid4(), name="m", site_roles=(MEMBER,))
+    assert authz.allowed(member, Action.READ, Object.secret(member.id))
+    assert not authz.allowed(member, Action.READ, Object.secret(uuid4()))
+    assert not authz.allowed(member, Action.READ, Object.secret())
+
+
+def test_a_redacted_value_is_never_written_back_as_a_secret(
+    store: Store[Querier],
+    ciphers: Ciphers,
+    admin: Subject,
+    bob: Subject,
+    db_state: Callable[[], State],
+) -> None:
+    _, server, _ = write_everything(
+        ProviderConfig(store, ciphers=ciphers), McpServers(store, ciphers=ciphers), admin, bob
+    )
+    seen = McpServers(store, ciphers=ciphers).get(server.id, actor=admin)
+    before = db_state()
+    with pytest.raises(InvalidInput) as exc:
+        McpServers(store, ciphers=ciphers).update(
+            server.id, api_key_value=seen.api_key_value, actor=admin
+        )
+    assert exc.value.field == "api_key_value"
+    assert db_state() == before

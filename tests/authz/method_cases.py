@@ -52,10 +52,20 @@ _seq = itertools.count(1)
 
 
 class Call(NamedTuple):
-    """The keyword arguments of one call; ``checks=None`` means "derived from the policy"."""
+    """The keyword arguments of one call; ``checks=None`` means "derived from the policy".
+
+    ``after``: checks the wrapper makes once the query has run, after the policy's: whether the
+    actor may read the secrets in the returned rows (issue 8 item 4), once per secret owner.
+    """
 
     kwargs: dict[str, Any]
     checks: list[Check] | None = None
+    after: tuple[Check, ...] = ()
+
+
+def read_secret(owner_id: UUID | None = None) -> Check:
+    """The check before a non-empty secret is returned in clear (None: the deployment's)."""
+    return Check(Action.READ, Object.secret(owner_id))
 
 
 Prepare = Callable[["World", str], Call]
@@ -427,7 +437,7 @@ def prepare_call(world: World, method: str) -> Call:
     entry = CASES[method]
     call = entry.prepare(world, method) if entry.prepare else Call(world.generic(method))
     if call.checks is None:
-        call = call._replace(checks=policy_checks(world, method, call.kwargs))
+        call = call._replace(checks=policy_checks(world, method, call.kwargs) + list(call.after))
     return call
 
 
@@ -640,7 +650,7 @@ def _new_model(w: World, m: str) -> Call:
 
 @case("insert_chat_provider")
 def _new_provider(w: World, m: str) -> Call:
-    return Call(w.generic(m, provider="anthropic"))
+    return Call(w.generic(m, provider="anthropic"), after=(read_secret(),))
 
 
 # -- settings
@@ -811,8 +821,12 @@ generic(
     "get_enabled_mcp_server_configs",
     "get_forced_mcp_server_configs",
     "get_mcp_server_user_tokens_by_user_id",
-    "upsert_mcp_server_user_token",
 )
+
+
+@case("upsert_mcp_server_user_token")
+def _new_token(w: World, m: str) -> Call:
+    return Call(w.generic(m), after=(read_secret(w.owner.id),))
 
 
 def _mcp_fields(w: World, m: str, **overrides: Any) -> dict[str, Any]:
@@ -834,12 +848,15 @@ def _mcp_fields(w: World, m: str, **overrides: Any) -> dict[str, Any]:
     "delete_mcp_server_config_by_id",
 )
 def _mcp_config(w: World, m: str) -> Call:
-    return Call(w.generic(m, id=w.mcp.id, slug=w.mcp.slug, ids=[w.mcp.id]))
+    # A server's custom_headers default to '{}', a non-empty secret.
+    after = () if m.startswith("delete") else (read_secret(),)
+    return Call(w.generic(m, id=w.mcp.id, slug=w.mcp.slug, ids=[w.mcp.id]), after=after)
 
 
 @case("insert_mcp_server_config", "update_mcp_server_config")
 def _mcp_write(w: World, m: str) -> Call:
-    return Call(_mcp_fields(w, m, id=w.mcp.id) if m.startswith("update") else _mcp_fields(w, m))
+    kwargs = _mcp_fields(w, m, id=w.mcp.id) if m.startswith("update") else _mcp_fields(w, m)
+    return Call(kwargs, after=(read_secret(),))
 
 
 @case("get_mcp_server_user_token", "delete_mcp_server_user_token")
@@ -854,7 +871,8 @@ def _mcp_token(w: World, m: str) -> Call:
         token_type="Bearer",
         expiry=None,
     )
-    return Call(w.generic(m))
+    after = () if m.startswith("delete") else (read_secret(w.owner.id),)
+    return Call(w.generic(m), after=after)
 
 
 @case("cleanup_deleted_mcp_server_ids_from_chats")

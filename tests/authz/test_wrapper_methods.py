@@ -157,7 +157,7 @@ def test_when_the_first_alternative_refuses_the_next_one_decides(world: World, m
 
     getattr(AuthzQuerier(world.q, admitted, actor=ACTOR), method)(**call.kwargs)
 
-    assert admitted.calls == [first, second]
+    assert admitted.calls == [first, second, *call.after]
 
 
 def test_a_file_is_readable_through_a_chat_it_is_linked_to(world: World) -> None:
