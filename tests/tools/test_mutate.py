@@ -54,7 +54,7 @@ def test_weakening_a_sql_filter_removes_its_placeholder(tmp_path: Path) -> None:
     assert lines[6] == f"SELECT * FROM chats WHERE {FILTER_MARKER} TRUE;"  # the next query's
 
 
-@pytest.mark.timeout(600)  # two regenerations and three test runs in a scratch copy
+@pytest.mark.timeout(300)  # three regenerations and test runs in a scratch copy
 def test_a_weakened_policy_is_killed_and_an_unchanged_one_survives(
     chatdb_pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
