@@ -35,6 +35,7 @@ from codegen.compiler import EmbedIR, FieldIR, QueryIR
 from codegen.config import AuthzSettings, SecretSpec
 from codegen.errors import CodegenError
 from codegen.parse import AUTHZ_FILTER_MARKER
+from codegen.render import _RETURNS
 
 ACTIONS = ("create", "read", "update", "delete")
 _IDENT = r"[a-z_][a-z0-9_]*"
@@ -328,8 +329,8 @@ def render_wrapper(
             found.add(("collections.abc", "Sequence"))
         if q.uses_params_class:
             found |= {("collections.abc", "Iterable"), (package, q.params_class)}
-        if q.row is not None:
-            found.add((package, q.row.class_name))
+        if q.row is not None and "{row}" in _RETURNS[q.kind]:
+            found.add((package, q.row.class_name))  # only when the method returns rows
         if q.kind == ":execresult":
             found.add((package, "ExecResult"))
     env = make_env()

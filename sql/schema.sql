@@ -200,6 +200,16 @@ CREATE TABLE public.chat_providers (
 
 COMMENT ON COLUMN public.chat_providers.api_key_key_id IS 'Digest of the dbcrypt key that encrypts api_key; NULL means api_key is stored in clear.';
 
+CREATE TABLE public.chat_queued_message_quarantine (
+    id bigint NOT NULL,
+    chat_id uuid NOT NULL,
+    content jsonb NOT NULL,
+    model_config_id uuid,
+    queued_at timestamp with time zone NOT NULL,
+    reason text NOT NULL,
+    quarantined_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.chat_queued_messages (
     id bigint NOT NULL,
     chat_id uuid NOT NULL,
@@ -433,6 +443,9 @@ ALTER TABLE ONLY public.chat_providers
 ALTER TABLE ONLY public.chat_providers
     ADD CONSTRAINT chat_providers_provider_key UNIQUE (provider);
 
+ALTER TABLE ONLY public.chat_queued_message_quarantine
+    ADD CONSTRAINT chat_queued_message_quarantine_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.chat_queued_messages
     ADD CONSTRAINT chat_queued_messages_pkey PRIMARY KEY (id);
 
@@ -540,6 +553,8 @@ CREATE INDEX idx_chat_model_configs_provider_model ON public.chat_model_configs 
 
 CREATE INDEX idx_chat_providers_enabled ON public.chat_providers USING btree (enabled);
 
+CREATE INDEX idx_chat_queued_message_quarantine_chat_id ON public.chat_queued_message_quarantine USING btree (chat_id);
+
 CREATE INDEX idx_chat_queued_messages_chat_id ON public.chat_queued_messages USING btree (chat_id);
 
 CREATE INDEX idx_chats_agent_id ON public.chats USING btree (agent_id) WHERE (agent_id IS NOT NULL);
@@ -635,6 +650,9 @@ ALTER TABLE ONLY public.chat_providers
 
 ALTER TABLE ONLY public.chat_providers
     ADD CONSTRAINT chat_providers_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id);
+
+ALTER TABLE ONLY public.chat_queued_message_quarantine
+    ADD CONSTRAINT chat_queued_message_quarantine_chat_id_fkey FOREIGN KEY (chat_id) REFERENCES public.chats(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.chat_queued_messages
     ADD CONSTRAINT chat_queued_messages_chat_id_fkey FOREIGN KEY (chat_id) REFERENCES public.chats(id) ON DELETE CASCADE;

@@ -28,6 +28,7 @@ from chatdb.db import (
     ChatPlanMode,
     ChatProvider,
     ChatQueuedMessage,
+    ChatQueuedMessageQuarantine,
     ChatStatus,
     ChatUsageLimitConfig,
     CountEnabledModelsWithoutPricingRow,
@@ -135,6 +136,8 @@ POLICIES: dict[str, str] = {
     "delete_chat_queued_message": 'update chat(chat_id)',
     "delete_all_chat_queued_messages": 'update chat(chat_id)',
     "pop_next_queued_message": 'update chat(chat_id)',
+    "quarantine_chat_queued_message": 'update chat(chat_id)',
+    "get_chat_quarantined_queued_messages": 'read chat(chat_id)',
     "list_user_chat_compaction_thresholds": 'personal read user(user_id)',
     "get_user_chat_compaction_threshold": 'personal read user(user_id)',
     "update_user_chat_compaction_threshold": 'personal update user(user_id)',
@@ -195,6 +198,7 @@ POLICIES: dict[str, str] = {
     "update_chat_last_read_message_id": 'update chat(id)',
     "archive_chat_by_id": 'update chat(id)',
     "unarchive_chat_by_id": 'update chat(id)',
+    "lock_chat_owner_pins": 'update chat(id)',
     "pin_chat_by_id": 'update chat(id)',
     "unpin_chat_by_id": 'update chat(id)',
     "update_chat_pin_order": 'update chat(id)',
@@ -536,6 +540,18 @@ class AuthzQuerier(CustomAuthz):
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, chat_id))
         return self._q.pop_next_queued_message(chat_id=chat_id)
+
+    def quarantine_chat_queued_message(self, *, id: int, chat_id: UUID, content: JSON, model_config_id: UUID | None, queued_at: datetime, reason: str) -> ChatQueuedMessageQuarantine:
+        """QuarantineChatQueuedMessage: update chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, chat_id))
+        return self._q.quarantine_chat_queued_message(id=id, chat_id=chat_id, content=content, model_config_id=model_config_id, queued_at=queued_at, reason=reason)
+
+    def get_chat_quarantined_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessageQuarantine]:
+        """GetChatQuarantinedQueuedMessages: read chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT, chat_id))
+        return self._q.get_chat_quarantined_queued_messages(chat_id=chat_id)
 
     def list_user_chat_compaction_thresholds(self, *, user_id: UUID) -> list[ListUserChatCompactionThresholdsRow]:
         """ListUserChatCompactionThresholds: personal read user(user_id)"""
@@ -892,6 +908,12 @@ class AuthzQuerier(CustomAuthz):
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, id))
         return self._q.unarchive_chat_by_id(id=id)
+
+    def lock_chat_owner_pins(self, *, id: UUID) -> None:
+        """LockChatOwnerPins: update chat(id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, id))
+        return self._q.lock_chat_owner_pins(id=id)
 
     def pin_chat_by_id(self, *, id: UUID) -> None:
         """PinChatByID: update chat(id)"""
@@ -1320,6 +1342,18 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, chat_id))
         return await self._q.pop_next_queued_message(chat_id=chat_id)
 
+    async def quarantine_chat_queued_message(self, *, id: int, chat_id: UUID, content: JSON, model_config_id: UUID | None, queued_at: datetime, reason: str) -> ChatQueuedMessageQuarantine:
+        """QuarantineChatQueuedMessage: update chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, chat_id))
+        return await self._q.quarantine_chat_queued_message(id=id, chat_id=chat_id, content=content, model_config_id=model_config_id, queued_at=queued_at, reason=reason)
+
+    async def get_chat_quarantined_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessageQuarantine]:
+        """GetChatQuarantinedQueuedMessages: read chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT, chat_id))
+        return await self._q.get_chat_quarantined_queued_messages(chat_id=chat_id)
+
     async def list_user_chat_compaction_thresholds(self, *, user_id: UUID) -> list[ListUserChatCompactionThresholdsRow]:
         """ListUserChatCompactionThresholds: personal read user(user_id)"""
         subject = self._actor()
@@ -1675,6 +1709,12 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, id))
         return await self._q.unarchive_chat_by_id(id=id)
+
+    async def lock_chat_owner_pins(self, *, id: UUID) -> None:
+        """LockChatOwnerPins: update chat(id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, id))
+        return await self._q.lock_chat_owner_pins(id=id)
 
     async def pin_chat_by_id(self, *, id: UUID) -> None:
         """PinChatByID: update chat(id)"""

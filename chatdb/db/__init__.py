@@ -91,6 +91,7 @@ from .chats import (
     GetChatsRow,
     GetChildChatsByParentIDsRow,
     GetLatestChatIDsByWorkspaceIDsRow,
+    LockChatOwnerPinsRow,
 )
 from .mcp_servers import AsyncMcpServersQueries, McpServersQueries
 from .models import (
@@ -108,6 +109,7 @@ from .models import (
     ChatPlanMode,
     ChatProvider,
     ChatQueuedMessage,
+    ChatQueuedMessageQuarantine,
     ChatStatus,
     ChatUsageLimitConfig,
     DbcryptKey,
@@ -171,6 +173,7 @@ __all__ = [
     "ChatProvider",
     "ChatProvidersQueries",
     "ChatQueuedMessage",
+    "ChatQueuedMessageQuarantine",
     "ChatQueuedMessagesQueries",
     "ChatSettingsQueries",
     "ChatStatus",
@@ -220,6 +223,7 @@ __all__ = [
     "ListChatUsageLimitGroupOverridesRow",
     "ListChatUsageLimitOverridesRow",
     "ListUserChatCompactionThresholdsRow",
+    "LockChatOwnerPinsRow",
     "McpServerConfig",
     "McpServerUserToken",
     "McpServersQueries",

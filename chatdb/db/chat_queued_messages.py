@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
 
-from .models import JSON, ChatQueuedMessage
+from .models import JSON, ChatQueuedMessage, ChatQueuedMessageQuarantine
 
 INSERT_CHAT_QUEUED_MESSAGE = """
 INSERT INTO chat_queued_messages (chat_id, content, model_config_id)
@@ -46,6 +47,19 @@ WHERE id = (
     FOR UPDATE SKIP LOCKED
 )
 RETURNING *
+"""
+
+QUARANTINE_CHAT_QUEUED_MESSAGE = """
+INSERT INTO chat_queued_message_quarantine (id, chat_id, content, model_config_id, queued_at, reason)
+VALUES ($1::bigint, $2::uuid, $3::jsonb, $4::uuid,
+        $5::timestamptz, $6::text)
+RETURNING *
+"""
+
+GET_CHAT_QUARANTINED_QUEUED_MESSAGES = """
+SELECT * FROM chat_queued_message_quarantine
+WHERE chat_id = $1::uuid
+ORDER BY id
 """
 
 
@@ -108,6 +122,30 @@ class ChatQueuedMessagesQueries:
             raise NotFound("PopNextQueuedMessage")
         return ChatQueuedMessage(*row)
 
+    def quarantine_chat_queued_message(self, *, id: int, chat_id: UUID, content: JSON, model_config_id: UUID | None, queued_at: datetime, reason: str) -> ChatQueuedMessageQuarantine:
+        """Records a queued message that cannot be delivered (already removed from the queue) and why; promotion then goes on with the next one.
+
+        QuarantineChatQueuedMessage :one (chat_queued_messages.sql:40)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
+            row = cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "QuarantineChatQueuedMessage") from exc
+        if row is None:
+            raise NotFound("QuarantineChatQueuedMessage")
+        return ChatQueuedMessageQuarantine(*row)
+
+    def get_chat_quarantined_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessageQuarantine]:
+        """The chat's undeliverable queued messages, oldest first.
+
+        GetChatQuarantinedQueuedMessages :many (chat_queued_messages.sql:49)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
+            rows = cur.fetchall()
+        except Error as exc:
+            raise classify(exc, "GetChatQuarantinedQueuedMessages") from exc
+        return [ChatQueuedMessageQuarantine(*r) for r in rows]
+
 
 class AsyncChatQueuedMessagesQueries:
     """Async methods for the queries of sql/queries/chat_queued_messages.sql (mixed into AsyncQuerier)."""
@@ -167,3 +205,27 @@ class AsyncChatQueuedMessagesQueries:
         if row is None:
             raise NotFound("PopNextQueuedMessage")
         return ChatQueuedMessage(*row)
+
+    async def quarantine_chat_queued_message(self, *, id: int, chat_id: UUID, content: JSON, model_config_id: UUID | None, queued_at: datetime, reason: str) -> ChatQueuedMessageQuarantine:
+        """Records a queued message that cannot be delivered (already removed from the queue) and why; promotion then goes on with the next one.
+
+        QuarantineChatQueuedMessage :one (chat_queued_messages.sql:40)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
+            row = await cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "QuarantineChatQueuedMessage") from exc
+        if row is None:
+            raise NotFound("QuarantineChatQueuedMessage")
+        return ChatQueuedMessageQuarantine(*row)
+
+    async def get_chat_quarantined_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessageQuarantine]:
+        """The chat's undeliverable queued messages, oldest first.
+
+        GetChatQuarantinedQueuedMessages :many (chat_queued_messages.sql:49)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
+            rows = await cur.fetchall()
+        except Error as exc:
+            raise classify(exc, "GetChatQuarantinedQueuedMessages") from exc
+        return [ChatQueuedMessageQuarantine(*r) for r in rows]

@@ -185,6 +185,19 @@ class ChatProvider:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatQueuedMessageQuarantine:
+    """A row of ``chat_queued_message_quarantine``."""
+
+    id: int
+    chat_id: UUID
+    content: JSON
+    model_config_id: UUID | None
+    queued_at: datetime
+    reason: str
+    quarantined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ChatQueuedMessage:
     """A row of ``chat_queued_messages``."""
 

@@ -173,6 +173,18 @@ class Tx:
         )
         return self._seen(chat)
 
+    def lock_owner_pins(self, chat_id: UUID) -> None:
+        """Serialize with every other change to the pins of the chat's owner.
+
+        Call it first, before :meth:`lock_chat`: pin, unpin, reorder and archive all take
+        this lock and then the chat row, always in that order, so they neither deadlock nor
+        renumber pins from a stale snapshot (LockChatOwnerPins).
+        """
+        try:
+            self.q.lock_chat_owner_pins(id=chat_id)
+        except NotFound:
+            raise NotFound("chat", str(chat_id)) from None
+
     def lock_live_chat(self, chat_id: UUID) -> Chat:
         """:meth:`lock_chat`, refusing an archived chat (ChatArchived)."""
         chat = self.lock_chat(chat_id)

@@ -420,16 +420,19 @@ class ChatLifecycle(Workflows):
         """Archive the chat and all its descendants; returns the affected chats, it first.
 
         The invariant holds at every depth: an archived chat has no live descendant. A
-        sub-agent may be archived without its parent. Archiving unpins and stops a running or
-        pending chat (back to waiting, worker released: the worker's next heartbeat no longer
-        returns it). Already archived: nothing changes (updated_at, the retention clock, is
-        not moved).
+        sub-agent may be archived without its parent. Archiving unpins (the owner's later pins
+        move up, so pins stay numbered 1..n) and stops a running or pending chat (back to
+        waiting, worker released: the worker's next heartbeat no longer returns it). Already
+        archived: nothing changes (updated_at, the retention clock, is not moved).
         """
 
         def body(tx: Tx) -> list[Chat]:
+            tx.lock_owner_pins(chat_id)
             chat = tx.lock_chat(chat_id)
             if chat.archived:
                 return [chat]
+            if chat.pin_order > 0:
+                tx.q.unpin_chat_by_id(id=chat_id)
             family = tx.q.archive_chat_by_id(id=chat_id)
             tx.emit(ev.family_archived(family, archived=True))
             return family
@@ -462,6 +465,9 @@ class ChatLifecycle(Workflows):
         return self._run(actor, body)
 
     # ---- pins ------------------------------------------------------------------------------
+    # Every pin change first takes the owner's pin lock (Tx.lock_owner_pins), then the chat
+    # row: concurrent pins get distinct positions, the positions stay 1..n, and a pin never
+    # renumbers a chat that a concurrent archive has just unpinned.
 
     def pin(self, chat_id: UUID, *, actor: Subject | None = None) -> Chat:
         """Pin the chat at the end of its owner's pins; pinning a pinned chat changes nothing.
@@ -470,6 +476,7 @@ class ChatLifecycle(Workflows):
         """
 
         def body(tx: Tx) -> Chat:
+            tx.lock_owner_pins(chat_id)
             chat = self._pinnable(tx, chat_id)
             if chat.pin_order > 0:
                 return chat
@@ -484,6 +491,7 @@ class ChatLifecycle(Workflows):
         """Unpin the chat (later pins move up); a no-op when it is not pinned."""
 
         def body(tx: Tx) -> Chat:
+            tx.lock_owner_pins(chat_id)
             chat = tx.lock_chat(chat_id)
             if chat.pin_order == 0:
                 return chat
@@ -501,6 +509,7 @@ class ChatLifecycle(Workflows):
         wanted = validate_pin_position(position, "position")
 
         def body(tx: Tx) -> Chat:
+            tx.lock_owner_pins(chat_id)
             chat = self._pinnable(tx, chat_id)
             if chat.pin_order == 0:
                 raise Conflict(f"chat {chat_id} is not pinned")

@@ -61,11 +61,16 @@ message into the same failure, or restart what a user stopped)."""
 
 @dataclass(frozen=True, slots=True)
 class SentMessage:
-    """What ``send_message`` did: ``message`` when admitted, ``queued`` when queued."""
+    """What ``send_message`` did: ``message`` when admitted, ``queued`` when queued.
+
+    ``promoted`` is the older queued message admitted instead when the new one had to queue
+    behind it (delivery is FIFO: an idle chat with a queue takes the queue's head first).
+    """
 
     chat: Chat
     message: ChatMessage | None
     queued: ChatQueuedMessage | None
+    promoted: PromotedMessage | None = None
 
     @property
     def was_queued(self) -> bool:
@@ -142,11 +147,13 @@ def _tool_results(results: object) -> list[ToolResult]:
 
 
 def _queued_parts(queued: ChatQueuedMessage) -> list[Part]:
-    """A queued row's parts: version 1, or a legacy (version 0) user value."""
+    """A queued row's parts (version 1, or a legacy version 0 user value), held to the rules
+    of a sent message: text and file parts only, not blank (else InvalidInput)."""
     try:
-        return parse_content(1, queued.content, ChatMessageRole.USER)
+        parts = parse_content(1, queued.content, ChatMessageRole.USER)
     except InvalidInput:
-        return parse_content(0, queued.content, ChatMessageRole.USER)
+        parts = parse_content(0, queued.content, ChatMessageRole.USER)
+    return parse_user_content(parts)
 
 
 class Messaging(Workflows):
@@ -173,6 +180,10 @@ class Messaging(Workflows):
         ``created_by`` defaults to the actor when it is a person. ``mcp_server_ids`` (None:
         no change) replaces the chat's MCP server selection in the same transaction, whether
         the message is admitted or queued (the selection is the chat's, like its model).
+
+        Delivery is FIFO: a message never overtakes an older queued one. When the chat would
+        admit (idle, or interrupting) but its queue is not empty, the new message is queued
+        and the queue's head is admitted instead, in the same transaction (``promoted``).
         """
         subject = resolve_actor(actor)
         parts = parse_user_content(content)
@@ -201,8 +212,16 @@ class Messaging(Workflows):
                 raise Conflict(
                     f"chat {chat.id} waits for dynamic tool results; submit them or queue"
                 )
-            message = self._admit(tx, chat, parts, model, author)
-            return SentMessage(tx.set_pending(chat.id), message, None)
+            head = self._take_head(tx, chat)
+            if head is None:
+                message = self._admit(tx, chat, parts, model, author)
+                return SentMessage(tx.set_pending(chat.id), message, None)
+            queued = tx.q.insert_chat_queued_message(
+                chat_id=chat.id, content=dump_content(parts), model_config_id=model
+            )
+            tx.emit(ev.queue_changed(chat, added=queued.id))
+            promoted = self._promote(tx, chat, *head)
+            return SentMessage(promoted.chat, None, queued, promoted)
 
         return self._run(subject, body)
 
@@ -221,31 +240,38 @@ class Messaging(Workflows):
         A running chat is interrupted (module doc); a chat in requires_action refuses
         (Conflict); NotFound when the queue has no such message; archived: ChatArchived.
         ``mcp_server_ids`` (None: no change) replaces the chat's MCP server selection in the
-        same transaction.
+        same transaction. Undeliverable rows at the head are quarantined on the way
+        (:meth:`auto_promote`); a chosen ``queued_id`` whose content is undeliverable is
+        refused (InvalidInput).
         """
         servers = (
             None if mcp_server_ids is None else validate_uuid_list(mcp_server_ids, "mcp_server_ids")
         )
 
-        def body(tx: Tx) -> PromotedMessage:
+        def body(tx: Tx) -> PromotedMessage | None:
             chat = tx.lock_live_chat(chat_id)
             if chat.status is ChatStatus.REQUIRES_ACTION:
                 raise Conflict(f"chat {chat.id} waits for dynamic tool results")
-            queue = tx.q.get_chat_queued_messages(chat_id=chat.id)
             if queued_id is None:
-                if not queue:
-                    raise NotFound("queued message", f"the queue of chat {chat.id} is empty")
-                queued = queue[0]
-            else:
-                found = [row for row in queue if row.id == queued_id]
-                if not found:
-                    raise NotFound("queued message", f"{queued_id} in chat {chat.id}")
-                queued = found[0]
-            tx.q.delete_chat_queued_message(id=queued.id, chat_id=chat.id)
+                head = self._take_head(tx, chat)
+                if head is None:
+                    return None
+                chat = tx.select_mcp_servers(chat, servers)
+                return self._promote(tx, chat, *head)
+            queue = tx.q.get_chat_queued_messages(chat_id=chat.id)
+            chosen = next((row for row in queue if row.id == queued_id), None)
+            if chosen is None:
+                raise NotFound("queued message", f"{queued_id} in chat {chat.id}")
+            parts = _queued_parts(chosen)
+            tx.q.delete_chat_queued_message(id=chosen.id, chat_id=chat.id)
             chat = tx.select_mcp_servers(chat, servers)
-            return self._promote(tx, chat, queued)
+            return self._promote(tx, chat, chosen, parts)
 
-        return self._run(actor, body)
+        # An empty queue is refused after the commit, so quarantined rows stay recorded.
+        promoted = self._run(actor, body)
+        if promoted is None:
+            raise NotFound("queued message", f"the queue of chat {chat_id} is empty")
+        return promoted
 
     def auto_promote(
         self, chat_id: UUID, *, actor: Subject | None = None
@@ -253,18 +279,18 @@ class Messaging(Workflows):
         """After a run ends: admit the oldest queued message if the chat is waiting/completed.
 
         Returns None when the chat is busy, ended in error or paused, or the queue is empty.
-        Same model rules as :meth:`promote_queued`. Archived: ChatArchived.
+        Same model rules as :meth:`promote_queued`. Archived: ChatArchived. A queued row that
+        cannot be delivered (its content is not a user message) is moved to the quarantine
+        with the reason (``GetChatQuarantinedQueuedMessages``) and the next one is taken, so
+        one bad row never blocks the queue.
         """
 
         def body(tx: Tx) -> PromotedMessage | None:
             chat = tx.lock_live_chat(chat_id)
             if chat.status not in AUTO_PROMOTE_STATUSES:
                 return None
-            try:
-                queued = tx.q.pop_next_queued_message(chat_id=chat.id)
-            except NotFound:
-                return None
-            return self._promote(tx, chat, queued)
+            head = self._take_head(tx, chat)
+            return None if head is None else self._promote(tx, chat, *head)
 
         return self._run(actor, body)
 
@@ -398,7 +424,35 @@ class Messaging(Workflows):
         )
         return tx.insert_messages(chat.id, [message])[0]
 
-    def _promote(self, tx: Tx, chat: Chat, queued: ChatQueuedMessage) -> PromotedMessage:
+    @staticmethod
+    def _take_head(tx: Tx, chat: Chat) -> tuple[ChatQueuedMessage, list[Part]] | None:
+        """Remove the oldest deliverable queued message and return it with its parts.
+
+        Rows before it whose content is not a user message are removed too and recorded in
+        the quarantine with the reason. Each turn removes a row, so this ends with the queue.
+        The caller holds the chat row lock, which every queue change in the workflows takes.
+        """
+        while True:
+            try:
+                queued = tx.q.pop_next_queued_message(chat_id=chat.id)
+            except NotFound:
+                return None
+            try:
+                return queued, _queued_parts(queued)
+            except InvalidInput as exc:
+                tx.q.quarantine_chat_queued_message(
+                    id=queued.id,
+                    chat_id=chat.id,
+                    content=queued.content,
+                    model_config_id=queued.model_config_id,
+                    queued_at=queued.created_at,
+                    reason=f"undeliverable queued message: {exc}",
+                )
+                tx.emit(ev.queue_changed(chat, removed=queued.id))
+
+    def _promote(
+        self, tx: Tx, chat: Chat, queued: ChatQueuedMessage, parts: Sequence[Part]
+    ) -> PromotedMessage:
         """Admit a queued row (already removed) with its own model, else the chat's.
 
         Queued rows do not record who sent them: the message is attributed to the chat owner.
@@ -409,7 +463,6 @@ class Messaging(Workflows):
             else chat.last_model_config_id
         )
         tx.emit(ev.queue_changed(chat, removed=queued.id))
-        parts = _queued_parts(queued)
         tx.link_cited_files(chat, parts)
         message = self._admit(tx, chat, parts, model, chat.owner_id)
         return PromotedMessage(tx.set_pending(chat.id), message, queued.id)

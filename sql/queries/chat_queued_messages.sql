@@ -36,3 +36,19 @@ WHERE id = (
     FOR UPDATE SKIP LOCKED
 )
 RETURNING *;
+
+-- name: QuarantineChatQueuedMessage :one
+-- authz: update chat(chat_id)
+-- Records a queued message that cannot be delivered (already removed from the queue) and
+-- why; promotion then goes on with the next one.
+INSERT INTO chat_queued_message_quarantine (id, chat_id, content, model_config_id, queued_at, reason)
+VALUES (@id::bigint, @chat_id::uuid, @content::jsonb, sqlc.narg(model_config_id)::uuid,
+        @queued_at::timestamptz, @reason::text)
+RETURNING *;
+
+-- name: GetChatQuarantinedQueuedMessages :many
+-- authz: read chat(chat_id)
+-- The chat's undeliverable queued messages, oldest first.
+SELECT * FROM chat_queued_message_quarantine
+WHERE chat_id = @chat_id::uuid
+ORDER BY id;

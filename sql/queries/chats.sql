@@ -308,6 +308,17 @@ unarchived AS (
 SELECT * FROM unarchived
 ORDER BY (id = @id) DESC, created_at, id;
 
+-- name: LockChatOwnerPins :exec
+-- authz: update chat(id)
+-- Serializes every change to the pinned list of the chat's owner (pin, unpin, reorder,
+-- archive): a transaction-scoped advisory lock keyed on the owner. The pin queries renumber
+-- other chats of the owner from their snapshot, so two of them at once would hand out the
+-- same position or write a position onto a chat archived meanwhile. Taken before any chat
+-- row of that owner is locked, so the lock order is always owner's pins, then chat rows.
+SELECT pg_advisory_xact_lock(hashtextextended('chatdb.pins:' || owner_id::text, 0))
+FROM chats
+WHERE id = @id;
+
 -- name: PinChatByID :exec
 -- authz: update chat(id)
 -- Appends the chat to its owner's pins: the other pinned, non-archived chats are renumbered

@@ -598,7 +598,12 @@ def _context_file(w: World, m: str) -> Call:
 
 # -- queued messages
 
-generic("insert_chat_queued_message", "get_chat_queued_messages")
+generic(
+    "insert_chat_queued_message",
+    "get_chat_queued_messages",
+    "quarantine_chat_queued_message",
+    "get_chat_quarantined_queued_messages",
+)
 
 
 @case("delete_chat_queued_message", "delete_all_chat_queued_messages", "pop_next_queued_message")
@@ -732,6 +737,7 @@ generic(
     "update_chat_mcp_server_ids",
     "archive_chat_by_id",
     "pin_chat_by_id",
+    "lock_chat_owner_pins",
     "get_chat_family_ids_by_root_id",
 )
 

@@ -208,6 +208,10 @@ def test_each_step_of_a_workflow_is_checked(
     assert seen == [
         chat_object,  # GetChatByIDForUpdate
         (Action.UPDATE, chat.id),  # the workflow's own check after the lock
+        # The chat has a queued message, and delivery is FIFO: the queue's head is admitted
+        # and the new message queued behind it.
+        (Action.UPDATE, chat.id),  # PopNextQueuedMessage
+        (Action.UPDATE, chat.id),  # InsertChatQueuedMessage
         (Action.UPDATE, chat.id),  # InsertChatMessages
         (Action.UPDATE, chat.id),  # UpdateChatStatus
     ]
