@@ -23,6 +23,7 @@ import enum
 import itertools
 import typing
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TypeVar
 from uuid import UUID
@@ -46,6 +47,7 @@ _JSON_COLUMNS = {
     ("chats", "dynamic_tools"),
     ("chat_messages", "content"),
     ("chat_queued_messages", "content"),
+    ("chat_queued_message_quarantine", "content"),
     ("chat_model_configs", "options"),
 }
 
@@ -105,6 +107,7 @@ class Factories:
             "chats": "chat",
             "chat_messages": "chat_message",
             "chat_queued_messages": "chat_queued_message",
+            "chat_queued_message_quarantine": "chat_queued_message_quarantine",
             "chat_diff_statuses": "chat_diff_status",
             "chat_files": "chat_file",
             "chat_file_links": "chat_file_link",
@@ -326,6 +329,20 @@ class Factories:
             kw["chat_id"] = self.chat().id
         kw.setdefault("content", [{"type": "text", "text": f"queued {next(_seq)}"}])
         return self.insert("chat_queued_messages", db.ChatQueuedMessage, kw)
+
+    def chat_queued_message_quarantine(self, **kw: Any) -> db.ChatQueuedMessageQuarantine:
+        """A quarantined (undeliverable) queued message; its id is a fresh one by default."""
+        if "chat_id" not in kw:
+            kw["chat_id"] = self.chat().id
+        if "id" not in kw:
+            cur = self.conn.cursor(row_factory=psycopg.rows.tuple_row)
+            row = cur.execute("SELECT nextval('chat_queued_messages_id_seq')").fetchone()
+            assert row is not None
+            kw["id"] = row[0]
+        kw.setdefault("content", {"not": "a user message"})
+        kw.setdefault("queued_at", datetime.now(UTC))
+        kw.setdefault("reason", "undeliverable queued message: test")
+        return self.insert("chat_queued_message_quarantine", db.ChatQueuedMessageQuarantine, kw)
 
     def chat_diff_status(self, **kw: Any) -> db.ChatDiffStatus:
         if "chat_id" not in kw:
