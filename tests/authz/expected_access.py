@@ -94,6 +94,7 @@ EXPECTED: dict[str, S] = {
     "pin_chat_by_id": CHAT,
     "unpin_chat_by_id": CHAT,
     "update_chat_pin_order": CHAT,
+    "lock_chat_owner_pins": CHAT,  # serializes pin changes: as much as changing a pin
     "get_chat_family_ids_by_root_id": CHAT,
     # Creating a chat for the owner in org A, bound to the owner's workspace.
     "get_workspace_for_chat_binding": CHAT,
@@ -115,6 +116,8 @@ EXPECTED: dict[str, S] = {
     "delete_chat_queued_message": CHAT,
     "delete_all_chat_queued_messages": CHAT,
     "pop_next_queued_message": CHAT,
+    "quarantine_chat_queued_message": CHAT,
+    "get_chat_quarantined_queued_messages": CHAT,
     # 4.4 workers
     "acquire_chats": SITE_CHAT_UPDATE,
     "update_chat_heartbeats": SITE_CHAT_UPDATE,
