@@ -46,6 +46,14 @@ class InvalidInput(ChatDBError):
         super().__init__(message)
 
 
+class InvalidActor(InvalidInput, TypeError):
+    """The actor is not a :class:`chatdb.authz.Subject` (a programming error, refused typed;
+    still a TypeError for callers that catch that)."""
+
+    def __init__(self, where: str, actor: object) -> None:
+        super().__init__(f"{where} needs a Subject, got {type(actor).__name__}", field="actor")
+
+
 class Conflict(ChatDBError):
     """The request conflicts with the current state (wrong status, already done, ...)."""
 

@@ -65,6 +65,7 @@ from chatdb.errors import (
     is_connection_loss,
 )
 from chatdb.replicas import ReplicaSet, ReplicaSettings, Routed, RoutingStats
+from chatdb.validation import validate_pool_sizes
 
 __all__ = [
     "DEFAULT_TIMEOUTS",
@@ -387,6 +388,7 @@ class Store(_Base, Generic[Q]):
         **pool_kwargs: Any,
     ) -> None:
         super().__init__(max_retries)
+        validate_pool_sizes(min_size, max_size)
         self._factory = querier_factory
         self._conninfo = conninfo
         self._kwargs = _connection_kwargs(conninfo, pool_kwargs, prepare_threshold, timeouts)
@@ -617,6 +619,7 @@ class AsyncStore(_Base, Generic[Q]):
         **pool_kwargs: Any,
     ) -> None:
         super().__init__(max_retries)
+        validate_pool_sizes(min_size, max_size)
         self._factory = querier_factory
         self._open_on_use = open
         self._conninfo = conninfo

@@ -182,6 +182,15 @@ def validate_uuid_list(values: object, field: str) -> list[UUID]:
     return list(dict.fromkeys(values))
 
 
+def validate_pool_sizes(min_size: object, max_size: object) -> tuple[int, int]:
+    """Connection pool bounds: 0 <= min_size <= max_size, max_size >= 1."""
+    low = _int_in_range(min_size, "min_size", 0, MAX_INT4)
+    high = _int_in_range(max_size, "max_size", 1, MAX_INT4)
+    if low > high:
+        raise InvalidInput(f"min_size ({low}) must not exceed max_size ({high})", field="min_size")
+    return low, high
+
+
 def parse_uuid(value: object, field: str) -> UUID:
     """A UUID from a UUID or its text form."""
     if isinstance(value, UUID):

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from chatdb.authz.context import current_actor
 from chatdb.authz.objects import ObjectMemo, memo_for
+from chatdb.authz.params import install_checks
 from chatdb.authz.rbac import (
     Action,
     AuthorizerLike,
@@ -23,8 +24,10 @@ from chatdb.authz.rbac import (
     default_authorizer,
 )
 from chatdb.authz.redaction import SecretPath, redact
-from chatdb.db import AsyncQuerier, Querier
-from chatdb.errors import NotAuthorized
+from chatdb.db import QUERIES, AsyncQuerier, Querier
+from chatdb.errors import InvalidActor, NotAuthorized
+
+_QUERY_METHODS = frozenset(info.method for info in QUERIES.values())
 
 __all__ = ["Action", "AsyncAuthzBase", "AuthzBase", "Object", "ResourceType"]
 
@@ -34,7 +37,14 @@ T = TypeVar("T")
 class _Common:
     __slots__ = ("_actor_override", "_authz")
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every query method a wrapper class defines checks its arguments first (params.py).
+        super().__init_subclass__(**kwargs)
+        install_checks(cls, _QUERY_METHODS)
+
     def __init__(self, authorizer: AuthorizerLike | None, actor: Subject | None) -> None:
+        if actor is not None and not isinstance(actor, Subject):
+            raise InvalidActor("an authorized querier", actor)
         self._authz: AuthorizerLike = authorizer if authorizer is not None else default_authorizer()
         self._actor_override = actor
 

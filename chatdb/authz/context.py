@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 from chatdb.authz.rbac import Subject
-from chatdb.errors import NotAuthorized
+from chatdb.errors import InvalidActor, NotAuthorized
 
 _actor: ContextVar[Subject | None] = ContextVar("chatdb_actor", default=None)
 
@@ -21,7 +21,7 @@ _actor: ContextVar[Subject | None] = ContextVar("chatdb_actor", default=None)
 def as_actor(subject: Subject) -> Iterator[Subject]:
     """Run the block as ``subject``; nests, and restores the previous actor on exit."""
     if not isinstance(subject, Subject):
-        raise TypeError(f"as_actor needs a Subject, got {type(subject).__name__}")
+        raise InvalidActor("as_actor", subject)
     token = _actor.set(subject)
     try:
         yield subject

@@ -20,7 +20,7 @@ SELECT * FROM chat_model_configs WHERE id = $1 AND NOT deleted
 """
 
 GET_DEFAULT_CHAT_MODEL_CONFIG = """
-SELECT * FROM chat_model_configs WHERE is_default AND NOT deleted
+SELECT * FROM chat_model_configs WHERE is_default AND enabled AND NOT deleted
 """
 
 GET_CHAT_MODEL_CONFIGS = """
@@ -121,7 +121,9 @@ class ChatModelConfigsQueries:
         return ChatModelConfig(*row)
 
     def get_default_chat_model_config(self) -> ChatModelConfig:
-        """GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
+        """The model a chat gets when none is chosen: a disabled default is no default (not found).
+
+        GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
             row = cur.fetchone()
@@ -132,7 +134,7 @@ class ChatModelConfigsQueries:
         return ChatModelConfig(*row)
 
     def get_chat_model_configs(self) -> list[ChatModelConfig]:
-        """GetChatModelConfigs :many (chat_model_configs.sql:16)"""
+        """GetChatModelConfigs :many (chat_model_configs.sql:17)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIGS, None)
             rows = cur.fetchall()
@@ -143,7 +145,7 @@ class ChatModelConfigsQueries:
     def get_enabled_chat_model_configs(self) -> list[ChatModelConfig]:
         """Usable models: enabled, not deleted, and their provider is configured and enabled.
 
-        GetEnabledChatModelConfigs :many (chat_model_configs.sql:22)"""
+        GetEnabledChatModelConfigs :many (chat_model_configs.sql:23)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
             rows = cur.fetchall()
@@ -154,7 +156,7 @@ class ChatModelConfigsQueries:
     def count_enabled_models_without_pricing(self) -> CountEnabledModelsWithoutPricingRow:
         """Enabled live models whose messages will be unpriced: options.cost sets none of the four prices to a usable value (a non-negative JSON number or a decimal string, as chatdb.cost reads them).
 
-        CountEnabledModelsWithoutPricing :one (chat_model_configs.sql:31)"""
+        CountEnabledModelsWithoutPricing :one (chat_model_configs.sql:32)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(COUNT_ENABLED_MODELS_WITHOUT_PRICING, None)
             row = cur.fetchone()
@@ -165,7 +167,7 @@ class ChatModelConfigsQueries:
         return CountEnabledModelsWithoutPricingRow(*row)
 
     def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
-        """InsertChatModelConfig :one (chat_model_configs.sql:61)"""
+        """InsertChatModelConfig :one (chat_model_configs.sql:62)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
             row = cur.fetchone()
@@ -178,7 +180,7 @@ class ChatModelConfigsQueries:
     def update_chat_model_config(self, *, provider: str, model: str, display_name: str, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON, id: UUID) -> ChatModelConfig:
         """Full replace of a live config (a deleted one is not found); bumps updated_at.
 
-        UpdateChatModelConfig :one (chat_model_configs.sql:88)"""
+        UpdateChatModelConfig :one (chat_model_configs.sql:89)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
             row = cur.fetchone()
@@ -191,14 +193,14 @@ class ChatModelConfigsQueries:
     def delete_chat_model_config_by_id(self, *, id: UUID) -> None:
         """Soft delete; deleting an already deleted config changes nothing (deleted_at is kept).
 
-        DeleteChatModelConfigByID :exec (chat_model_configs.sql:106)"""
+        DeleteChatModelConfigByID :exec (chat_model_configs.sql:107)"""
         try:
             RawCursor(self._conn).execute(DELETE_CHAT_MODEL_CONFIG_BY_ID, (id,))
         except Error as exc:
             raise classify(exc, "DeleteChatModelConfigByID") from exc
 
     def unset_default_chat_model_configs(self) -> None:
-        """UnsetDefaultChatModelConfigs :exec (chat_model_configs.sql:113)"""
+        """UnsetDefaultChatModelConfigs :exec (chat_model_configs.sql:114)"""
         try:
             RawCursor(self._conn).execute(UNSET_DEFAULT_CHAT_MODEL_CONFIGS, None)
         except Error as exc:
@@ -223,7 +225,9 @@ class AsyncChatModelConfigsQueries:
         return ChatModelConfig(*row)
 
     async def get_default_chat_model_config(self) -> ChatModelConfig:
-        """GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
+        """The model a chat gets when none is chosen: a disabled default is no default (not found).
+
+        GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
             row = await cur.fetchone()
@@ -234,7 +238,7 @@ class AsyncChatModelConfigsQueries:
         return ChatModelConfig(*row)
 
     async def get_chat_model_configs(self) -> list[ChatModelConfig]:
-        """GetChatModelConfigs :many (chat_model_configs.sql:16)"""
+        """GetChatModelConfigs :many (chat_model_configs.sql:17)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIGS, None)
             rows = await cur.fetchall()
@@ -245,7 +249,7 @@ class AsyncChatModelConfigsQueries:
     async def get_enabled_chat_model_configs(self) -> list[ChatModelConfig]:
         """Usable models: enabled, not deleted, and their provider is configured and enabled.
 
-        GetEnabledChatModelConfigs :many (chat_model_configs.sql:22)"""
+        GetEnabledChatModelConfigs :many (chat_model_configs.sql:23)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
             rows = await cur.fetchall()
@@ -256,7 +260,7 @@ class AsyncChatModelConfigsQueries:
     async def count_enabled_models_without_pricing(self) -> CountEnabledModelsWithoutPricingRow:
         """Enabled live models whose messages will be unpriced: options.cost sets none of the four prices to a usable value (a non-negative JSON number or a decimal string, as chatdb.cost reads them).
 
-        CountEnabledModelsWithoutPricing :one (chat_model_configs.sql:31)"""
+        CountEnabledModelsWithoutPricing :one (chat_model_configs.sql:32)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(COUNT_ENABLED_MODELS_WITHOUT_PRICING, None)
             row = await cur.fetchone()
@@ -267,7 +271,7 @@ class AsyncChatModelConfigsQueries:
         return CountEnabledModelsWithoutPricingRow(*row)
 
     async def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
-        """InsertChatModelConfig :one (chat_model_configs.sql:61)"""
+        """InsertChatModelConfig :one (chat_model_configs.sql:62)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
             row = await cur.fetchone()
@@ -280,7 +284,7 @@ class AsyncChatModelConfigsQueries:
     async def update_chat_model_config(self, *, provider: str, model: str, display_name: str, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON, id: UUID) -> ChatModelConfig:
         """Full replace of a live config (a deleted one is not found); bumps updated_at.
 
-        UpdateChatModelConfig :one (chat_model_configs.sql:88)"""
+        UpdateChatModelConfig :one (chat_model_configs.sql:89)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
             row = await cur.fetchone()
@@ -293,14 +297,14 @@ class AsyncChatModelConfigsQueries:
     async def delete_chat_model_config_by_id(self, *, id: UUID) -> None:
         """Soft delete; deleting an already deleted config changes nothing (deleted_at is kept).
 
-        DeleteChatModelConfigByID :exec (chat_model_configs.sql:106)"""
+        DeleteChatModelConfigByID :exec (chat_model_configs.sql:107)"""
         try:
             await AsyncRawCursor(self._conn).execute(DELETE_CHAT_MODEL_CONFIG_BY_ID, (id,))
         except Error as exc:
             raise classify(exc, "DeleteChatModelConfigByID") from exc
 
     async def unset_default_chat_model_configs(self) -> None:
-        """UnsetDefaultChatModelConfigs :exec (chat_model_configs.sql:113)"""
+        """UnsetDefaultChatModelConfigs :exec (chat_model_configs.sql:114)"""
         try:
             await AsyncRawCursor(self._conn).execute(UNSET_DEFAULT_CHAT_MODEL_CONFIGS, None)
         except Error as exc:

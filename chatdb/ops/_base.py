@@ -32,7 +32,7 @@ from chatdb.db import (
     ChatStatus,
     Querier,
 )
-from chatdb.errors import ChatArchived, Conflict, InvalidInput, NotFound
+from chatdb.errors import ChatArchived, Conflict, InvalidActor, InvalidInput, NotFound
 from chatdb.events import model as ev
 from chatdb.events.publish import publish
 from chatdb.store import Store
@@ -66,7 +66,7 @@ def resolve_actor(actor: Subject | None) -> Subject:
     if actor is None:
         return current_actor()
     if not isinstance(actor, Subject):
-        raise TypeError(f"actor must be a Subject, got {type(actor).__name__}")
+        raise InvalidActor("actor", actor)
     return actor
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from chatdb.authz import Action, AuthorizerLike, Object, Subject
+from chatdb.authz.params import check_json
 from chatdb.content import Part
 from chatdb.db import (
     JSON,
@@ -102,6 +103,7 @@ def validate_dynamic_tools(tools: object) -> list[dict[str, object]]:
             raise InvalidInput(f"dynamic tool {name!r} is declared twice", field="dynamic_tools")
         seen.add(name)
         out.append({str(k): v for k, v in tool.items()})
+    check_json("dynamic_tools", out)  # JSON only, not nested without bound, valid text
     return out
 
 
@@ -609,11 +611,16 @@ class ChatLifecycle(Workflows):
         labels: Mapping[str, str] | None = None,
         actor: Subject | None = None,
     ) -> Chat:
-        """Rename and/or replace the labels (whole map, validated); None keeps the value."""
+        """Rename and/or replace the labels (whole map, validated); None keeps the value.
+
+        An archived chat is refused (ChatArchived) and keeps its updated_at, the clock its
+        retention runs on.
+        """
         new_title = None if title is None else _title(title)
         new_labels = None if labels is None else validate_labels(labels)
 
         def body(tx: Tx) -> Chat:
+            tx.lock_live_chat(chat_id)
             chat = tx.q.update_chat_by_id(id=chat_id, title=new_title, labels=new_labels)
             tx.emit(ev.chat_updated(chat))
             return chat

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
+from chatdb.authz.params import check_text
 from chatdb.authz.redaction import REDACTED
 from chatdb.db.secrets import SECRET_COLUMNS
 from chatdb.dbcrypt import Ciphers, DecryptError, Sealed
@@ -42,6 +43,7 @@ class Sealer:
         if value == REDACTED:
             # A redacted row written back would replace the real secret with the marker.
             raise InvalidInput(f"{field} is the redaction marker, not a secret", field=field)
+        check_text(field, value)  # encrypting needs valid UTF-8, like the database
         if self.ciphers is None:
             return Sealed(value, None)
         return self.ciphers.encrypt_field(value)

@@ -11,7 +11,8 @@ SELECT * FROM chat_model_configs WHERE id = @id AND NOT deleted;
 
 -- name: GetDefaultChatModelConfig :one
 -- authz: any_actor
-SELECT * FROM chat_model_configs WHERE is_default AND NOT deleted;
+-- The model a chat gets when none is chosen: a disabled default is no default (not found).
+SELECT * FROM chat_model_configs WHERE is_default AND enabled AND NOT deleted;
 
 -- name: GetChatModelConfigs :many
 -- authz: deployment_config read
