@@ -35,7 +35,7 @@ from codegen.compiler import EmbedIR, FieldIR, QueryIR
 from codegen.config import AuthzSettings, SecretSpec
 from codegen.errors import CodegenError
 from codegen.parse import AUTHZ_FILTER_MARKER
-from codegen.render import _RETURNS
+from codegen.render import returns_rows
 
 ACTIONS = ("create", "read", "update", "delete")
 _IDENT = r"[a-z_][a-z0-9_]*"
@@ -329,8 +329,8 @@ def render_wrapper(
             found.add(("collections.abc", "Sequence"))
         if q.uses_params_class:
             found |= {("collections.abc", "Iterable"), (package, q.params_class)}
-        if q.row is not None and "{row}" in _RETURNS[q.kind]:
-            found.add((package, q.row.class_name))  # only when the method returns rows
+        if q.row is not None and returns_rows(q):
+            found.add((package, q.row.class_name))
         if q.kind == ":execresult":
             found.add((package, "ExecResult"))
     env = make_env()

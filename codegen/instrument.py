@@ -54,7 +54,7 @@ def instrumented_methods(q: QueryIR, is_async: bool) -> str:
 
 def render_instrumented(queries: list[QueryIR], package: str, settings: InstrumentSettings) -> str:
     """The instrumented queriers module's source."""
-    from codegen.render import HEADER, _import_lines, _imports_of_types, make_env
+    from codegen.render import HEADER, _import_lines, _imports_of_types, make_env, returns_rows
 
     found: set[tuple[str, str]] = {
         ("typing", "Any"),
@@ -72,7 +72,7 @@ def render_instrumented(queries: list[QueryIR], package: str, settings: Instrume
             found.add(("collections.abc", "Sequence"))
         if q.uses_params_class:
             found |= {("collections.abc", "Iterable"), (package, q.params_class)}
-        if q.row is not None:
+        if q.row is not None and returns_rows(q):
             found.add((package, q.row.class_name))
         if q.kind == ":execresult":
             found.add((package, "ExecResult"))

@@ -33,6 +33,11 @@ def returns(q: QueryIR) -> str:
     return _RETURNS[q.kind].format(row=q.row.class_name if q.row else "None")
 
 
+def returns_rows(q: QueryIR) -> bool:
+    """Whether the method returns its row class (an :exec of a SELECT has a row but not)."""
+    return q.row is not None and "{row}" in _RETURNS[q.kind]
+
+
 def signature(q: QueryIR, is_async: bool) -> str:
     prefix = "async def" if is_async else "def"
     if q.uses_params_class:

@@ -31,6 +31,7 @@ from chatdb.db import (
     ChatPlanMode,
     ChatProvider,
     ChatQueuedMessage,
+    ChatQueuedMessageQuarantine,
     ChatStatus,
     ChatUsageLimitConfig,
     CountEnabledModelsWithoutPricingRow,
@@ -149,9 +150,11 @@ from chatdb.db.chat_providers import (
 from chatdb.db.chat_queued_messages import (
     DELETE_ALL_CHAT_QUEUED_MESSAGES,
     DELETE_CHAT_QUEUED_MESSAGE,
+    GET_CHAT_QUARANTINED_QUEUED_MESSAGES,
     GET_CHAT_QUEUED_MESSAGES,
     INSERT_CHAT_QUEUED_MESSAGE,
     POP_NEXT_QUEUED_MESSAGE,
+    QUARANTINE_CHAT_QUEUED_MESSAGE,
 )
 from chatdb.db.chat_settings import (
     DELETE_USER_CHAT_COMPACTION_THRESHOLD,
@@ -207,6 +210,7 @@ from chatdb.db.chats import (
     GET_CHILD_CHATS_BY_PARENT_IDS,
     GET_LATEST_CHAT_IDS_BY_WORKSPACE_IDS,
     INSERT_CHAT,
+    LOCK_CHAT_OWNER_PINS,
     PIN_CHAT_BY_ID,
     UNARCHIVE_CHAT_BY_ID,
     UNPIN_CHAT_BY_ID,
@@ -297,6 +301,8 @@ QUERY_TEXT: dict[str, str] = {
     "DeleteChatQueuedMessage": DELETE_CHAT_QUEUED_MESSAGE,
     "DeleteAllChatQueuedMessages": DELETE_ALL_CHAT_QUEUED_MESSAGES,
     "PopNextQueuedMessage": POP_NEXT_QUEUED_MESSAGE,
+    "QuarantineChatQueuedMessage": QUARANTINE_CHAT_QUEUED_MESSAGE,
+    "GetChatQuarantinedQueuedMessages": GET_CHAT_QUARANTINED_QUEUED_MESSAGES,
     "ListUserChatCompactionThresholds": LIST_USER_CHAT_COMPACTION_THRESHOLDS,
     "GetUserChatCompactionThreshold": GET_USER_CHAT_COMPACTION_THRESHOLD,
     "UpdateUserChatCompactionThreshold": UPDATE_USER_CHAT_COMPACTION_THRESHOLD,
@@ -357,6 +363,7 @@ QUERY_TEXT: dict[str, str] = {
     "UpdateChatLastReadMessageID": UPDATE_CHAT_LAST_READ_MESSAGE_ID,
     "ArchiveChatByID": ARCHIVE_CHAT_BY_ID,
     "UnarchiveChatByID": UNARCHIVE_CHAT_BY_ID,
+    "LockChatOwnerPins": LOCK_CHAT_OWNER_PINS,
     "PinChatByID": PIN_CHAT_BY_ID,
     "UnpinChatByID": UNPIN_CHAT_BY_ID,
     "UpdateChatPinOrder": UPDATE_CHAT_PIN_ORDER,
@@ -603,6 +610,14 @@ class InstrumentedQuerier(Querier):
         with self._obs.call("PopNextQueuedMessage"):
             return Querier.pop_next_queued_message(self, chat_id=chat_id)
 
+    def quarantine_chat_queued_message(self, *, id: int, chat_id: UUID, content: JSON, model_config_id: UUID | None, queued_at: datetime, reason: str) -> ChatQueuedMessageQuarantine:
+        with self._obs.call("QuarantineChatQueuedMessage"):
+            return Querier.quarantine_chat_queued_message(self, id=id, chat_id=chat_id, content=content, model_config_id=model_config_id, queued_at=queued_at, reason=reason)
+
+    def get_chat_quarantined_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessageQuarantine]:
+        with self._obs.call("GetChatQuarantinedQueuedMessages"):
+            return Querier.get_chat_quarantined_queued_messages(self, chat_id=chat_id)
+
     def list_user_chat_compaction_thresholds(self, *, user_id: UUID) -> list[ListUserChatCompactionThresholdsRow]:
         with self._obs.call("ListUserChatCompactionThresholds"):
             return Querier.list_user_chat_compaction_thresholds(self, user_id=user_id)
@@ -846,6 +861,10 @@ class InstrumentedQuerier(Querier):
     def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         with self._obs.call("UnarchiveChatByID"):
             return Querier.unarchive_chat_by_id(self, id=id)
+
+    def lock_chat_owner_pins(self, *, id: UUID) -> None:
+        with self._obs.call("LockChatOwnerPins"):
+            return Querier.lock_chat_owner_pins(self, id=id)
 
     def pin_chat_by_id(self, *, id: UUID) -> None:
         with self._obs.call("PinChatByID"):
@@ -1145,6 +1164,14 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         with self._obs.call("PopNextQueuedMessage"):
             return await AsyncQuerier.pop_next_queued_message(self, chat_id=chat_id)
 
+    async def quarantine_chat_queued_message(self, *, id: int, chat_id: UUID, content: JSON, model_config_id: UUID | None, queued_at: datetime, reason: str) -> ChatQueuedMessageQuarantine:
+        with self._obs.call("QuarantineChatQueuedMessage"):
+            return await AsyncQuerier.quarantine_chat_queued_message(self, id=id, chat_id=chat_id, content=content, model_config_id=model_config_id, queued_at=queued_at, reason=reason)
+
+    async def get_chat_quarantined_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessageQuarantine]:
+        with self._obs.call("GetChatQuarantinedQueuedMessages"):
+            return await AsyncQuerier.get_chat_quarantined_queued_messages(self, chat_id=chat_id)
+
     async def list_user_chat_compaction_thresholds(self, *, user_id: UUID) -> list[ListUserChatCompactionThresholdsRow]:
         with self._obs.call("ListUserChatCompactionThresholds"):
             return await AsyncQuerier.list_user_chat_compaction_thresholds(self, user_id=user_id)
@@ -1388,6 +1415,10 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
     async def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         with self._obs.call("UnarchiveChatByID"):
             return await AsyncQuerier.unarchive_chat_by_id(self, id=id)
+
+    async def lock_chat_owner_pins(self, *, id: UUID) -> None:
+        with self._obs.call("LockChatOwnerPins"):
+            return await AsyncQuerier.lock_chat_owner_pins(self, id=id)
 
     async def pin_chat_by_id(self, *, id: UUID) -> None:
         with self._obs.call("PinChatByID"):
