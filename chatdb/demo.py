@@ -611,8 +611,8 @@ class Session:
             t.say("Unarchiving the sub-agent alone -> refused: Conflict")
             t.write(f"  {exc}")
         t.say(
-            "The sidebar (root chats only). Pin numbers keep their gap until the next pin "
-            "renumbers them:"
+            "The sidebar (root chats only). Archiving closed the gap in the pins (they stay "
+            "numbered 1..n):"
         )
         self.sidebar_table(people.alice)
 
@@ -720,14 +720,16 @@ class Session:
         t = self.t
         t.heading("Live events: what alice's subscription received")
         assert self.feed is not None and self.bobs_feed is not None
+        # An archived chat refuses renames: rename the chat alice still has in her sidebar.
+        live = self.chats.list_chats(actor=people.alice, limit=1)[0].chats
         renamed = self.chats.update_chat(
-            chat.id, title="Flaky checkout test: fixed", actor=people.alice
+            live.id, title=f"{live.title}: scheduled", actor=people.alice
         )
         t.say(
             "Alice's client subscribed to her chat list (ChatEvents.subscribe_chat_list) before "
             "her first chat existed. Every workflow above published its events in its own "
-            "transaction; they reached the subscriber on commit, in order. Renaming the chat "
-            "now, and reading the feed up to that rename:"
+            "transaction; they reached the subscriber on commit, in order. Renaming her live "
+            "chat now, and reading the feed up to that rename:"
         )
         titles: dict[UUID, str] = {}
         rows: list[tuple[object, ...]] = []

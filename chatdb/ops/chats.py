@@ -434,7 +434,8 @@ class ChatLifecycle(Workflows):
             if chat.archived:
                 return [chat]
             if chat.pin_order > 0:
-                tx.q.unpin_chat_by_id(id=chat_id)
+                tx.q.unpin_chat_by_id(id=chat_id)  # the owner's later pins move up
+                tx.emit(ev.pins_changed(chat, 0))
             family = tx.q.archive_chat_by_id(id=chat_id)
             tx.emit(ev.family_archived(family, archived=True))
             return family
