@@ -679,6 +679,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('id', 'chat_id', 'content', 'model_config_id', 'queued_at', 'reason',),
         'ChatQueuedMessageQuarantine',
         False,
+        False,
     ),
     'GetChatQuarantinedQueuedMessages': QueryInfo(
         'GetChatQuarantinedQueuedMessages',
@@ -690,6 +691,7 @@ QUERIES: dict[str, QueryInfo] = {
         ('chat_id',),
         'list[ChatQueuedMessageQuarantine]',
         False,
+        True,
     ),
     'ListUserChatCompactionThresholds': QueryInfo(
         'ListUserChatCompactionThresholds',
@@ -1420,6 +1422,7 @@ QUERIES: dict[str, QueryInfo] = {
         'update chat(id)',
         ('id',),
         'None',
+        False,
         False,
     ),
     'PinChatByID': QueryInfo(
