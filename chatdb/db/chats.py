@@ -15,7 +15,16 @@ from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
 
-from .models import JSON, Chat, ChatClientType, ChatMode, ChatPlanMode, ChatStatus, NullVariants
+from .models import (
+    JSON,
+    Chat,
+    ChatClientType,
+    ChatMode,
+    ChatPlanMode,
+    ChatStatus,
+    NullVariants,
+    decode_value,
+)
 
 INSERT_CHAT = """
 INSERT INTO chats (
@@ -297,6 +306,12 @@ SELECT * FROM unarchived
 ORDER BY (id = $1) DESC, created_at, id
 """
 
+LOCK_CHAT_OWNER_PINS = """
+SELECT pg_advisory_xact_lock(hashtextextended('chatdb.pins:' || owner_id::text, 0))
+FROM chats
+WHERE id = $1
+"""
+
 PIN_CHAT_BY_ID = """
 WITH target AS (
     SELECT id, owner_id FROM chats WHERE id = $1
@@ -403,6 +418,13 @@ class GetLatestChatIDsByWorkspaceIDsRow:
     id: UUID
     owner_id: UUID
     organization_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class LockChatOwnerPinsRow:
+    """A row of LockChatOwnerPins."""
+
+    pg_advisory_xact_lock: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -677,10 +699,19 @@ class ChatsQueries:
             raise classify(exc, "UnarchiveChatByID") from exc
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
+    def lock_chat_owner_pins(self, *, id: UUID) -> None:
+        """Serializes every change to the pinned list of the chat's owner (pin, unpin, reorder, archive): a transaction-scoped advisory lock keyed on the owner. The pin queries renumber other chats of the owner from their snapshot, so two of them at once would hand out the same position or write a position onto a chat archived meanwhile. Taken before any chat row of that owner is locked, so the lock order is always owner's pins, then chat rows.
+
+        LockChatOwnerPins :exec (chats.sql:311)"""
+        try:
+            RawCursor(self._conn, row_factory=tuple_row).execute(LOCK_CHAT_OWNER_PINS, (id,))
+        except Error as exc:
+            raise classify(exc, "LockChatOwnerPins") from exc
+
     def pin_chat_by_id(self, *, id: UUID) -> None:
         """Appends the chat to its owner's pins: the other pinned, non-archived chats are renumbered 1..n in their displayed order (healing gaps and duplicates) and the target becomes n + 1. Keeps updated_at.
 
-        PinChatByID :exec (chats.sql:311)"""
+        PinChatByID :exec (chats.sql:322)"""
         try:
             RawCursor(self._conn).execute(PIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -689,7 +720,7 @@ class ChatsQueries:
     def unpin_chat_by_id(self, *, id: UUID) -> None:
         """Unpins the chat and closes the gap (the owner's other pins are renumbered 1..n, which also heals gaps and duplicates). No-op when the chat is not pinned. Keeps updated_at.
 
-        UnpinChatByID :exec (chats.sql:337)"""
+        UnpinChatByID :exec (chats.sql:348)"""
         try:
             RawCursor(self._conn).execute(UNPIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -698,7 +729,7 @@ class ChatsQueries:
     def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
         """Moves a pinned chat to pin_order clamped to [1, pinned count]; the chats in between shift by one and the owner's pins end up numbered 1..n. No-op when the chat is not pinned. Keeps updated_at.
 
-        UpdateChatPinOrder :exec (chats.sql:362)"""
+        UpdateChatPinOrder :exec (chats.sql:373)"""
         try:
             RawCursor(self._conn).execute(UPDATE_CHAT_PIN_ORDER, (id, pin_order))
         except Error as exc:
@@ -707,7 +738,7 @@ class ChatsQueries:
     def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
         """The root's id, then its descendants by creation.
 
-        GetChatFamilyIDsByRootID :many (chats.sql:393)"""
+        GetChatFamilyIDsByRootID :many (chats.sql:404)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = cur.fetchall()
@@ -981,10 +1012,19 @@ class AsyncChatsQueries:
             raise classify(exc, "UnarchiveChatByID") from exc
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
+    async def lock_chat_owner_pins(self, *, id: UUID) -> None:
+        """Serializes every change to the pinned list of the chat's owner (pin, unpin, reorder, archive): a transaction-scoped advisory lock keyed on the owner. The pin queries renumber other chats of the owner from their snapshot, so two of them at once would hand out the same position or write a position onto a chat archived meanwhile. Taken before any chat row of that owner is locked, so the lock order is always owner's pins, then chat rows.
+
+        LockChatOwnerPins :exec (chats.sql:311)"""
+        try:
+            await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(LOCK_CHAT_OWNER_PINS, (id,))
+        except Error as exc:
+            raise classify(exc, "LockChatOwnerPins") from exc
+
     async def pin_chat_by_id(self, *, id: UUID) -> None:
         """Appends the chat to its owner's pins: the other pinned, non-archived chats are renumbered 1..n in their displayed order (healing gaps and duplicates) and the target becomes n + 1. Keeps updated_at.
 
-        PinChatByID :exec (chats.sql:311)"""
+        PinChatByID :exec (chats.sql:322)"""
         try:
             await AsyncRawCursor(self._conn).execute(PIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -993,7 +1033,7 @@ class AsyncChatsQueries:
     async def unpin_chat_by_id(self, *, id: UUID) -> None:
         """Unpins the chat and closes the gap (the owner's other pins are renumbered 1..n, which also heals gaps and duplicates). No-op when the chat is not pinned. Keeps updated_at.
 
-        UnpinChatByID :exec (chats.sql:337)"""
+        UnpinChatByID :exec (chats.sql:348)"""
         try:
             await AsyncRawCursor(self._conn).execute(UNPIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -1002,7 +1042,7 @@ class AsyncChatsQueries:
     async def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
         """Moves a pinned chat to pin_order clamped to [1, pinned count]; the chats in between shift by one and the owner's pins end up numbered 1..n. No-op when the chat is not pinned. Keeps updated_at.
 
-        UpdateChatPinOrder :exec (chats.sql:362)"""
+        UpdateChatPinOrder :exec (chats.sql:373)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_PIN_ORDER, (id, pin_order))
         except Error as exc:
@@ -1011,7 +1051,7 @@ class AsyncChatsQueries:
     async def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
         """The root's id, then its descendants by creation.
 
-        GetChatFamilyIDsByRootID :many (chats.sql:393)"""
+        GetChatFamilyIDsByRootID :many (chats.sql:404)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = await cur.fetchall()

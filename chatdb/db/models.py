@@ -9,6 +9,9 @@ from enum import StrEnum
 from typing import Any, TypeAlias
 from uuid import UUID
 
+import psycopg
+from psycopg import pq
+
 # A decoded json/jsonb value: dict, list, str, int, float, bool or None.
 JSON: TypeAlias = Any
 
@@ -426,6 +429,113 @@ class Workspace:
     deleted: bool
     created_at: datetime
     updated_at: datetime
+
+
+# ---- decoding values psycopg leaves as text (user enums in arrays, composite types, void) ----
+
+_LOADERS: dict[int, Any] = {}
+
+
+def _load_builtin(oid: int, text: str) -> Any:
+    """A built-in type's text through psycopg's own loader."""
+    loader = _LOADERS.get(oid)
+    if loader is None:
+        cls = psycopg.adapters.get_loader(oid, pq.Format.TEXT)
+        assert cls is not None  # only built-in types psycopg loads get an ("oid", n) spec
+        loader = _LOADERS[oid] = cls(oid, None)
+    return loader.load(text.encode())
+
+
+def _parse_array(text: str) -> list[Any]:
+    """PostgreSQL's array text ``{a,"b c",NULL,{...}}`` as (nested) lists of str/None."""
+    if text.startswith("["):  # explicit bounds: [0:1]={...}
+        text = text[text.index("=") + 1 :]
+    stack: list[list[Any]] = []
+    out: list[Any] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "{":
+            stack.append([])
+            i += 1
+        elif c == "}":
+            done = stack.pop()
+            if stack:
+                stack[-1].append(done)
+            else:
+                out = done
+            i += 1
+        elif c == ",":
+            i += 1
+        elif c == '"':
+            j, buf = i + 1, []
+            while text[j] != '"':
+                if text[j] == "\\":
+                    j += 1
+                buf.append(text[j])
+                j += 1
+            stack[-1].append("".join(buf))
+            i = j + 1
+        else:
+            j = i
+            while text[j] not in ",}":
+                j += 1
+            word = text[i:j].strip()
+            stack[-1].append(None if word == "NULL" else word)
+            i = j
+    return out
+
+
+def _parse_record(text: str) -> list[str | None]:
+    """A composite value's text ``(a,"b c",,"")`` as its fields (an empty field is NULL)."""
+    fields: list[str | None] = []
+    i, n = 1, len(text) - 1
+    while i <= n:
+        if text[i] == '"':
+            j, buf = i + 1, []
+            while True:
+                if text[j] == "\\":
+                    buf.append(text[j + 1])
+                    j += 2
+                elif text[j] == '"' and text[j + 1] == '"':
+                    buf.append('"')
+                    j += 2
+                elif text[j] == '"':
+                    break
+                else:
+                    buf.append(text[j])
+                    j += 1
+            fields.append("".join(buf))
+            i = j + 2
+        else:
+            j = i
+            while j < n and text[j] != ",":
+                j += 1
+            fields.append(text[i:j] or None)
+            i = j + 1
+    return fields
+
+
+def decode_value(spec: tuple[Any, ...], value: Any) -> Any:
+    """A value as the generated annotation says, from what psycopg returned (often text)."""
+    if value is None:
+        return None
+    kind = spec[0]
+    if kind == "void":
+        return None
+    if kind == "enum":
+        return spec[1](value)
+    if kind == "call":
+        return spec[1](value)
+    if kind == "oid":
+        return _load_builtin(spec[1], value) if isinstance(value, str) else value
+    if kind == "array":
+        items = _parse_array(value) if isinstance(value, str) else value
+        return [decode_value(spec, v) if isinstance(v, list) else decode_value(spec[1], v) for v in items]
+    if kind == "record":
+        fields = _parse_record(value) if isinstance(value, str) else list(value)
+        return spec[1](*(decode_value(s, f) for s, f in zip(spec[2], fields, strict=True)))
+    return value
 
 
 class NullVariants:
