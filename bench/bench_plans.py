@@ -46,6 +46,7 @@ _SEED = (
     "SELECT id, row_number() OVER (ORDER BY username) - 1 AS n FROM users",
     "INSERT INTO organization_members (organization_id, user_id) "
     "SELECT o.id, u.id FROM seed_users u JOIN seed_orgs o ON o.n = u.n %% %(orgs)s",
+    "INSERT INTO chat_providers (provider) VALUES ('anthropic')",
     "INSERT INTO chat_model_configs (provider, model, context_limit, compression_threshold) "
     "VALUES ('anthropic', 'claude', 200000, 70)",
     # Owners skewed (a few heavy users, a long tail); 20% archived, a few pinned.
