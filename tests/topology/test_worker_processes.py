@@ -52,6 +52,10 @@ def test_worker_processes_run_each_chat_once_and_recover_a_killed_one(
     assert doomed.stdout.readline().split() == ["acquired", "3"]
     os.kill(doomed.pid, signal.SIGKILL)  # mid-run: its three chats stay "running" under it
     doomed.wait(timeout=30)
+    last_heartbeat = dict(
+        chatdb_conn.execute("SELECT id, heartbeat_at FROM chats WHERE status = 'running'")
+    )
+    assert len(last_heartbeat) == 3
 
     args = ("--batch", "2", "--work-ms", "10", "--stale", str(STALE), "--seconds", "90")
     workers = [worker(chatdb_dsn, "run", *args) for _ in range(4)]
@@ -67,14 +71,14 @@ def test_worker_processes_run_each_chat_once_and_recover_a_killed_one(
         by_chat[run[0]].append(run)
     assert len(by_chat) == CHATS
     killed = {chat for chat, rs in by_chat.items() if rs[0][3] is None}
-    assert len(killed) == 3
+    assert killed == last_heartbeat.keys()
     for chat, rs in by_chat.items():
         # Completed exactly once; the killed worker's chats ran exactly once more.
         assert [r[4] for r in rs] == ([False, True] if chat in killed else [True])
         for earlier, later in itertools.pairwise(rs):
             assert later[1] != earlier[1]
             if earlier[3] is None:  # killed: taken over only after the stale timeout
-                assert (later[2] - earlier[2]).total_seconds() >= STALE
+                assert (later[2] - last_heartbeat[chat]).total_seconds() >= STALE
             else:  # never two workers at once
                 assert later[2] >= earlier[3]
     statuses = chatdb_conn.execute("SELECT status::text, count(*) FROM chats GROUP BY 1").fetchall()
