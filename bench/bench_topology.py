@@ -42,8 +42,11 @@ def _seed_pending(dsn: str, n: int) -> None:
         owner = f.user(organization_id=org.id)
         model = f.chat_model_config()
         conn.execute(
-            "INSERT INTO chats (owner_id, organization_id, last_model_config_id, title, status)"
-            " SELECT %s, %s, %s, 'bench', 'pending' FROM generate_series(1, %s)",
+            # Distinct updated_at, as real chats have: acquisition takes the oldest first.
+            "INSERT INTO chats (owner_id, organization_id, last_model_config_id, title, status,"
+            " created_at, updated_at)"
+            " SELECT %s, %s, %s, 'bench', 'pending', t, t"
+            " FROM generate_series(1, %s) AS n, LATERAL (SELECT now() - n * interval '1 ms') AS _(t)",
             (owner.id, org.id, model.id, n),
         )
 
@@ -52,7 +55,7 @@ def _acquisitions_per_second(dsn: str, processes: int, seconds: float) -> float:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
             "UPDATE chats SET status = 'pending', worker_id = NULL, started_at = NULL,"
-            " heartbeat_at = NULL WHERE status <> 'pending'"
+            " heartbeat_at = NULL, updated_at = created_at WHERE status <> 'pending'"
         )
         conn.execute("VACUUM ANALYZE chats")
     procs = [

@@ -8,7 +8,8 @@ and every locking read stays on the primary.
 Read-your-writes. After this thread or task commits through the store (an ``in_tx``, or a
 non-read-only method through ``store.querier()``) the store notes the primary's WAL position.
 A later read from the same context goes to a replica only once that replica has replayed the
-position; it waits up to ``catch_up_wait`` for that, then reads from the primary instead.
+position: it asks the replica (one short query) and, if it is behind, reads from the primary
+instead, or first polls the replica for up to ``catch_up_wait``.
 
 Fallback. A replica more than ``max_lag`` seconds behind, one that cannot be reached, one that
 errors with a connection failure or a recovery conflict, or one that is no longer in recovery
@@ -57,8 +58,10 @@ class ReplicaSettings:
 
     max_lag: float = 5.0
     """A replica further behind the primary than this is skipped."""
-    catch_up_wait: float = 0.25
-    """How long a read-your-writes read waits for a replica to replay the caller's last write."""
+    catch_up_wait: float = 0.0
+    """How long a read-your-writes read waits (polling the replica) for it to replay the
+    caller's last write. 0: ask the replica once, and go to the primary if it is behind;
+    waiting trades latency for primary load."""
     retry_after: float = 5.0
     """A replica that failed is skipped this long."""
     lag_check_interval: float = 1.0
@@ -246,14 +249,16 @@ class ReplicaSet:
             if replica.lag > self.settings.max_lag:
                 return False
             deadline = now + self.settings.catch_up_wait
-            while replica.replayed < needed:
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.005)
+            while replica.replayed < needed:  # ask the replica (the cached position is old)
                 row = cur.execute(_REPLAYED_SQL).fetchone()
                 if row is None or row[0] is None:
                     return False
                 replica.replayed = max(replica.replayed, lsn(str(row[0])))
+                if replica.replayed >= needed:
+                    break
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.002)
             return True
         except psycopg.Error as exc:
             raise classify(exc) from exc
