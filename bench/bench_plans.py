@@ -55,7 +55,8 @@ _SEED = (
         archived, pin_order, client_type, created_at, updated_at)
     SELECT u.id, o.id, (SELECT id FROM chat_model_configs), 'chat ' || g, 'completed',
         g %% 5 = 0, CASE WHEN g %% 5 <> 0 AND g %% 9973 = 0 THEN 1 + g %% 3 ELSE 0 END, 'ui',
-        %(now)s - make_interval(mins => g), %(now)s - make_interval(mins => g * 7919 %% %(chats)s)
+        %(now)s - make_interval(mins => g),
+        %(now)s - make_interval(mins => (g::bigint * 7919 %% %(chats)s)::int)
     FROM generate_series(1, %(chats)s) g
     JOIN seed_users u ON u.n = floor(
         %(owners)s * power((g::bigint * 104729 %% %(chats)s) / %(chats)s::float8, 2))::bigint
