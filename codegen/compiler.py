@@ -269,7 +269,7 @@ class Compiler:
         out_cols = analyzer.statement(stmt)
         row = self._row(raw, desc, out_cols, loc)
         kind = raw.kind
-        if kind in (":one", ":many", ":batchmany", ":batchone") and row is None:
+        if kind in (":one", ":many", ":iter", ":batchmany", ":batchone") and row is None:
             raise CodegenError(f"a {kind} query must return columns", loc, raw.name)
         copy_sql = ""
         if kind == ":copyfrom":

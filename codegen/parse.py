@@ -27,9 +27,10 @@ KINDS = (
     ":batchexec",
     ":batchmany",
     ":batchone",
+    ":iter",
 )
 
-_NAME_AND_KIND = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s+(?P<kind>:[a-z]+)\s*$")
+_NAME_AND_KIND = re.compile(r"^(?P<name>[^\W\d]\w*)\s+(?P<kind>:[a-z]+)\s*$")
 _ANNOTATION = re.compile(r"^--\s*(?P<key>[a-z_]+):\s*(?P<value>.*?)\s*$")
 AUTHZ_FILTER_MARKER = "/* authz:filter */"
 

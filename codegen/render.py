@@ -26,11 +26,14 @@ _RETURNS = {
     ":batchexec": "None",
     ":batchmany": "list[list[{row}]]",
     ":batchone": "list[{row} | None]",
+    ":iter": "Iterator[{row}]",
 }
 
 
-def returns(q: QueryIR) -> str:
-    return _RETURNS[q.kind].format(row=q.row.class_name if q.row else "None")
+def returns(q: QueryIR, is_async: bool = False) -> str:
+    kind = ":aiter" if q.kind == ":iter" and is_async else q.kind
+    template = "AsyncIterator[{row}]" if kind == ":aiter" else _RETURNS[kind]
+    return template.format(row=q.row.class_name if q.row else "None")
 
 
 def returns_rows(q: QueryIR) -> bool:
@@ -38,15 +41,17 @@ def returns_rows(q: QueryIR) -> bool:
     return q.row is not None and "{row}" in _RETURNS[q.kind]
 
 
-def signature(q: QueryIR, is_async: bool) -> str:
-    prefix = "async def" if is_async else "def"
+def signature(q: QueryIR, is_async: bool, stub: bool = False) -> str:
+    """The method's signature; ``stub`` for a Protocol, where an async generator is a plain
+    ``def`` returning an AsyncIterator."""
+    prefix = "async def" if is_async and not (stub and q.kind == ":iter") else "def"
     if q.uses_params_class:
         args = f"self, params: Iterable[{q.params_class}]"
     elif q.params:
         args = "self, *, " + ", ".join(f"{p.name}: {p.annotation}" for p in q.params)
     else:
         args = "self"
-    return f"{prefix} {q.method}({args}) -> {returns(q)}"
+    return f"{prefix} {q.method}({args}) -> {returns(q, is_async)}"
 
 
 def _dump(p: ParamIR, value: str) -> str:
@@ -178,6 +183,10 @@ def method(q: QueryIR, is_async: bool) -> str:
         body.append(f"        return [{construct(q.row, 'r')} for r in rows]")
         if q.has_authz_filter:
             body += ["", *_filtered_method(q, is_async)]
+    elif q.kind == ":iter":
+        assert q.row is not None
+        loop = "async for" if is_async else "for"
+        guarded([f"cur = {execute}", f"{loop} r in cur:", f"    yield {construct(q.row, 'r')}"])
     elif q.kind == ":exec":
         guarded([execute])
     elif q.kind == ":execrows":
@@ -306,6 +315,7 @@ def make_env() -> jinja2.Environment:
         enum_members=lambda e: list(zip(enum_members(e.values), e.values, strict=True)),
         method=method,
         signature=signature,
+        stub=lambda q, is_async: signature(q, is_async, stub=True),
         returns=returns,
         split_filter=split_filter_sql,
         variant_lines=variant_lines,
@@ -497,6 +507,8 @@ class Renderer:
                     found.add(("collections.abc", "Sequence"))
             if q.kind == ":execresult":
                 found.add((".models", "ExecResult"))
+            if q.kind == ":iter":
+                found |= {("collections.abc", "AsyncIterator"), ("collections.abc", "Iterator")}
         return found
 
     def _query_imports(self, queries: list[QueryIR]) -> list[str]:
@@ -536,6 +548,8 @@ class Renderer:
                 found.add((".models" if q.row.is_model else f".{q.module}", q.row.class_name))
             if q.kind == ":execresult":
                 found.add((".models", "ExecResult"))
+            if q.kind == ":iter":
+                found |= {("collections.abc", "AsyncIterator"), ("collections.abc", "Iterator")}
         return _import_lines(found, first_party=self.errors_module)
 
 

@@ -187,7 +187,7 @@ def test_cli_flags_compile_a_foreign_project_and_check_it(
     assert err[0].endswith(
         "queries.sql:1: query Get: unknown query kind ':bogus' (expected one of"
         " :one :many :exec :execrows :execresult :copyfrom :batchexec :batchmany"
-        " :batchone)"
+        " :batchone :iter)"
     )
     assert err[1:] == ["codegen: 1 error in 1 file; nothing written"]
 

@@ -48,4 +48,5 @@ def check(db: ModuleType, conn: Any) -> None:
     assert q.add_status(id=1, s=db.Status.OPEN) == db.Statuses(1, db.Status.OPEN)
     assert q.none(id=5) == db.None_(5)
     assert q.decimals() == []
+    assert q.größe().größe == 1
     assert db.Decimal_.__name__ == "Decimal_"

@@ -31,3 +31,6 @@ INSERT INTO "none" (id) VALUES (@id) RETURNING *;
 
 -- name: Decimals :many
 SELECT * FROM "decimal";
+
+-- name: Größe :one
+SELECT 1 AS "größe";

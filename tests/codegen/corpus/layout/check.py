@@ -34,6 +34,9 @@ def check(db: ModuleType, conn: Any) -> None:
     assert_all_typed(rows)
     assert field_types(db.AuthorsWithBioRow) == {"id": "int", "bio": "str"}
     assert [(r.id, r.bio) for r in rows] == [(bob.id, "b")]
+    # :iter yields rows as the cursor reads them.
+    it = q.iter_authors()
+    assert [(r.id, r.name) for r in it] == [(ann.id, "Anne"), (bob.id, "Bob")]
     assert q.delete_author(id=bob.id) == 1
     # The unnamed statement generated nothing.
     assert set(db.QUERIES) == {
@@ -44,4 +47,5 @@ def check(db: ModuleType, conn: Any) -> None:
         "RenameAuthor",
         "DeleteAuthor",
         "AuthorsWithBio",
+        "IterAuthors",
     }
