@@ -9,6 +9,8 @@ about a secret-bearing table carries a secret.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import uuid4
@@ -721,3 +723,49 @@ def test_a_redacted_value_is_never_written_back_as_a_secret(
         )
     assert exc.value.field == "api_key_value"
     assert db_state() == before
+
+
+def test_a_clear_write_racing_key_rotation_never_survives_it(
+    chatdb_dsn: str, conn: psycopg.Connection[Any], f: Factories
+) -> None:
+    """A writer that stored a clear token before the first key existed, still uncommitted while
+    rotation registers a key and encrypts: rotation must wait for it (the refusing trigger locks
+    dbcrypt_keys in SHARE mode), so no clear secret is left next to the new key. Without that
+    lock rotation scans past the uncommitted row and it commits in clear."""
+    server, user = f.mcp_server_config(slug="race", custom_headers=""), f.user()
+    for _ in range(5):
+        keys = Ciphers(Cipher(generate_key()))
+        done: list[object] = []
+
+        def rotate_now(keys: Ciphers = keys, done: list[object] = done) -> None:
+            with psycopg.connect(chatdb_dsn, autocommit=True) as own:
+                done.append(rotate(own, keys))
+
+        with psycopg.connect(chatdb_dsn) as writer:  # a transaction left open
+            writer.execute(
+                "INSERT INTO mcp_server_user_tokens (mcp_server_config_id, user_id, access_token)"
+                " VALUES (%s, %s, %s)",
+                (server.id, user.id, ACCESS),
+            )
+            rotation = threading.Thread(target=rotate_now)
+            rotation.start()
+            deadline = time.monotonic() + 10
+            while not done and time.monotonic() < deadline:  # blocked on a lock, or finished
+                waiting = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()
+                if waiting is not None and waiting[0] > 0:
+                    break
+                time.sleep(0.005)
+            writer.commit()
+        rotation.join(timeout=10)
+        assert not rotation.is_alive() and len(done) == 1
+        left = conn.execute(
+            "SELECT count(*) FROM mcp_server_user_tokens"
+            " WHERE access_token_key_id IS NULL AND access_token <> ''"
+        ).fetchone()
+        assert left == (0,)
+        # Back to "no active key" for the next round.
+        conn.execute("DELETE FROM mcp_server_user_tokens")
+        revoke(conn, keys.primary.digest)
