@@ -23,6 +23,7 @@ from chatdb.authz.rbac import (
 )
 from chatdb.authz.recording import Check, RecordingAuthorizer
 from chatdb.authz.roles import (
+    API_KEY_SCOPES,
     AUDITOR,
     BUILTIN_ROLES,
     CHAT_ACCESS,
@@ -36,11 +37,13 @@ from chatdb.authz.roles import (
     SYSTEM_SUBJECTS,
     TELEMETRY,
     USER_ADMIN,
+    api_key_scope,
 )
 from chatdb.authz.sqlfilter import SqlFilter, compile_filter
 from chatdb.authz.subjects import async_subject_for_user, subject_for_user
 
 __all__ = [
+    "API_KEY_SCOPES",
     "AUDITOR",
     "BUILTIN_ROLES",
     "CHATD",
@@ -69,6 +72,7 @@ __all__ = [
     "SqlFilter",
     "Subject",
     "allow",
+    "api_key_scope",
     "as_actor",
     "async_subject_for_user",
     "compile_filter",

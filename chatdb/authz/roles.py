@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from uuid import UUID
 
-from chatdb.authz.rbac import Action, ResourceType, Role, Subject, allow
+from chatdb.authz.rbac import SCOPE_ALL, Action, ResourceType, Role, Scope, Subject, allow
+from chatdb.errors import InvalidInput
 
 A = Action
 T = ResourceType
@@ -118,3 +119,38 @@ TELEMETRY = _system_subject("telemetry", "00000000-0000-4000-8000-00000000c0d3")
 SYSTEM = _system_subject("system", "00000000-0000-4000-8000-00000000c0d4")
 
 SYSTEM_SUBJECTS: tuple[Subject, ...] = (CHATD, DBPURGE, TELEMETRY, SYSTEM)
+
+
+# --------------------------------------------------------------------------- API-key scopes
+
+
+def _chat_scope(name: str, *actions: Action) -> Scope:
+    # A chat's files are part of the chat (uploads its messages cite), so they share its scope.
+    return Scope.restricted(name, [(t, a) for t in (T.CHAT, T.CHAT_FILE) for a in actions])
+
+
+API_KEY_SCOPES: Mapping[str, Scope] = MappingProxyType(
+    {
+        "all": SCOPE_ALL,
+        "chat:create": _chat_scope("chat:create", A.CREATE),
+        "chat:read": _chat_scope("chat:read", A.READ),
+        "chat:update": _chat_scope("chat:update", A.UPDATE),
+        "chat:delete": _chat_scope("chat:delete", A.DELETE),
+        "chat:*": _chat_scope("chat:*", *CRUD),
+    }
+)
+"""The API-key scopes of the seeds' ``api_key_scope`` enum (``chat:create|read|update|
+delete|*``) plus ``all``. A scoped key acts with its user's roles *and* within the scope:
+``chat:read`` can list and read the user's chats but change nothing, and no chat scope
+reaches the deployment configuration, even for a site owner."""
+
+
+def api_key_scope(name: str) -> Scope:
+    """The scope named ``name`` (InvalidInput for an unknown one)."""
+    try:
+        return API_KEY_SCOPES[name]
+    except (KeyError, TypeError):
+        known = ", ".join(API_KEY_SCOPES)
+        raise InvalidInput(
+            f"unknown API key scope {name!r} (one of {known})", field="scope"
+        ) from None

@@ -12,6 +12,7 @@ from chatdb.ops.chats import (
     DEFAULT_TITLE,
     BoundWorkspace,
     ChatLifecycle,
+    ChatListEntry,
     CreatedChat,
     default_workspace_awareness,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "AsyncChats",
     "BoundWorkspace",
     "ChatLifecycle",
+    "ChatListEntry",
     "Chats",
     "CreatedChat",
     "DiffStatuses",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -19,10 +20,16 @@ from chatdb.db import (
     ChatMode,
     ChatPlanMode,
     ChatStatus,
-    GetChatsRow,
     Querier,
 )
-from chatdb.errors import ChatArchived, Conflict, InvalidInput, NotAuthorized, NotFound
+from chatdb.errors import (
+    ChatArchived,
+    Conflict,
+    DatabaseError,
+    InvalidInput,
+    NotAuthorized,
+    NotFound,
+)
 from chatdb.events import model as ev
 from chatdb.ops._base import (
     NewMessage,
@@ -44,6 +51,18 @@ from chatdb.validation import (
 )
 
 DEFAULT_TITLE = "New Chat"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatListEntry:
+    """One chat of the list: the chat, whether it has unread assistant messages, and (with
+    ``include_children``) its sub-agent chats, newest first, each with its own."""
+
+    chats: Chat
+    has_unread: bool
+    children: tuple[ChatListEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,15 +377,25 @@ class ChatLifecycle(Workflows):
             ) from None
 
     def _deployment_prompt(self, tx: Tx) -> str:
-        pieces = []
-        if self.default_system_prompt.strip() and (
-            tx.q.get_chat_include_default_system_prompt().include_default_system_prompt
-        ):
-            pieces.append(self.default_system_prompt.strip())
-        custom = tx.q.get_chat_system_prompt().chat_system_prompt.strip()
-        if custom:
-            pieces.append(custom)
-        return "\n\n".join(pieces)
+        """The built-in prompt (when included) then the site's custom one.
+
+        The settings are read in a savepoint: when they cannot be read (a malformed stored
+        value, a database error) the chat still starts, with the built-in default alone
+        (seed: "falling back to the built-in default on DB errors").
+        """
+        builtin = self.default_system_prompt.strip()
+
+        def read(_: Querier) -> tuple[bool, str]:
+            include = tx.q.get_chat_include_default_system_prompt()
+            custom = tx.q.get_chat_system_prompt()
+            return include.include_default_system_prompt, custom.chat_system_prompt.strip()
+
+        try:
+            include, custom = self.store.in_tx(read)
+        except DatabaseError as exc:
+            logger.warning("chat system prompt settings unreadable, using the default: %s", exc)
+            include, custom = True, ""
+        return "\n\n".join(p for p in (builtin if include else "", custom) if p)
 
     def _initial_messages(
         self,
@@ -507,7 +536,8 @@ class ChatLifecycle(Workflows):
     def reorder_pin(self, chat_id: UUID, position: int, *, actor: Subject | None = None) -> Chat:
         """Move a pinned chat to ``position`` (≥ 1, clamped to the number of pins).
 
-        A chat that is not pinned is refused (Conflict): pin it first.
+        A chat that is not pinned is pinned at the end of its owner's pins, whatever the
+        position (the seed's handler: "> 0 on an unpinned chat appends to end").
         """
         wanted = validate_pin_position(position, "position")
 
@@ -515,8 +545,9 @@ class ChatLifecycle(Workflows):
             tx.lock_owner_pins(chat_id)
             chat = self._pinnable(tx, chat_id)
             if chat.pin_order == 0:
-                raise Conflict(f"chat {chat_id} is not pinned")
-            tx.q.update_chat_pin_order(id=chat_id, pin_order=wanted)
+                tx.q.pin_chat_by_id(id=chat_id)
+            else:
+                tx.q.update_chat_pin_order(id=chat_id, pin_order=wanted)
             moved = tx.get_chat(chat_id)
             tx.emit(ev.pins_changed(moved, moved.pin_order))
             return moved
@@ -580,18 +611,21 @@ class ChatLifecycle(Workflows):
         title_query: str | None = None,
         after_id: UUID | None = None,
         limit: int = 50,
+        include_children: bool = False,
         actor: Subject | None = None,
-    ) -> list[GetChatsRow]:
+    ) -> list[ChatListEntry]:
         """One page of the chat list: root chats the actor may read, pinned first, then newest.
 
         Pass the last row's chat id as ``after_id`` for the next page. ``archived=None`` lists
-        both; ``labels`` matches chats carrying all of them.
+        both; ``labels`` matches chats carrying all of them. ``include_children`` embeds each
+        root's sub-agent chats at every depth (newest first), filtered by the same
+        ``archived`` state and by what the actor may read, as the seed's list does.
         """
         wanted = None if labels is None else validate_labels(labels)
         page = validate_limit(limit)
 
-        def body(tx: Tx) -> list[GetChatsRow]:
-            return tx.q.get_chats(
+        def body(tx: Tx) -> list[ChatListEntry]:
+            roots = tx.q.get_chats(
                 owner_id=owner_id,
                 archived=archived,
                 label_filter=wanted,
@@ -601,6 +635,30 @@ class ChatLifecycle(Workflows):
                 offset=0,
                 limit=page,
             )
+            below: dict[UUID, list[tuple[Chat, bool]]] = {}
+            if include_children:
+                seen = {r.chats.id for r in roots}
+                frontier = list(seen)
+                while frontier:  # one query per level; ``seen`` ends any cycle
+                    level = [
+                        row
+                        for row in tx.q.get_child_chats_by_parent_ids(
+                            parent_ids=frontier, archived=archived
+                        )
+                        if row.chats.id not in seen
+                    ]
+                    for row in level:
+                        seen.add(row.chats.id)
+                        parent = row.chats.parent_chat_id
+                        assert parent is not None
+                        below.setdefault(parent, []).append((row.chats, row.has_unread))
+                    frontier = [row.chats.id for row in level]
+
+            def entry(chat: Chat, unread: bool) -> ChatListEntry:
+                kids = tuple(entry(c, u) for c, u in below.get(chat.id, ()))
+                return ChatListEntry(chat, unread, kids)
+
+            return [entry(r.chats, r.has_unread) for r in roots]
 
         return self._run(actor, body)
 

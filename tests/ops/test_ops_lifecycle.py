@@ -246,11 +246,15 @@ def test_a_pin_position_below_one_is_refused_before_the_database_is_asked(
     assert db_state() == before
 
 
-def test_reordering_an_unpinned_chat_is_a_conflict(
-    chats: Chats, family: list[db.Chat], alice: Subject
+def test_reordering_an_unpinned_chat_pins_it_at_the_end(
+    chats: Chats, org: db.Organization, alice: Subject, model: Any
 ) -> None:
-    with pytest.raises(Conflict):
-        chats.reorder_pin(family[0].id, 1, actor=alice)
+    a, b, c = (chats.create_chat(organization_id=org.id, actor=alice).chat for _ in range(3))
+    chats.pin(a.id, actor=alice)
+    chats.pin(b.id, actor=alice)
+    # Position 1 asked for, but an unpinned chat is appended (the seed's handler).
+    assert chats.reorder_pin(c.id, 1, actor=alice).pin_order == 3
+    assert [chats.pin(x.id, actor=alice).pin_order for x in (a, b, c)] == [1, 2, 3]
 
 
 # ---- read watermark ----------------------------------------------------------------------
