@@ -51,6 +51,7 @@ from chatdb.db import (
     GetChatsRow,
     GetChatsUpdatedAfterRow,
     GetChatSystemPromptRow,
+    GetChatSystemPromptSettingsRow,
     GetChatTemplateAllowlistRow,
     GetChatUsageLimitGroupOverrideRow,
     GetChatUsageLimitUserOverrideRow,
@@ -147,6 +148,7 @@ POLICIES: dict[str, str] = {
     "get_chat_system_prompt": 'any_actor',
     "upsert_chat_system_prompt": 'deployment_config update',
     "get_chat_include_default_system_prompt": 'any_actor',
+    "get_chat_system_prompt_settings": 'any_actor',
     "upsert_chat_include_default_system_prompt": 'deployment_config update',
     "get_chat_desktop_enabled": 'any_actor',
     "upsert_chat_desktop_enabled": 'deployment_config update',
@@ -604,6 +606,11 @@ class AuthzQuerier(CustomAuthz):
         """GetChatIncludeDefaultSystemPrompt: any_actor"""
         self._actor()
         return self._q.get_chat_include_default_system_prompt()
+
+    def get_chat_system_prompt_settings(self) -> GetChatSystemPromptSettingsRow:
+        """GetChatSystemPromptSettings: any_actor"""
+        self._actor()
+        return self._q.get_chat_system_prompt_settings()
 
     def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
         """UpsertChatIncludeDefaultSystemPrompt: deployment_config update"""
@@ -1405,6 +1412,11 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         """GetChatIncludeDefaultSystemPrompt: any_actor"""
         self._actor()
         return await self._q.get_chat_include_default_system_prompt()
+
+    async def get_chat_system_prompt_settings(self) -> GetChatSystemPromptSettingsRow:
+        """GetChatSystemPromptSettings: any_actor"""
+        self._actor()
+        return await self._q.get_chat_system_prompt_settings()
 
     async def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
         """UpsertChatIncludeDefaultSystemPrompt: deployment_config update"""

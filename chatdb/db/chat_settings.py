@@ -100,6 +100,23 @@ SELECT coalesce(
 ) AS include_default_system_prompt
 """
 
+GET_CHAT_SYSTEM_PROMPT_SETTINGS = """
+SELECT
+    coalesce(
+        (SELECT sc.value FROM site_configs AS sc WHERE sc.key = 'agents_chat_system_prompt'),
+        ''
+    ) AS chat_system_prompt,
+    (
+        SELECT CASE
+            WHEN sc.value IS NULL THEN true
+            WHEN lower(btrim(sc.value)) IN ('t', 'true', 'y', 'yes', 'on', '1') THEN true
+            WHEN lower(btrim(sc.value)) IN ('f', 'false', 'n', 'no', 'off', '0') THEN false
+        END
+        FROM (SELECT NULL::text AS value) AS missing
+        LEFT JOIN site_configs AS sc ON sc.key = 'agents_include_default_system_prompt'
+    ) AS "include_default_system_prompt?"
+"""
+
 UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT = """
 INSERT INTO site_configs (key, value)
 VALUES (
@@ -225,6 +242,14 @@ class GetChatIncludeDefaultSystemPromptRow:
     """A row of GetChatIncludeDefaultSystemPrompt."""
 
     include_default_system_prompt: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GetChatSystemPromptSettingsRow:
+    """A row of GetChatSystemPromptSettings."""
+
+    chat_system_prompt: str
+    include_default_system_prompt: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,8 +389,21 @@ class ChatSettingsQueries:
             raise NotFound("GetChatIncludeDefaultSystemPrompt")
         return GetChatIncludeDefaultSystemPromptRow(*row)
 
+    def get_chat_system_prompt_settings(self) -> GetChatSystemPromptSettingsRow:
+        """Both system prompt settings in one statement, for building a new chat's first messages. It never fails on a malformed stored flag: include_default_system_prompt is NULL when the stored value is not a boolean (the caller then falls back to the built-in default prompt alone), true when never set.
+
+        GetChatSystemPromptSettings :one (chat_settings.sql:116)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_SYSTEM_PROMPT_SETTINGS, None)
+            row = cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetChatSystemPromptSettings") from exc
+        if row is None:
+            raise NotFound("GetChatSystemPromptSettings")
+        return GetChatSystemPromptSettingsRow(*row)
+
     def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
-        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:116)"""
+        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:137)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, (include_default_system_prompt,))
         except Error as exc:
@@ -374,7 +412,7 @@ class ChatSettingsQueries:
     def get_chat_desktop_enabled(self) -> GetChatDesktopEnabledRow:
         """Whether chats may drive a virtual desktop (computer use); false when never set.
 
-        GetChatDesktopEnabled :one (chat_settings.sql:125)"""
+        GetChatDesktopEnabled :one (chat_settings.sql:146)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DESKTOP_ENABLED, None)
             row = cur.fetchone()
@@ -385,7 +423,7 @@ class ChatSettingsQueries:
         return GetChatDesktopEnabledRow(*row)
 
     def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
-        """UpsertChatDesktopEnabled :exec (chat_settings.sql:133)"""
+        """UpsertChatDesktopEnabled :exec (chat_settings.sql:154)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_DESKTOP_ENABLED, (desktop_enabled,))
         except Error as exc:
@@ -394,7 +432,7 @@ class ChatSettingsQueries:
     def get_chat_template_allowlist(self) -> GetChatTemplateAllowlistRow:
         """Template ids chats may use, in the stored order; empty = every template is allowed.
 
-        GetChatTemplateAllowlist :one (chat_settings.sql:139)"""
+        GetChatTemplateAllowlist :one (chat_settings.sql:160)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
             row = cur.fetchone()
@@ -407,7 +445,7 @@ class ChatSettingsQueries:
     def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
         """Stored as a JSON array of ids (an empty array allows every template).
 
-        UpsertChatTemplateAllowlist :exec (chat_settings.sql:155)"""
+        UpsertChatTemplateAllowlist :exec (chat_settings.sql:176)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_TEMPLATE_ALLOWLIST, (list(template_ids),))
         except Error as exc:
@@ -416,7 +454,7 @@ class ChatSettingsQueries:
     def get_chat_workspace_ttl(self) -> GetChatWorkspaceTTLRow:
         """How long a workspace created by a chat lives; 0 (no TTL of its own) when never set.
 
-        GetChatWorkspaceTTL :one (chat_settings.sql:162)"""
+        GetChatWorkspaceTTL :one (chat_settings.sql:183)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_WORKSPACE_TTL, None)
             row = cur.fetchone()
@@ -427,7 +465,7 @@ class ChatSettingsQueries:
         return GetChatWorkspaceTTLRow(*row)
 
     def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
-        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:173)"""
+        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:194)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_WORKSPACE_TTL, (workspace_ttl,))
         except Error as exc:
@@ -436,7 +474,7 @@ class ChatSettingsQueries:
     def get_chat_retention_days(self) -> GetChatRetentionDaysRow:
         """Days an archived chat is kept before DeleteOldChats purges it; 0 = never purge; 30 when never set.
 
-        GetChatRetentionDays :one (chat_settings.sql:179)"""
+        GetChatRetentionDays :one (chat_settings.sql:200)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_RETENTION_DAYS, None)
             row = cur.fetchone()
@@ -449,7 +487,7 @@ class ChatSettingsQueries:
     def upsert_chat_retention_days(self, *, retention_days: int) -> None:
         """days >= 0; the caller validates it (site_configs has no CHECK per key).
 
-        UpsertChatRetentionDays :exec (chat_settings.sql:191)"""
+        UpsertChatRetentionDays :exec (chat_settings.sql:212)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_RETENTION_DAYS, (retention_days,))
         except Error as exc:
@@ -565,8 +603,21 @@ class AsyncChatSettingsQueries:
             raise NotFound("GetChatIncludeDefaultSystemPrompt")
         return GetChatIncludeDefaultSystemPromptRow(*row)
 
+    async def get_chat_system_prompt_settings(self) -> GetChatSystemPromptSettingsRow:
+        """Both system prompt settings in one statement, for building a new chat's first messages. It never fails on a malformed stored flag: include_default_system_prompt is NULL when the stored value is not a boolean (the caller then falls back to the built-in default prompt alone), true when never set.
+
+        GetChatSystemPromptSettings :one (chat_settings.sql:116)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_SYSTEM_PROMPT_SETTINGS, None)
+            row = await cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetChatSystemPromptSettings") from exc
+        if row is None:
+            raise NotFound("GetChatSystemPromptSettings")
+        return GetChatSystemPromptSettingsRow(*row)
+
     async def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
-        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:116)"""
+        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:137)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, (include_default_system_prompt,))
         except Error as exc:
@@ -575,7 +626,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_desktop_enabled(self) -> GetChatDesktopEnabledRow:
         """Whether chats may drive a virtual desktop (computer use); false when never set.
 
-        GetChatDesktopEnabled :one (chat_settings.sql:125)"""
+        GetChatDesktopEnabled :one (chat_settings.sql:146)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DESKTOP_ENABLED, None)
             row = await cur.fetchone()
@@ -586,7 +637,7 @@ class AsyncChatSettingsQueries:
         return GetChatDesktopEnabledRow(*row)
 
     async def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
-        """UpsertChatDesktopEnabled :exec (chat_settings.sql:133)"""
+        """UpsertChatDesktopEnabled :exec (chat_settings.sql:154)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_DESKTOP_ENABLED, (desktop_enabled,))
         except Error as exc:
@@ -595,7 +646,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_template_allowlist(self) -> GetChatTemplateAllowlistRow:
         """Template ids chats may use, in the stored order; empty = every template is allowed.
 
-        GetChatTemplateAllowlist :one (chat_settings.sql:139)"""
+        GetChatTemplateAllowlist :one (chat_settings.sql:160)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
             row = await cur.fetchone()
@@ -608,7 +659,7 @@ class AsyncChatSettingsQueries:
     async def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
         """Stored as a JSON array of ids (an empty array allows every template).
 
-        UpsertChatTemplateAllowlist :exec (chat_settings.sql:155)"""
+        UpsertChatTemplateAllowlist :exec (chat_settings.sql:176)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_TEMPLATE_ALLOWLIST, (list(template_ids),))
         except Error as exc:
@@ -617,7 +668,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_workspace_ttl(self) -> GetChatWorkspaceTTLRow:
         """How long a workspace created by a chat lives; 0 (no TTL of its own) when never set.
 
-        GetChatWorkspaceTTL :one (chat_settings.sql:162)"""
+        GetChatWorkspaceTTL :one (chat_settings.sql:183)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_WORKSPACE_TTL, None)
             row = await cur.fetchone()
@@ -628,7 +679,7 @@ class AsyncChatSettingsQueries:
         return GetChatWorkspaceTTLRow(*row)
 
     async def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
-        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:173)"""
+        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:194)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_WORKSPACE_TTL, (workspace_ttl,))
         except Error as exc:
@@ -637,7 +688,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_retention_days(self) -> GetChatRetentionDaysRow:
         """Days an archived chat is kept before DeleteOldChats purges it; 0 = never purge; 30 when never set.
 
-        GetChatRetentionDays :one (chat_settings.sql:179)"""
+        GetChatRetentionDays :one (chat_settings.sql:200)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_RETENTION_DAYS, None)
             row = await cur.fetchone()
@@ -650,7 +701,7 @@ class AsyncChatSettingsQueries:
     async def upsert_chat_retention_days(self, *, retention_days: int) -> None:
         """days >= 0; the caller validates it (site_configs has no CHECK per key).
 
-        UpsertChatRetentionDays :exec (chat_settings.sql:191)"""
+        UpsertChatRetentionDays :exec (chat_settings.sql:212)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_RETENTION_DAYS, (retention_days,))
         except Error as exc:

@@ -54,6 +54,7 @@ from chatdb.db import (
     GetChatsRow,
     GetChatsUpdatedAfterRow,
     GetChatSystemPromptRow,
+    GetChatSystemPromptSettingsRow,
     GetChatTemplateAllowlistRow,
     GetChatUsageLimitGroupOverrideRow,
     GetChatUsageLimitUserOverrideRow,
@@ -162,6 +163,7 @@ from chatdb.db.chat_settings import (
     GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT,
     GET_CHAT_RETENTION_DAYS,
     GET_CHAT_SYSTEM_PROMPT,
+    GET_CHAT_SYSTEM_PROMPT_SETTINGS,
     GET_CHAT_TEMPLATE_ALLOWLIST,
     GET_CHAT_WORKSPACE_TTL,
     GET_USER_CHAT_COMPACTION_THRESHOLD,
@@ -312,6 +314,7 @@ QUERY_TEXT: dict[str, str] = {
     "GetChatSystemPrompt": GET_CHAT_SYSTEM_PROMPT,
     "UpsertChatSystemPrompt": UPSERT_CHAT_SYSTEM_PROMPT,
     "GetChatIncludeDefaultSystemPrompt": GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT,
+    "GetChatSystemPromptSettings": GET_CHAT_SYSTEM_PROMPT_SETTINGS,
     "UpsertChatIncludeDefaultSystemPrompt": UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT,
     "GetChatDesktopEnabled": GET_CHAT_DESKTOP_ENABLED,
     "UpsertChatDesktopEnabled": UPSERT_CHAT_DESKTOP_ENABLED,
@@ -653,6 +656,10 @@ class InstrumentedQuerier(Querier):
     def get_chat_include_default_system_prompt(self) -> GetChatIncludeDefaultSystemPromptRow:
         with self._obs.call("GetChatIncludeDefaultSystemPrompt"):
             return Querier.get_chat_include_default_system_prompt(self)
+
+    def get_chat_system_prompt_settings(self) -> GetChatSystemPromptSettingsRow:
+        with self._obs.call("GetChatSystemPromptSettings"):
+            return Querier.get_chat_system_prompt_settings(self)
 
     def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
         with self._obs.call("UpsertChatIncludeDefaultSystemPrompt"):
@@ -1207,6 +1214,10 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
     async def get_chat_include_default_system_prompt(self) -> GetChatIncludeDefaultSystemPromptRow:
         with self._obs.call("GetChatIncludeDefaultSystemPrompt"):
             return await AsyncQuerier.get_chat_include_default_system_prompt(self)
+
+    async def get_chat_system_prompt_settings(self) -> GetChatSystemPromptSettingsRow:
+        with self._obs.call("GetChatSystemPromptSettings"):
+            return await AsyncQuerier.get_chat_system_prompt_settings(self)
 
     async def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
         with self._obs.call("UpsertChatIncludeDefaultSystemPrompt"):

@@ -22,14 +22,7 @@ from chatdb.db import (
     ChatStatus,
     Querier,
 )
-from chatdb.errors import (
-    ChatArchived,
-    Conflict,
-    DatabaseError,
-    InvalidInput,
-    NotAuthorized,
-    NotFound,
-)
+from chatdb.errors import ChatArchived, Conflict, InvalidInput, NotAuthorized, NotFound
 from chatdb.events import model as ev
 from chatdb.ops._base import (
     NewMessage,
@@ -379,23 +372,18 @@ class ChatLifecycle(Workflows):
     def _deployment_prompt(self, tx: Tx) -> str:
         """The built-in prompt (when included) then the site's custom one.
 
-        The settings are read in a savepoint: when they cannot be read (a malformed stored
-        value, a database error) the chat still starts, with the built-in default alone
-        (seed: "falling back to the built-in default on DB errors").
+        When the stored settings cannot be read (the include flag is not a boolean) the chat
+        still starts, with the built-in default alone (seed: "falling back to the built-in
+        default on DB errors"). One statement reads both settings and cannot fail on them.
         """
         builtin = self.default_system_prompt.strip()
-
-        def read(_: Querier) -> tuple[bool, str]:
-            include = tx.q.get_chat_include_default_system_prompt()
-            custom = tx.q.get_chat_system_prompt()
-            return include.include_default_system_prompt, custom.chat_system_prompt.strip()
-
-        try:
-            include, custom = self.store.in_tx(read)
-        except DatabaseError as exc:
-            logger.warning("chat system prompt settings unreadable, using the default: %s", exc)
-            include, custom = True, ""
-        return "\n\n".join(p for p in (builtin if include else "", custom) if p)
+        settings = tx.q.get_chat_system_prompt_settings()
+        if settings.include_default_system_prompt is None:
+            logger.warning("chat system prompt settings unreadable, using the built-in default")
+            return builtin
+        custom = settings.chat_system_prompt.strip()
+        include = builtin if settings.include_default_system_prompt else ""
+        return "\n\n".join(p for p in (include, custom) if p)
 
     def _initial_messages(
         self,

@@ -113,6 +113,27 @@ SELECT coalesce(
     true
 ) AS include_default_system_prompt;
 
+-- name: GetChatSystemPromptSettings :one
+-- authz: any_actor
+-- Both system prompt settings in one statement, for building a new chat's first messages. It
+-- never fails on a malformed stored flag: include_default_system_prompt is NULL when the
+-- stored value is not a boolean (the caller then falls back to the built-in default prompt
+-- alone), true when never set.
+SELECT
+    coalesce(
+        (SELECT sc.value FROM site_configs AS sc WHERE sc.key = 'agents_chat_system_prompt'),
+        ''
+    ) AS chat_system_prompt,
+    (
+        SELECT CASE
+            WHEN sc.value IS NULL THEN true
+            WHEN lower(btrim(sc.value)) IN ('t', 'true', 'y', 'yes', 'on', '1') THEN true
+            WHEN lower(btrim(sc.value)) IN ('f', 'false', 'n', 'no', 'off', '0') THEN false
+        END
+        FROM (SELECT NULL::text AS value) AS missing
+        LEFT JOIN site_configs AS sc ON sc.key = 'agents_include_default_system_prompt'
+    ) AS "include_default_system_prompt?";
+
 -- name: UpsertChatIncludeDefaultSystemPrompt :exec
 -- authz: deployment_config update
 INSERT INTO site_configs (key, value)

@@ -208,6 +208,7 @@ EXPECTED: dict[str, S] = {
     "get_user_chat_custom_prompt": PERSONAL,
     "update_user_chat_custom_prompt": PERSONAL,
     "get_chat_system_prompt": ANY_ACTOR,
+    "get_chat_system_prompt_settings": ANY_ACTOR,
     "upsert_chat_system_prompt": CONFIG_UPDATE,
     "get_chat_include_default_system_prompt": ANY_ACTOR,
     "upsert_chat_include_default_system_prompt": CONFIG_UPDATE,

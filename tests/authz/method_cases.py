@@ -666,6 +666,7 @@ generic(
     "get_user_chat_custom_prompt",
     "update_user_chat_custom_prompt",
     "get_chat_system_prompt",
+    "get_chat_system_prompt_settings",
     "upsert_chat_system_prompt",
     "get_chat_include_default_system_prompt",
     "upsert_chat_include_default_system_prompt",
