@@ -59,6 +59,7 @@ from chatdb.db import (
     GetChatWorkspaceTTLRow,
     GetChildChatsByParentIDsRow,
     GetLatestChatIDsByWorkspaceIDsRow,
+    GetLatestWorkspaceAgentForChatRow,
     GetUserChatCompactionThresholdRow,
     GetUserChatCustomPromptRow,
     GetUserChatSpendInPeriodRow,
@@ -125,6 +126,7 @@ POLICIES: dict[str, str] = {
     "get_workspace_for_chat_binding": 'create chat(owner=owner_id, org=organization_id)',
     "is_chat_model_config_usable": 'any_actor',
     "get_chat_context_file_messages": 'read chat(chat_id)',
+    "get_latest_workspace_agent_for_chat": 'read chat(chat_id)',
     "get_chat_provider_by_id": 'deployment_config read',
     "get_chat_provider_by_provider": 'deployment_config read',
     "get_chat_providers": 'deployment_config read',
@@ -470,6 +472,12 @@ class AuthzQuerier(CustomAuthz):
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT, chat_id))
         return self._q.get_chat_context_file_messages(chat_id=chat_id)
+
+    def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow:
+        """GetLatestWorkspaceAgentForChat: read chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT, chat_id))
+        return self._q.get_latest_workspace_agent_for_chat(chat_id=chat_id)
 
     def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider:
         """GetChatProviderByID: deployment_config read"""
@@ -1276,6 +1284,12 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT, chat_id))
         return await self._q.get_chat_context_file_messages(chat_id=chat_id)
+
+    async def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow:
+        """GetLatestWorkspaceAgentForChat: read chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT, chat_id))
+        return await self._q.get_latest_workspace_agent_for_chat(chat_id=chat_id)
 
     async def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider:
         """GetChatProviderByID: deployment_config read"""

@@ -42,6 +42,7 @@ from .chat_model_configs import (
 from .chat_ops import (
     AsyncChatOpsQueries,
     ChatOpsQueries,
+    GetLatestWorkspaceAgentForChatRow,
     GetWorkspaceForChatBindingRow,
     IsChatModelConfigUsableRow,
 )
@@ -212,6 +213,7 @@ __all__ = [
     "GetChatsUpdatedAfterRow",
     "GetChildChatsByParentIDsRow",
     "GetLatestChatIDsByWorkspaceIDsRow",
+    "GetLatestWorkspaceAgentForChatRow",
     "GetUserChatCompactionThresholdRow",
     "GetUserChatCustomPromptRow",
     "GetUserChatSpendInPeriodRow",

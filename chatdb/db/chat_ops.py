@@ -60,6 +60,26 @@ WHERE chat_id = $1::uuid
 ORDER BY id
 """
 
+GET_LATEST_WORKSPACE_AGENT_FOR_CHAT = """
+SELECT b.id AS build_id, a.id AS agent_id
+FROM chats AS c
+JOIN LATERAL (
+    SELECT wb.id
+    FROM workspace_builds AS wb
+    WHERE wb.workspace_id = c.workspace_id
+    ORDER BY wb.build_number DESC
+    LIMIT 1
+) AS b ON true
+JOIN LATERAL (
+    SELECT wa.id
+    FROM workspace_agents AS wa
+    WHERE wa.build_id = b.id
+    ORDER BY wa.created_at, wa.id
+    LIMIT 1
+) AS a ON true
+WHERE c.id = $1::uuid
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class GetWorkspaceForChatBindingRow:
@@ -78,6 +98,14 @@ class IsChatModelConfigUsableRow:
     """A row of IsChatModelConfigUsable."""
 
     usable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GetLatestWorkspaceAgentForChatRow:
+    """A row of GetLatestWorkspaceAgentForChat."""
+
+    build_id: UUID
+    agent_id: UUID
 
 
 class ChatOpsQueries:
@@ -123,6 +151,19 @@ class ChatOpsQueries:
             raise classify(exc, "GetChatContextFileMessages") from exc
         return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
+    def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow:
+        """The seed's "resolve the latest build's agent" lookup, for repairing a stale binding: the latest build (highest build_number) of the workspace the chat is bound to, and that build's first agent (oldest, then id). Not found when the chat has no workspace, or the workspace's latest build has no agent.
+
+        GetLatestWorkspaceAgentForChat :one (chat_ops.sql:58)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_LATEST_WORKSPACE_AGENT_FOR_CHAT, (chat_id,))
+            row = cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetLatestWorkspaceAgentForChat") from exc
+        if row is None:
+            raise NotFound("GetLatestWorkspaceAgentForChat")
+        return GetLatestWorkspaceAgentForChatRow(*row)
+
 
 class AsyncChatOpsQueries:
     """Async methods for the queries of sql/queries/chat_ops.sql (mixed into AsyncQuerier)."""
@@ -166,3 +207,16 @@ class AsyncChatOpsQueries:
         except Error as exc:
             raise classify(exc, "GetChatContextFileMessages") from exc
         return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+
+    async def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow:
+        """The seed's "resolve the latest build's agent" lookup, for repairing a stale binding: the latest build (highest build_number) of the workspace the chat is bound to, and that build's first agent (oldest, then id). Not found when the chat has no workspace, or the workspace's latest build has no agent.
+
+        GetLatestWorkspaceAgentForChat :one (chat_ops.sql:58)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_LATEST_WORKSPACE_AGENT_FOR_CHAT, (chat_id,))
+            row = await cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetLatestWorkspaceAgentForChat") from exc
+        if row is None:
+            raise NotFound("GetLatestWorkspaceAgentForChat")
+        return GetLatestWorkspaceAgentForChatRow(*row)

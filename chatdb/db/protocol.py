@@ -28,7 +28,11 @@ from .chat_files import (
 )
 from .chat_messages import GetChatUserPromptsByChatIDRow
 from .chat_model_configs import CountEnabledModelsWithoutPricingRow
-from .chat_ops import GetWorkspaceForChatBindingRow, IsChatModelConfigUsableRow
+from .chat_ops import (
+    GetLatestWorkspaceAgentForChatRow,
+    GetWorkspaceForChatBindingRow,
+    IsChatModelConfigUsableRow,
+)
 from .chat_settings import (
     GetChatDesktopEnabledRow,
     GetChatIncludeDefaultSystemPromptRow,
@@ -176,6 +180,8 @@ class Queries(Protocol):
     def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow: ...
 
     def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]: ...
+
+    def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow: ...
 
     def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider: ...
 
@@ -452,6 +458,8 @@ class AsyncQueries(Protocol):
     async def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow: ...
 
     async def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]: ...
+
+    async def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow: ...
 
     async def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider: ...
 

@@ -525,6 +525,18 @@ QUERIES: dict[str, QueryInfo] = {
         False,
         True,
     ),
+    'GetLatestWorkspaceAgentForChat': QueryInfo(
+        'GetLatestWorkspaceAgentForChat',
+        'get_latest_workspace_agent_for_chat',
+        ':one',
+        'sql/queries/chat_ops.sql',
+        58,
+        'read chat(chat_id)',
+        ('chat_id',),
+        'GetLatestWorkspaceAgentForChatRow',
+        False,
+        True,
+    ),
     'GetChatProviderByID': QueryInfo(
         'GetChatProviderByID',
         'get_chat_provider_by_id',

@@ -62,6 +62,7 @@ from chatdb.db import (
     GetChatWorkspaceTTLRow,
     GetChildChatsByParentIDsRow,
     GetLatestChatIDsByWorkspaceIDsRow,
+    GetLatestWorkspaceAgentForChatRow,
     GetUserChatCompactionThresholdRow,
     GetUserChatCustomPromptRow,
     GetUserChatSpendInPeriodRow,
@@ -136,6 +137,7 @@ from chatdb.db.chat_model_configs import (
 )
 from chatdb.db.chat_ops import (
     GET_CHAT_CONTEXT_FILE_MESSAGES,
+    GET_LATEST_WORKSPACE_AGENT_FOR_CHAT,
     GET_WORKSPACE_FOR_CHAT_BINDING,
     IS_CHAT_MODEL_CONFIG_USABLE,
 )
@@ -291,6 +293,7 @@ QUERY_TEXT: dict[str, str] = {
     "GetWorkspaceForChatBinding": GET_WORKSPACE_FOR_CHAT_BINDING,
     "IsChatModelConfigUsable": IS_CHAT_MODEL_CONFIG_USABLE,
     "GetChatContextFileMessages": GET_CHAT_CONTEXT_FILE_MESSAGES,
+    "GetLatestWorkspaceAgentForChat": GET_LATEST_WORKSPACE_AGENT_FOR_CHAT,
     "GetChatProviderByID": GET_CHAT_PROVIDER_BY_ID,
     "GetChatProviderByProvider": GET_CHAT_PROVIDER_BY_PROVIDER,
     "GetChatProviders": GET_CHAT_PROVIDERS,
@@ -564,6 +567,10 @@ class InstrumentedQuerier(Querier):
     def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]:
         with self._obs.call("GetChatContextFileMessages"):
             return Querier.get_chat_context_file_messages(self, chat_id=chat_id)
+
+    def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow:
+        with self._obs.call("GetLatestWorkspaceAgentForChat"):
+            return Querier.get_latest_workspace_agent_for_chat(self, chat_id=chat_id)
 
     def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider:
         with self._obs.call("GetChatProviderByID"):
@@ -1122,6 +1129,10 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
     async def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]:
         with self._obs.call("GetChatContextFileMessages"):
             return await AsyncQuerier.get_chat_context_file_messages(self, chat_id=chat_id)
+
+    async def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow:
+        with self._obs.call("GetLatestWorkspaceAgentForChat"):
+            return await AsyncQuerier.get_latest_workspace_agent_for_chat(self, chat_id=chat_id)
 
     async def get_chat_provider_by_id(self, *, id: UUID) -> ChatProvider:
         with self._obs.call("GetChatProviderByID"):

@@ -73,6 +73,7 @@ class AsyncChats:
     unpin = _in_thread(Chats.unpin)
     reorder_pin = _in_thread(Chats.reorder_pin)
     mark_read = _in_thread(Chats.mark_read)
+    refresh_workspace_binding = _in_thread(Chats.refresh_workspace_binding)
     send_message = _in_thread(Chats.send_message)
     promote_queued = _in_thread(Chats.promote_queued)
     auto_promote = _in_thread(Chats.auto_promote)

@@ -549,6 +549,37 @@ class ChatLifecycle(Workflows):
             raise InvalidInput("a sub-agent chat cannot be pinned", field="chat_id")
         return chat
 
+    # ---- workspace binding -----------------------------------------------------------------
+
+    def refresh_workspace_binding(self, chat_id: UUID, *, actor: Subject | None = None) -> Chat:
+        """Repair a stale binding: bind the chat to its workspace's latest build and agent.
+
+        The seed's runtime treats the bound build/agent as a cache and, when the bound agent
+        is gone or unreachable, re-resolves "the latest build's agent" and persists it. The
+        workspace stays; an unchanged binding writes nothing. A chat bound to no workspace is
+        a Conflict; a latest build without an agent is NotFound; archived: ChatArchived.
+        """
+
+        def body(tx: Tx) -> Chat:
+            chat = tx.lock_live_chat(chat_id)
+            if chat.workspace_id is None:
+                raise Conflict(f"chat {chat.id} is not bound to a workspace")
+            try:
+                latest = tx.q.get_latest_workspace_agent_for_chat(chat_id=chat.id)
+            except NotFound:
+                raise NotFound(
+                    "workspace agent", f"the latest build of workspace {chat.workspace_id}"
+                ) from None
+            if (chat.build_id, chat.agent_id) == (latest.build_id, latest.agent_id):
+                return chat
+            rebound = tx.q.update_chat_build_agent_binding(
+                id=chat.id, build_id=latest.build_id, agent_id=latest.agent_id
+            )
+            tx.emit(ev.chat_updated(rebound))
+            return rebound
+
+        return self._run(actor, body)
+
     # ---- read watermark, title, labels -----------------------------------------------------
 
     def mark_read(

@@ -54,3 +54,27 @@ WHERE chat_id = @chat_id::uuid
     AND content @> '[{"type": "context-file"}]'::jsonb
     AND NOT deleted
 ORDER BY id;
+
+-- name: GetLatestWorkspaceAgentForChat :one
+-- authz: read chat(chat_id)
+-- The seed's "resolve the latest build's agent" lookup, for repairing a stale binding: the
+-- latest build (highest build_number) of the workspace the chat is bound to, and that build's
+-- first agent (oldest, then id). Not found when the chat has no workspace, or the workspace's
+-- latest build has no agent.
+SELECT b.id AS build_id, a.id AS agent_id
+FROM chats AS c
+JOIN LATERAL (
+    SELECT wb.id
+    FROM workspace_builds AS wb
+    WHERE wb.workspace_id = c.workspace_id
+    ORDER BY wb.build_number DESC
+    LIMIT 1
+) AS b ON true
+JOIN LATERAL (
+    SELECT wa.id
+    FROM workspace_agents AS wa
+    WHERE wa.build_id = b.id
+    ORDER BY wa.created_at, wa.id
+    LIMIT 1
+) AS a ON true
+WHERE c.id = @chat_id::uuid;

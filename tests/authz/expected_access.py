@@ -110,6 +110,7 @@ EXPECTED: dict[str, S] = {
     "soft_delete_context_file_messages": CHAT,
     "get_chat_user_prompts_by_chat_id": CHAT,
     "get_chat_context_file_messages": CHAT,
+    "get_latest_workspace_agent_for_chat": CHAT,
     # 4.3 queued messages
     "insert_chat_queued_message": CHAT,
     "get_chat_queued_messages": CHAT,

@@ -596,6 +596,14 @@ def _context_file(w: World, m: str) -> Call:
     return Call(w.generic(m))
 
 
+@case("get_latest_workspace_agent_for_chat")
+def _latest_agent(w: World, m: str) -> Call:
+    ws = w.f.workspace(organization_id=w.org.id, owner_id=w.owner.id)
+    build = w.f.workspace_build(workspace_id=ws.id, build_number=1)
+    w.f.workspace_agent(build_id=build.id)
+    return Call({"chat_id": w.new_chat(workspace_id=ws.id).id})
+
+
 # -- queued messages
 
 generic(

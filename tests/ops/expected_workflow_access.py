@@ -30,6 +30,7 @@ EXPECTED_WORKFLOWS: dict[str, S] = {
     "unpin": CHAT,
     "reorder_pin": CHAT,
     "mark_read": CHAT,
+    "refresh_workspace_binding": CHAT,
     "send_message": CHAT,
     "promote_queued": CHAT,
     "auto_promote": CHAT,

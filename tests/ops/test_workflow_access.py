@@ -90,6 +90,13 @@ def _mark_read(w: People) -> Run:
     return Run("mark_read", (chat,))
 
 
+def _rebind(w: People) -> Run:
+    ws = w.f.workspace(organization_id=w.org.id, owner_id=w.owner.id)
+    build = w.f.workspace_build(workspace_id=ws.id, build_number=1)
+    w.f.workspace_agent(build_id=build.id)
+    return Run("refresh_workspace_binding", (_chat(w, workspace_id=ws.id),))
+
+
 def _heartbeat(w: People) -> Run:
     worker = uuid4()
     _chat(w, status="running", worker_id=worker, started_at=T_OLD, heartbeat_at=T_OLD)
@@ -162,6 +169,7 @@ SETUPS: dict[str, Callable[[People], Run]] = {
     "unpin": lambda w: Run("unpin", (_chat(w, pin_order=1),)),
     "reorder_pin": _reorder,
     "mark_read": _mark_read,
+    "refresh_workspace_binding": _rebind,
     "send_message": lambda w: Run("send_message", (_chat(w, status="waiting"), "hi")),
     "promote_queued": _queued("promote_queued"),
     "auto_promote": _queued("auto_promote"),
