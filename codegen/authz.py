@@ -19,6 +19,35 @@ Policy terms (one per query)::
                                           personal, <action> <type>(...))
     <check> and <check> [and ...]         every check, in order (e.g. update the chat and
                                           read each file linked to it)
+    is_actor(<param>)                     <param> is NULL or the actor's own id (a
+    is_actor[](<param>)                   created_by is never chosen by the caller); the
+                                          array form checks every element
+    ... and waive(<param>: "<reason>")    see "References" below
+
+References (checked when the wrapper settings map tables to resource types)::
+
+A parameter *refers to* an authorized object when the query writes it into, or compares it
+with, a column whose foreign key points at the primary key of a table listed under
+``[tool.codegen.wrapper] types``, or compares it with that primary key itself (see
+``codegen.references``). Every such parameter must be checked by the policy, or the query
+does not compile (the error names file:line, the query, the parameter and the column):
+
+* ``<action> <type>(p)``, ``<type>[](p)``, ``personal ... <type>(p)`` check p as a <type>;
+* ``<action> <type>(owner=p, org=q)`` checks p as a user and q as an organization;
+* ``is_actor(p)`` checks p as a user; ``deployment_config <action>`` checks every reference to
+  a deployment_config table; ``system <action> <type>`` every reference to a <type>;
+* ``fetch`` / ``post_filter`` / ``sql_filter`` check what the query *compares* with the rows
+  they authorize: columns of the statement's own FROM, and (sql_filter) of any sub-select
+  holding its own ``/* authz:filter */ TRUE`` placeholder. What a query writes is never
+  checked by authorizing its result;
+* ``A or B`` checks what both check; ``A and B`` what either checks; ``custom`` is
+  hand-written and answers for its own checks.
+
+When a reference needs no check, say why in the policy line:
+``update chat(id) and waive(last_model_config_id: "naming a model grants nothing of it")``.
+The reason is quoted, has at least three words, and may not contain a double quote. Waiving a
+parameter the policy already checks, or one that refers to nothing, is an error too, so
+waivers do not outlive their reason.
 
 Actions: create, read, update, delete. The wrapper implements the same Protocol as the plain
 queriers; it imports its runtime (base classes, Action, ResourceType, Object) from the module
@@ -35,6 +64,7 @@ from codegen.compiler import EmbedIR, FieldIR, QueryIR
 from codegen.config import AuthzSettings, SecretSpec
 from codegen.errors import CodegenError
 from codegen.parse import AUTHZ_FILTER_MARKER
+from codegen.references import Reference
 from codegen.render import returns_rows
 
 ACTIONS = ("create", "read", "update", "delete")
@@ -51,6 +81,7 @@ _PATTERNS = {
     "load": re.compile(
         rf"^(?P<action>{_IDENT})\s+(?P<type>{_IDENT})(?P<many>\[\])?\((?P<param>{_IDENT})\)$"
     ),
+    "is_actor": re.compile(rf"^is_actor(?P<many>\[\])?\((?P<param>{_IDENT})\)$"),
     "build": re.compile(
         rf"^(?P<action>{_IDENT})\s+(?P<type>{_IDENT})\(owner=(?P<owner>{_IDENT})(?:,\s*org=(?P<org>{_IDENT}))?\)$"
     ),
@@ -68,24 +99,58 @@ class Policy:
     text: str = ""
     alternative: Policy | None = None  # `<check> or <check>`: tried when this one refuses
     also: tuple[Policy, ...] = ()  # `<check> and <check>`: checked after this one
+    waivers: tuple[tuple[str, str], ...] = ()  # (parameter, reason): references left unchecked
 
 
 _PRE_CHECKS = ("system", "deployment_config", "personal", "load", "build")
+_AND_TERMS = (*_PRE_CHECKS, "load_many", "is_actor", "is_actor_many")
+_WAIVER = re.compile(r"\s+and\s+waive\((?P<param>[^:()]*):\s*\"(?P<reason>[^\"]*)\"\s*\)")
+_MIN_REASON_WORDS = 3
 
 
 def parse_policy(text: str, query: QueryIR) -> Policy:
     """Parse and validate one query's policy against its parameters and result row."""
+    loc = query.location
+    waivers: list[tuple[str, str]] = []
+    for m in _WAIVER.finditer(text):
+        param, reason = m["param"].strip(), " ".join(m["reason"].split())
+        if param not in {p.name for p in query.params}:
+            raise CodegenError(f"waive({param}: ...) names no parameter of the query", loc)
+        if len(reason.split()) < _MIN_REASON_WORDS:
+            raise CodegenError(
+                f"waive({param}: ...) needs a reason of at least "
+                f"{_MIN_REASON_WORDS} words saying why the reference needs no check, "
+                f'e.g. waive({param}: "checked by <what>")',
+                loc,
+            )
+        if param in (w[0] for w in waivers):
+            raise CodegenError(f"{param} is waived twice", loc)
+        waivers.append((param, reason))
+    rest = _WAIVER.sub("", text)
+    if re.search(r"\bwaive\b", rest):
+        raise CodegenError(
+            f"a waiver reads '<policy> and waive(<param>: \"<reason>\")' "
+            f"with a quoted reason, in {text!r}",
+            loc,
+        )
+    policy = _parse(rest, query)
+    if not waivers:
+        return policy
+    return dataclasses.replace(policy, waivers=tuple(waivers), text=" ".join(text.split()))
+
+
+def _parse(text: str, query: QueryIR) -> Policy:
     text = " ".join(text.split())
     if " and " in text:
-        parts = [parse_policy(part, query) for part in text.split(" and ")]
-        if any(p.term not in (*_PRE_CHECKS, "load_many") for p in parts):
+        parts = [_parse(part, query) for part in text.split(" and ")]
+        if any(p.term not in _AND_TERMS for p in parts):
             raise CodegenError(
                 f"'and' joins checks made before the query, not {text!r}", query.location
             )
         return dataclasses.replace(parts[0], text=text, also=tuple(parts[1:]))
     if " or " in text:
         first_text, _, second_text = text.partition(" or ")
-        first, second = parse_policy(first_text, query), parse_policy(second_text, query)
+        first, second = _parse(first_text, query), _parse(second_text, query)
         if first.term not in _PRE_CHECKS[1:] or second.term not in _PRE_CHECKS:
             raise CodegenError(
                 f"'or' joins checks made before the query, not {text!r}", query.location
@@ -106,6 +171,9 @@ def parse_policy(text: str, query: QueryIR) -> Policy:
         policy = Policy("deployment_config", m["action"], "deployment_config", text=text)
     elif m := _PATTERNS["personal"].match(text):
         policy = Policy("personal", m["action"], m["type"], param=m["param"], text=text)
+    elif m := _PATTERNS["is_actor"].match(text):
+        term = "is_actor_many" if m["many"] else "is_actor"
+        policy = Policy(term, "read", "user", param=m["param"], text=text)
     elif m := _PATTERNS["build"].match(text):
         policy = Policy(
             "build", m["action"], m["type"], owner=m["owner"], org=m["org"] or "", text=text
@@ -182,14 +250,29 @@ def _pre_check(policy: Policy, aw: str, how: str) -> str:
         action = "Action.READ_PERSONAL" if policy.action == "read" else "Action.UPDATE_PERSONAL"
         obj = f"Object({rtype}, {policy.param}, {policy.param})"
     elif t == "build":
-        obj = f"Object({rtype}, None, {policy.owner}, {policy.org or 'None'})"
+        obj = f"{aw}self._built({rtype}, {policy.owner}, {policy.org or 'None'})"
     else:  # load
         obj = f"{aw}self._load({rtype}, {policy.param})"
     return f"self._authz.{how}(subject, {action}, {obj})"
 
 
-def _pre_check_lines(policy: Policy, aw: str) -> list[str]:
-    """The statements of one pre-check (a single check, an `or`, or one per array element)."""
+def _pre_check_lines(policy: Policy, aw: str, nullable: set[str]) -> list[str]:
+    """The statements of one pre-check (a single check, an `or`, or one per array element).
+
+    A NULL id names nothing, so a nullable parameter is checked only when it is given.
+    """
+    if policy.term == "is_actor":
+        return [f'        self._require_actor(subject, {policy.param}, "{policy.param}")']
+    if policy.term == "is_actor_many":
+        return [
+            f"        for user_id in {policy.param}:",
+            f'            self._require_actor(subject, user_id, "{policy.param}")',
+        ]
+    if policy.term == "load" and policy.param in nullable and policy.alternative is None:
+        return [
+            f"        if {policy.param} is not None:",
+            f"            {_pre_check(policy, aw, 'authorize')}",
+        ]
     if policy.term == "load_many":
         action = f"Action.{policy.action.upper()}"
         rtype = f"ResourceType.{policy.type.upper()}"
@@ -237,9 +320,10 @@ def wrapper_method(
     lines.append("        self._actor()" if bare else "        subject = self._actor()")
     if t == "any_actor":
         lines.append(f"        return {call}")
-    elif t in (*_PRE_CHECKS, "load_many"):
+    elif t in _AND_TERMS:
+        nullable = {p.name for p in query.params if p.nullable}
         for check in (policy, *policy.also):
-            lines.extend(_pre_check_lines(check, aw))
+            lines.extend(_pre_check_lines(check, aw, nullable))
         lines.append(f"        return {call}")
     elif t == "fetch":
         assert query.row is not None
@@ -347,3 +431,70 @@ def render_wrapper(
         custom_async_class=settings.custom_async.partition(":")[2],
     )
     return text.rstrip("\n") + "\n"
+
+
+# ---- the reference rule ------------------------------------------------------------------
+
+
+def _checks(
+    policy: Policy, ref: Reference, param: str, rtype: str, settings: AuthzSettings
+) -> bool:
+    """Whether one term (with its `or` alternative) checks ``param``'s reference to ``rtype``."""
+    t = policy.term
+    if t == "custom":
+        found = True
+    elif t in ("load", "load_many", "personal"):
+        found = policy.param == param and policy.type == rtype
+    elif t in ("is_actor", "is_actor_many"):
+        found = policy.param == param and rtype == "user"
+    elif t == "build":
+        found = (policy.owner == param and rtype == "user") or (
+            policy.org == param and rtype == "organization"
+        )
+    elif t == "deployment_config":
+        found = rtype == "deployment_config"
+    elif t == "system":
+        found = rtype == policy.type
+    elif t in ("fetch", "post_filter", "sql_filter"):
+        found = (
+            not ref.assigned and ref.top_level and settings.type_of_table(ref.table) == policy.type
+        )
+    else:  # any_actor
+        found = False
+    if policy.alternative is not None:
+        found = found and _checks(policy.alternative, ref, param, rtype, settings)
+    return found
+
+
+def check_references(query: QueryIR, policy: Policy, settings: AuthzSettings) -> None:
+    """Refuse a policy that leaves a parameter naming an authorized object unchecked."""
+    names = {p.number: p.name for p in query.params}
+    waived = dict(policy.waivers)
+    needed: set[str] = set()
+    terms = (policy, *policy.also)
+    for ref in query.references:
+        rtype = settings.type_of_table(ref.target)
+        param = names.get(ref.param)
+        if rtype is None or param is None:
+            continue
+        if any(_checks(term, ref, param, rtype, settings) for term in terms):
+            continue
+        needed.add(param)
+        if param in waived:
+            continue
+        how = "writes it into" if ref.assigned else "compares it with"
+        raise CodegenError(
+            f"parameter {param} names a {rtype} (the query {how} "
+            f"{ref.table}.{ref.column}, a reference to {ref.target}) but its policy "
+            f"{policy.text!r} does not check it: add a check such as "
+            f"'and read {rtype}({param})', or waive it with a reason: "
+            f"'and waive({param}: \"<why no check is needed>\")'",
+            query.location,
+        )
+    for param in waived:
+        if param not in needed:
+            raise CodegenError(
+                f"waive({param}: ...) is not needed: the policy checks "
+                f"{param}, or it names no authorized object",
+                query.location,
+            )

@@ -84,6 +84,9 @@ class Catalog:
     _procs: dict[str, list[Proc]] = field(default_factory=dict)
     _checks: dict[int, list[str]] = field(default_factory=dict)
     _system: dict[str, Table | None] = field(default_factory=dict)
+    # (table oid, column) -> oid of the table whose single-column primary key it references
+    foreign_keys: dict[tuple[int, str], int] = field(default_factory=dict)
+    primary_keys: dict[int, str] = field(default_factory=dict)  # table oid -> its one-column key
 
     def table(self, name: str) -> Table | None:
         key = name.lower()
@@ -229,7 +232,32 @@ def load_catalog(conn: psycopg.Connection[Any]) -> Catalog:
         by_name[f"{table.schema}.{table.name}".lower()] = table
         if table.schema == "public" or table.name.lower() not in by_name:
             by_name[table.name.lower()] = table
-    return Catalog(types, enums, tables, by_name, conn)
+    primary_keys: dict[int, str] = {}
+    for rel, column in conn.execute(
+        f"""SELECT c.conrelid, a.attname FROM pg_constraint c
+            JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+            WHERE c.contype = 'p' AND cardinality(c.conkey) = 1 AND {_USER_SCHEMAS}"""
+    ):
+        primary_keys[rel] = column
+    # Each column of a foreign key that lands on the referenced table's primary key: that
+    # column names a row (a composite key's other columns only restate the row's attributes).
+    foreign_keys: dict[tuple[int, str], int] = {}
+    for rel, column, target, target_column in conn.execute(
+        f"""SELECT c.conrelid, a.attname, c.confrelid, fa.attname
+            FROM pg_constraint c
+            JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+            CROSS JOIN LATERAL unnest(c.conkey, c.confkey) AS k(attnum, fattnum)
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+            JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = k.fattnum
+            WHERE c.contype = 'f' AND {_USER_SCHEMAS}
+            ORDER BY c.conrelid, a.attname, c.confrelid"""
+    ):
+        if primary_keys.get(target) == target_column:
+            foreign_keys[(rel, column)] = target
+    return Catalog(
+        types, enums, tables, by_name, conn, foreign_keys=foreign_keys, primary_keys=primary_keys
+    )
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from codegen.nullability import Analyzer, OutColumn
 from codegen.parse import AUTHZ_FILTER_MARKER, RawQuery
 from codegen.pytypes import Override, PyType, TypeMapper, apply_override
 from codegen.readonly import VOLATILE_SQL, is_read_only
+from codegen.references import Reference, param_references
 
 # pglast types every AST attribute as Optional; the tree is walked dynamically.
 ast: Any = pg_ast
@@ -123,6 +124,7 @@ class QueryIR:
     has_authz_filter: bool = False
     copy_sql: str = ""
     read_only: bool = False  # a replica may serve it outside a transaction (codegen.readonly)
+    references: list[Reference] = field(default_factory=list)  # parameters naming other rows
 
     @property
     def const(self) -> str:
@@ -289,6 +291,7 @@ class Compiler:
             has_authz_filter=AUTHZ_FILTER_MARKER in raw.sql,
             copy_sql=copy_sql,
             read_only=is_read_only(stmt, self._volatile),
+            references=param_references(raw.sql, self.catalog),
         )
 
     def _volatile(self, name: tuple[str, ...]) -> bool:

@@ -46,6 +46,15 @@ class AuthzSettings:
     custom_async: str
     type_tables: dict[str, str]  # resource type -> table whose rows are that object
     filter_columns: dict[str, tuple[str, str]]  # resource type -> (owner column, org column)
+    # table -> resource type, for every table listed under `types` (a type may list several:
+    # deployment_config = ["chat_model_configs", ...]); the authz reference rule reads it
+    table_types: dict[str, str] = field(default_factory=dict)
+
+    def type_of_table(self, table: str) -> str | None:
+        """The resource type whose objects are rows of ``table`` (None: not authorized)."""
+        if self.table_types:
+            return self.table_types.get(table)
+        return next((t for t, name in self.type_tables.items() if name == table), None)
 
 
 @dataclass(frozen=True)
@@ -203,11 +212,18 @@ def _authz_settings(raw: Any) -> AuthzSettings | None:
     if raw is None:
         return None
     try:
+        types = {
+            str(k): [str(v)] if isinstance(v, str) else [str(t) for t in v]
+            for k, v in raw.get("types", {}).items()
+        }
+        if any(not tables for tables in types.values()):
+            raise TypeError("types: every type needs at least one table")
         return AuthzSettings(
             runtime=str(raw["runtime"]),
             custom_sync=str(raw["custom"]),
             custom_async=str(raw["custom_async"]),
-            type_tables={str(k): str(v) for k, v in raw.get("types", {}).items()},
+            type_tables={k: tables[0] for k, tables in types.items()},
+            table_types={table: k for k, tables in types.items() for table in tables},
             filter_columns={
                 str(k): (str(v[0]), str(v[1])) for k, v in raw.get("filter_columns", {}).items()
             },

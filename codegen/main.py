@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from codegen.authz import parse_policy, render_wrapper
+from codegen.authz import check_references, parse_policy, render_wrapper
 from codegen.catalog import apply_schema, load_catalog, schema_files
 from codegen.compiler import Compiler, EmbedIR, Package, QueryIR
 from codegen.config import Config, add_options, config_from_args
@@ -124,6 +124,8 @@ def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
         for q in package.queries:
             try:
                 policies[q.name] = parse_policy(q.authz or "", q)
+                if config.authz_settings is not None:
+                    check_references(q, policies[q.name], config.authz_settings)
             except CodegenError as exc:
                 sink.add(exc.within(q.name, q.location))
         sink.raise_if_any()

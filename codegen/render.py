@@ -207,13 +207,12 @@ def _filtered_method(q: QueryIR, is_async: bool) -> list[str]:
     args = "".join(f", {p.name}: {p.annotation}" for p in q.params)
     items = [_dump(p, p.name) for p in q.params]
     all_params = f"({', '.join([*items, '*authz_params'])})"
-    before_sql, after_sql = split_filter_sql(q.sql)
-    before = _text_of(q, before_sql, f"{q.const}_BEFORE_FILTER")
-    after = _text_of(q, after_sql, f"{q.const}_AFTER_FILTER")
+    texts = [_text_of(q, sql, const) for sql, const in filter_parts(q)]
+    query = " + authz_sql + ".join(texts)
     return [
         f"    {prefix} _{q.method}_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *{args}) -> {returns(q)}:",
         f'        """{q.name} with the authorization predicate in place of its placeholder."""',
-        f"        query = {before} + authz_sql + {after}",
+        f"        query = {query}",
         "        try:",
         f"            cur = {aw}{cursor}(self._conn, row_factory=tuple_row).execute(query, {all_params})",
         f"            rows = {aw}cur.fetchall()",
@@ -243,8 +242,7 @@ def variant_lines(q: QueryIR) -> list[str]:
     """Module constants holding the NULL variants of a query's text (and of its filter parts)."""
     parts = [(_sqlconst_value(q.sql), q.const)]
     if q.has_authz_filter:
-        before, after = split_filter_sql(q.sql)
-        parts += [(before, f"{q.const}_BEFORE_FILTER"), (after, f"{q.const}_AFTER_FILTER")]
+        parts += filter_parts(q)
     lines = []
     for sql, const in parts:
         variants = _variants(q, sql, const)
@@ -268,12 +266,29 @@ def _q(text: str) -> str:
     return '"' + text + '"'
 
 
-def split_filter_sql(sql: str) -> tuple[str, str]:
-    """The query text before and after its ``/* authz:filter */ TRUE`` placeholder."""
-    before, found, after = sql.partition(AUTHZ_FILTER_MARKER + " TRUE")
-    if not found:
+def split_filter_sql(sql: str) -> tuple[str, ...]:
+    """The query text around its ``/* authz:filter */ TRUE`` placeholders.
+
+    A query may hold several (e.g. a keyset cursor read through the same filter as the page);
+    each gets the same predicate, whose parameters come after the query's own.
+    """
+    pieces = tuple(sql.split(AUTHZ_FILTER_MARKER + " TRUE"))
+    if len(pieces) < 2:
         raise CodegenError(f"the authz filter placeholder must read '{AUTHZ_FILTER_MARKER} TRUE'")
-    return before, after
+    return pieces
+
+
+def filter_parts(q: QueryIR) -> list[tuple[str, str]]:
+    """The query text around its filter placeholders, each with the constant holding it:
+    ``<Q>_BEFORE_FILTER``, ``<Q>_BETWEEN_FILTERS_<i>`` (one per extra placeholder), and
+    ``<Q>_AFTER_FILTER``."""
+    pieces = split_filter_sql(q.sql)
+    names = [
+        f"{q.const}_BEFORE_FILTER",
+        *(f"{q.const}_BETWEEN_FILTERS_{i}" for i in range(1, len(pieces) - 1)),
+        f"{q.const}_AFTER_FILTER",
+    ]
+    return list(zip(pieces, names, strict=True))
 
 
 def _tuple(items: list[str]) -> str:
@@ -318,6 +333,7 @@ def make_env() -> jinja2.Environment:
         stub=lambda q, is_async: signature(q, is_async, stub=True),
         returns=returns,
         split_filter=split_filter_sql,
+        filter_parts=filter_parts,
         variant_lines=variant_lines,
     )
     return env

@@ -152,7 +152,9 @@ CREATE TABLE public.chat_messages (
     total_cost_micros bigint,
     deleted boolean DEFAULT false NOT NULL,
     runtime_ms bigint,
-    provider_response_id text
+    provider_response_id text,
+    CONSTRAINT chat_messages_cost_not_negative_check CHECK ((total_cost_micros >= 0)),
+    CONSTRAINT chat_messages_usage_not_negative_check CHECK (((input_tokens >= 0) AND (output_tokens >= 0) AND (total_tokens >= 0) AND (reasoning_tokens >= 0) AND (cache_creation_tokens >= 0) AND (cache_read_tokens >= 0) AND (context_limit >= 0) AND (runtime_ms >= 0)))
 );
 
 CREATE SEQUENCE public.chat_messages_id_seq
@@ -453,6 +455,9 @@ ALTER TABLE ONLY public.chat_usage_limit_config
     ADD CONSTRAINT chat_usage_limit_config_singleton_key UNIQUE (singleton);
 
 ALTER TABLE ONLY public.chats
+    ADD CONSTRAINT chats_id_owner_id_organization_id_key UNIQUE (id, owner_id, organization_id);
+
+ALTER TABLE ONLY public.chats
     ADD CONSTRAINT chats_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.dbcrypt_keys
@@ -519,6 +524,9 @@ ALTER TABLE ONLY public.workspace_builds
 
 ALTER TABLE ONLY public.workspace_builds
     ADD CONSTRAINT workspace_builds_workspace_id_build_number_key UNIQUE (workspace_id, build_number);
+
+ALTER TABLE ONLY public.workspaces
+    ADD CONSTRAINT workspaces_id_organization_id_key UNIQUE (id, organization_id);
 
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
@@ -676,10 +684,19 @@ ALTER TABLE ONLY public.chats
     ADD CONSTRAINT chats_parent_chat_id_fkey FOREIGN KEY (parent_chat_id) REFERENCES public.chats(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.chats
+    ADD CONSTRAINT chats_parent_same_owner_fkey FOREIGN KEY (parent_chat_id, owner_id, organization_id) REFERENCES public.chats(id, owner_id, organization_id) ON DELETE SET NULL (parent_chat_id);
+
+ALTER TABLE ONLY public.chats
     ADD CONSTRAINT chats_root_chat_id_fkey FOREIGN KEY (root_chat_id) REFERENCES public.chats(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.chats
+    ADD CONSTRAINT chats_root_same_owner_fkey FOREIGN KEY (root_chat_id, owner_id, organization_id) REFERENCES public.chats(id, owner_id, organization_id) ON DELETE SET NULL (root_chat_id);
+
+ALTER TABLE ONLY public.chats
     ADD CONSTRAINT chats_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES public.workspaces(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.chats
+    ADD CONSTRAINT chats_workspace_same_organization_fkey FOREIGN KEY (workspace_id, organization_id) REFERENCES public.workspaces(id, organization_id) ON DELETE SET NULL (workspace_id);
 
 ALTER TABLE ONLY public.group_members
     ADD CONSTRAINT group_members_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.groups(id) ON DELETE CASCADE;

@@ -67,6 +67,18 @@ def _unsupported(type: ResourceType) -> NotAuthorized:
     return NotAuthorized(f"no loader for {type} objects", object=str(type))
 
 
+def _not_actor(subject: Subject, value: UUID, param: str) -> NotAuthorized:
+    return NotAuthorized(
+        f"{param} must be the acting user {subject.id}, not {value}", object=f"user:{value}"
+    )
+
+
+def _not_member(owner: UUID, org: UUID) -> NotAuthorized:
+    return NotAuthorized(
+        f"user {owner} is not a member of organization {org}", object=f"organization:{org}"
+    )
+
+
 class AuthzBase(_Common):
     """Base of ``AuthzQuerier``: the plain querier, the authorizer and object loaders."""
 
@@ -97,11 +109,30 @@ class AuthzBase(_Common):
             return self._objects.remember(
                 Object(type, meta.id, meta.owner_id, meta.organization_id)
             )
+        if type is ResourceType.WORKSPACE:
+            ws = self._q.get_workspace_owner_by_id(id=id)
+            return self._objects.remember(Object(type, ws.id, ws.owner_id, ws.organization_id))
         raise _unsupported(type)
 
     def _seen(self, obj: Object) -> Object:
         """Remember an object read from a returned row (then naming it costs no load)."""
         return self._objects.remember(obj)
+
+    def _built(self, type: ResourceType, owner: UUID | None, org: UUID | None) -> Object:
+        """The object of a `<type>(owner=, org=)` check: its owner must be a member of org."""
+        if (
+            owner is not None
+            and org is not None
+            and not self._q.is_organization_member(user_id=owner, organization_id=org).member
+        ):
+            raise _not_member(owner, org)
+        return Object(type, None, owner, org)
+
+    @staticmethod
+    def _require_actor(subject: Subject, value: UUID | None, param: str) -> None:
+        """`is_actor(<param>)`: NULL or the actor itself; a system subject acts for users."""
+        if value is not None and value != subject.id and not subject.is_system:
+            raise _not_actor(subject, value, param)
 
     def with_actor(self, actor: Subject) -> Any:
         """The same querier acting as ``actor``."""
@@ -138,10 +169,22 @@ class AsyncAuthzBase(_Common):
             return self._objects.remember(
                 Object(type, meta.id, meta.owner_id, meta.organization_id)
             )
+        if type is ResourceType.WORKSPACE:
+            ws = await self._q.get_workspace_owner_by_id(id=id)
+            return self._objects.remember(Object(type, ws.id, ws.owner_id, ws.organization_id))
         raise _unsupported(type)
 
     def _seen(self, obj: Object) -> Object:
         return self._objects.remember(obj)
+
+    async def _built(self, type: ResourceType, owner: UUID | None, org: UUID | None) -> Object:
+        if owner is not None and org is not None:
+            found = await self._q.is_organization_member(user_id=owner, organization_id=org)
+            if not found.member:
+                raise _not_member(owner, org)
+        return Object(type, None, owner, org)
+
+    _require_actor = staticmethod(AuthzBase._require_actor)
 
     def with_actor(self, actor: Subject) -> Any:
         return type(self)(self._q, self._authz, actor=actor)

@@ -53,7 +53,9 @@ _ROLES: tuple[Role, ...] = (
     Role(
         CHAT_ACCESS,
         user=allow(T.CHAT, A.CREATE, A.READ, A.UPDATE)
-        + allow(T.CHAT_FILE, A.CREATE, A.READ, A.UPDATE),
+        + allow(T.CHAT_FILE, A.CREATE, A.READ, A.UPDATE)
+        # Its own workspaces, to bind one to a chat (binding needs read on the workspace).
+        + allow(T.WORKSPACE, A.READ),
         placements=frozenset({"site", "org"}),
     ),
     Role(
@@ -62,7 +64,8 @@ _ROLES: tuple[Role, ...] = (
         + allow(T.CHAT_FILE)
         + allow(T.ORGANIZATION, A.READ, A.UPDATE)
         + allow(T.ORGANIZATION_MEMBER, *CRUD)
-        + allow(T.GROUP, *CRUD),
+        + allow(T.GROUP, *CRUD)
+        + allow(T.WORKSPACE, A.READ),
         placements=frozenset({"org"}),
     ),
     # Implied by membership: see the organization and one's own membership row.
@@ -84,7 +87,8 @@ _SYSTEM_ROLES: tuple[Role, ...] = (
         + allow(T.CHAT_FILE, *CRUD)
         + allow(T.DEPLOYMENT_CONFIG, A.READ)
         + allow(T.USER, A.READ)
-        + allow(T.SECRET, A.READ),
+        + allow(T.SECRET, A.READ)
+        + allow(T.WORKSPACE, A.READ),
         system_only=True,
     ),
     # Retention purges archived chats and unlinked files: delete, never read (SPEC 8:

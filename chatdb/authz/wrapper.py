@@ -65,8 +65,10 @@ from chatdb.db import (
     GetUserChatSpendInPeriodRow,
     GetUserGroupSpendLimitRow,
     GetWorkspaceForChatBindingRow,
+    GetWorkspaceOwnerByIDRow,
     InsertChatFileRow,
     IsChatModelConfigUsableRow,
+    IsOrganizationMemberRow,
     LinkChatFilesRow,
     ListChatUsageLimitGroupOverridesRow,
     ListChatUsageLimitOverridesRow,
@@ -85,8 +87,10 @@ from chatdb.db import (
 # Every querier method and its policy (the authorization registry).
 POLICIES: dict[str, str] = {
     "get_chat_file_owner_by_id": 'system read chat_file',
-    "get_chat_ids_by_file_id": 'system read chat',
+    "get_chat_ids_by_file_id": 'system read chat and system read chat_file',
     "get_authz_subject_by_user_id": 'system read user',
+    "get_workspace_owner_by_id": 'system read workspace',
+    "is_organization_member": 'system read user and system read organization',
     "get_chat_cost_summary": 'read chat(owner=owner_id)',
     "get_chat_cost_per_model": 'read chat(owner=owner_id)',
     "get_chat_cost_per_chat": 'read chat(owner=owner_id)',
@@ -104,7 +108,7 @@ POLICIES: dict[str, str] = {
     "get_chat_file_metadata_by_ids": 'post_filter read chat_file',
     "link_chat_files": 'update chat(chat_id) and read chat_file[](file_ids)',
     "delete_old_chat_files": 'system delete chat',
-    "insert_chat_messages": 'update chat(chat_id)',
+    "insert_chat_messages": 'update chat(chat_id) and is_actor[](created_by) and waive(model_config_id: "a message may name any model: naming one reads or changes nothing of its configuration")',
     "get_chat_message_by_id": "custom read on the message's chat",
     "get_chat_messages_by_chat_id": 'read chat(chat_id)',
     "get_chat_messages_by_chat_id_desc_paginated": 'read chat(chat_id)',
@@ -119,19 +123,19 @@ POLICIES: dict[str, str] = {
     "get_chat_model_configs": 'deployment_config read',
     "get_enabled_chat_model_configs": 'deployment_config read',
     "count_enabled_models_without_pricing": 'deployment_config read',
-    "insert_chat_model_config": 'deployment_config update',
-    "update_chat_model_config": 'deployment_config update',
+    "insert_chat_model_config": 'deployment_config update and is_actor(created_by) and is_actor(updated_by)',
+    "update_chat_model_config": 'deployment_config update and is_actor(updated_by)',
     "delete_chat_model_config_by_id": 'deployment_config update',
     "unset_default_chat_model_configs": 'deployment_config update',
-    "get_workspace_for_chat_binding": 'create chat(owner=owner_id, org=organization_id)',
-    "is_chat_model_config_usable": 'any_actor',
+    "get_workspace_for_chat_binding": 'create chat(owner=owner_id, org=organization_id) and read workspace(workspace_id)',
+    "is_chat_model_config_usable": 'any_actor and waive(id: "tells only whether a model can run, which every chat user needs to pick one")',
     "get_chat_context_file_messages": 'read chat(chat_id)',
     "get_latest_workspace_agent_for_chat": 'read chat(chat_id)',
     "get_chat_provider_by_id": 'deployment_config read',
     "get_chat_provider_by_provider": 'deployment_config read',
     "get_chat_providers": 'deployment_config read',
     "get_enabled_chat_providers": 'deployment_config read',
-    "insert_chat_provider": 'deployment_config update',
+    "insert_chat_provider": 'deployment_config update and is_actor(created_by)',
     "update_chat_provider": 'deployment_config update',
     "delete_chat_provider_by_id": 'deployment_config update',
     "insert_chat_queued_message": 'update chat(chat_id)',
@@ -143,7 +147,7 @@ POLICIES: dict[str, str] = {
     "get_chat_quarantined_queued_messages": 'read chat(chat_id)',
     "list_user_chat_compaction_thresholds": 'personal read user(user_id)',
     "get_user_chat_compaction_threshold": 'personal read user(user_id)',
-    "update_user_chat_compaction_threshold": 'personal update user(user_id)',
+    "update_user_chat_compaction_threshold": 'personal update user(user_id) and waive(model_config_id: "only tests that the model is live, as IsChatModelConfigUsable tells any actor")',
     "delete_user_chat_compaction_threshold": 'personal update user(user_id)',
     "get_user_chat_custom_prompt": 'personal read user(user_id)',
     "update_user_chat_custom_prompt": 'personal update user(user_id)',
@@ -168,9 +172,9 @@ POLICIES: dict[str, str] = {
     "get_chat_usage_limit_config": 'deployment_config read',
     "upsert_chat_usage_limit_config": 'deployment_config update',
     "list_chat_usage_limit_overrides": 'deployment_config read',
-    "get_chat_usage_limit_user_override": 'deployment_config read',
-    "upsert_chat_usage_limit_user_override": 'deployment_config update',
-    "delete_chat_usage_limit_user_override": 'deployment_config update',
+    "get_chat_usage_limit_user_override": 'deployment_config read and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")',
+    "upsert_chat_usage_limit_user_override": 'deployment_config update and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")',
+    "delete_chat_usage_limit_user_override": 'deployment_config update and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")',
     "list_chat_usage_limit_group_overrides": 'deployment_config read',
     "get_chat_usage_limit_group_override": 'deployment_config read',
     "upsert_chat_usage_limit_group_override": 'deployment_config update',
@@ -181,7 +185,7 @@ POLICIES: dict[str, str] = {
     "acquire_chats": 'system update chat',
     "update_chat_heartbeats": 'system update chat',
     "get_stale_chats": 'system read chat',
-    "insert_chat": 'create chat(owner=owner_id, org=organization_id)',
+    "insert_chat": 'create chat(owner=owner_id, org=organization_id) and read workspace(workspace_id) and read chat(parent_chat_id) and read chat(root_chat_id) and waive(last_model_config_id: "a chat may name any model: naming one reads or changes nothing of its configuration")',
     "get_chat_by_id": 'fetch read chat',
     "get_chat_by_id_for_update": 'fetch read chat',
     "get_chats": 'sql_filter read chat',
@@ -193,8 +197,8 @@ POLICIES: dict[str, str] = {
     "update_chat_title_by_id": 'update chat(id)',
     "update_chat_status": 'update chat(id)',
     "update_chat_status_preserve_updated_at": 'update chat(id)',
-    "update_chat_last_model_config_by_id": 'update chat(id)',
-    "update_chat_workspace_binding": 'update chat(id)',
+    "update_chat_last_model_config_by_id": 'update chat(id) and waive(last_model_config_id: "a chat may name any model: naming one reads or changes nothing of its configuration")',
+    "update_chat_workspace_binding": 'update chat(id) and read workspace(workspace_id)',
     "update_chat_build_agent_binding": 'update chat(id)',
     "update_chat_mcp_server_ids": 'update chat(id)',
     "update_chat_plan_mode_by_id": 'update chat(id)',
@@ -213,13 +217,13 @@ POLICIES: dict[str, str] = {
     "get_enabled_mcp_server_configs": 'deployment_config read',
     "get_mcp_server_configs_by_ids": 'deployment_config read',
     "get_forced_mcp_server_configs": 'deployment_config read',
-    "insert_mcp_server_config": 'deployment_config update',
-    "update_mcp_server_config": 'deployment_config update',
+    "insert_mcp_server_config": 'deployment_config update and is_actor(created_by)',
+    "update_mcp_server_config": 'deployment_config update and is_actor(updated_by)',
     "delete_mcp_server_config_by_id": 'deployment_config update',
-    "get_mcp_server_user_token": 'personal read user(user_id) or deployment_config read',
-    "get_mcp_server_user_tokens_by_user_id": 'personal read user(user_id) or deployment_config read',
-    "upsert_mcp_server_user_token": 'personal update user(user_id) or deployment_config update',
-    "delete_mcp_server_user_token": 'personal update user(user_id) or deployment_config update',
+    "get_mcp_server_user_token": 'personal read user(user_id) or deployment_config read and waive(mcp_server_config_id: "selects which of the user\'s tokens; the server\'s configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user\'s MCP tokens (the personal branch checks the user)")',
+    "get_mcp_server_user_tokens_by_user_id": 'personal read user(user_id) or deployment_config read and waive(user_id: "deployment configuration admins manage every user\'s MCP tokens (the personal branch checks the user)")',
+    "upsert_mcp_server_user_token": 'personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user\'s tokens; the server\'s configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user\'s MCP tokens (the personal branch checks the user)")',
+    "delete_mcp_server_user_token": 'personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user\'s tokens; the server\'s configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user\'s MCP tokens (the personal branch checks the user)")',
     "cleanup_deleted_mcp_server_ids_from_chats": 'system update chat',
 }
 
@@ -243,9 +247,10 @@ class AuthzQuerier(CustomAuthz):
         return self._q.get_chat_file_owner_by_id(id=id)
 
     def get_chat_ids_by_file_id(self, *, file_id: UUID) -> list[GetChatIDsByFileIDRow]:
-        """GetChatIDsByFileID: system read chat"""
+        """GetChatIDsByFileID: system read chat and system read chat_file"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT_FILE)
         return self._q.get_chat_ids_by_file_id(file_id=file_id)
 
     def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
@@ -254,22 +259,35 @@ class AuthzQuerier(CustomAuthz):
         self._authz.authorize_system(subject, Action.READ, ResourceType.USER)
         return self._q.get_authz_subject_by_user_id(user_id=user_id)
 
+    def get_workspace_owner_by_id(self, *, id: UUID) -> GetWorkspaceOwnerByIDRow:
+        """GetWorkspaceOwnerByID: system read workspace"""
+        subject = self._actor()
+        self._authz.authorize_system(subject, Action.READ, ResourceType.WORKSPACE)
+        return self._q.get_workspace_owner_by_id(id=id)
+
+    def is_organization_member(self, *, user_id: UUID, organization_id: UUID) -> IsOrganizationMemberRow:
+        """IsOrganizationMember: system read user and system read organization"""
+        subject = self._actor()
+        self._authz.authorize_system(subject, Action.READ, ResourceType.USER)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.ORGANIZATION)
+        return self._q.is_organization_member(user_id=user_id, organization_id=organization_id)
+
     def get_chat_cost_summary(self, *, owner_id: UUID, start: datetime, end: datetime) -> GetChatCostSummaryRow:
         """GetChatCostSummary: read chat(owner=owner_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, owner_id, None))
+        self._authz.authorize(subject, Action.READ, self._built(ResourceType.CHAT, owner_id, None))
         return self._q.get_chat_cost_summary(owner_id=owner_id, start=start, end=end)
 
     def get_chat_cost_per_model(self, *, owner_id: UUID, start: datetime, end: datetime) -> list[GetChatCostPerModelRow]:
         """GetChatCostPerModel: read chat(owner=owner_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, owner_id, None))
+        self._authz.authorize(subject, Action.READ, self._built(ResourceType.CHAT, owner_id, None))
         return self._q.get_chat_cost_per_model(owner_id=owner_id, start=start, end=end)
 
     def get_chat_cost_per_chat(self, *, owner_id: UUID, start: datetime, end: datetime) -> list[GetChatCostPerChatRow]:
         """GetChatCostPerChat: read chat(owner=owner_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, owner_id, None))
+        self._authz.authorize(subject, Action.READ, self._built(ResourceType.CHAT, owner_id, None))
         return self._q.get_chat_cost_per_chat(owner_id=owner_id, start=start, end=end)
 
     def get_chat_cost_per_user(self, *, start: datetime, end: datetime, search: str | None, limit: int, offset: int) -> list[GetChatCostPerUserRow]:
@@ -325,7 +343,7 @@ class AuthzQuerier(CustomAuthz):
     def insert_chat_file(self, *, owner_id: UUID, organization_id: UUID, name: str, mimetype: str, data: bytes) -> InsertChatFileRow:
         """InsertChatFile: create chat_file(owner=owner_id, org=organization_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.CREATE, Object(ResourceType.CHAT_FILE, None, owner_id, organization_id))
+        self._authz.authorize(subject, Action.CREATE, self._built(ResourceType.CHAT_FILE, owner_id, organization_id))
         return self._q.insert_chat_file(owner_id=owner_id, organization_id=organization_id, name=name, mimetype=mimetype, data=data)
 
     def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]:
@@ -356,9 +374,11 @@ class AuthzQuerier(CustomAuthz):
         return self._q.delete_old_chat_files(before_time=before_time, limit=limit)
 
     def insert_chat_messages(self, *, created_by: Sequence[UUID | None], model_config_id: Sequence[UUID | None], role: Sequence[ChatMessageRole | None], content: Sequence[JSON | None], content_version: Sequence[int | None], visibility: Sequence[ChatMessageVisibility | None], input_tokens: Sequence[int | None], output_tokens: Sequence[int | None], total_tokens: Sequence[int | None], reasoning_tokens: Sequence[int | None], cache_creation_tokens: Sequence[int | None], cache_read_tokens: Sequence[int | None], context_limit: Sequence[int | None], compressed: Sequence[bool | None], total_cost_micros: Sequence[int | None], runtime_ms: Sequence[int | None], provider_response_id: Sequence[str | None], chat_id: UUID) -> list[ChatMessage]:
-        """InsertChatMessages: update chat(chat_id)"""
+        """InsertChatMessages: update chat(chat_id) and is_actor[](created_by) and waive(model_config_id: "a message may name any model: naming one reads or changes nothing of its configuration")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, chat_id))
+        for user_id in created_by:
+            self._require_actor(subject, user_id, "created_by")
         return self._q.insert_chat_messages(created_by=created_by, model_config_id=model_config_id, role=role, content=content, content_version=content_version, visibility=visibility, input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total_tokens, reasoning_tokens=reasoning_tokens, cache_creation_tokens=cache_creation_tokens, cache_read_tokens=cache_read_tokens, context_limit=context_limit, compressed=compressed, total_cost_micros=total_cost_micros, runtime_ms=runtime_ms, provider_response_id=provider_response_id, chat_id=chat_id)
 
     def get_chat_messages_by_chat_id(self, *, chat_id: UUID, after_id: int) -> list[ChatMessage]:
@@ -433,15 +453,18 @@ class AuthzQuerier(CustomAuthz):
         return self._q.count_enabled_models_without_pricing()
 
     def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
-        """InsertChatModelConfig: deployment_config update"""
+        """InsertChatModelConfig: deployment_config update and is_actor(created_by) and is_actor(updated_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, created_by, "created_by")
+        self._require_actor(subject, updated_by, "updated_by")
         return self._q.insert_chat_model_config(provider=provider, model=model, display_name=display_name, created_by=created_by, updated_by=updated_by, enabled=enabled, is_default=is_default, context_limit=context_limit, compression_threshold=compression_threshold, options=options)
 
     def update_chat_model_config(self, *, provider: str, model: str, display_name: str, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON, id: UUID) -> ChatModelConfig:
-        """UpdateChatModelConfig: deployment_config update"""
+        """UpdateChatModelConfig: deployment_config update and is_actor(updated_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, updated_by, "updated_by")
         return self._q.update_chat_model_config(provider=provider, model=model, display_name=display_name, updated_by=updated_by, enabled=enabled, is_default=is_default, context_limit=context_limit, compression_threshold=compression_threshold, options=options, id=id)
 
     def delete_chat_model_config_by_id(self, *, id: UUID) -> None:
@@ -457,13 +480,14 @@ class AuthzQuerier(CustomAuthz):
         return self._q.unset_default_chat_model_configs()
 
     def get_workspace_for_chat_binding(self, *, owner_id: UUID, build_id: UUID | None, agent_id: UUID | None, workspace_id: UUID, organization_id: UUID) -> GetWorkspaceForChatBindingRow:
-        """GetWorkspaceForChatBinding: create chat(owner=owner_id, org=organization_id)"""
+        """GetWorkspaceForChatBinding: create chat(owner=owner_id, org=organization_id) and read workspace(workspace_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.CREATE, Object(ResourceType.CHAT, None, owner_id, organization_id))
+        self._authz.authorize(subject, Action.CREATE, self._built(ResourceType.CHAT, owner_id, organization_id))
+        self._authz.authorize(subject, Action.READ, self._load(ResourceType.WORKSPACE, workspace_id))
         return self._q.get_workspace_for_chat_binding(owner_id=owner_id, build_id=build_id, agent_id=agent_id, workspace_id=workspace_id, organization_id=organization_id)
 
     def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow:
-        """IsChatModelConfigUsable: any_actor"""
+        """IsChatModelConfigUsable: any_actor and waive(id: "tells only whether a model can run, which every chat user needs to pick one")"""
         self._actor()
         return self._q.is_chat_model_config_usable(id=id)
 
@@ -504,9 +528,10 @@ class AuthzQuerier(CustomAuthz):
         return self._redact(subject, (('', 'api_key', ''),), self._q.get_enabled_chat_providers())
 
     def insert_chat_provider(self, *, provider: str, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, created_by: UUID | None) -> ChatProvider:
-        """InsertChatProvider: deployment_config update"""
+        """InsertChatProvider: deployment_config update and is_actor(created_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, created_by, "created_by")
         return self._redact(subject, (('', 'api_key', ''),), self._q.insert_chat_provider(provider=provider, display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, created_by=created_by))
 
     def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
@@ -576,7 +601,7 @@ class AuthzQuerier(CustomAuthz):
         return self._q.get_user_chat_compaction_threshold(user_id=user_id, model_config_id=model_config_id)
 
     def update_user_chat_compaction_threshold(self, *, user_id: UUID, threshold_percent: int, model_config_id: UUID) -> UpdateUserChatCompactionThresholdRow:
-        """UpdateUserChatCompactionThreshold: personal update user(user_id)"""
+        """UpdateUserChatCompactionThreshold: personal update user(user_id) and waive(model_config_id: "only tests that the model is live, as IsChatModelConfigUsable tells any actor")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id))
         return self._q.update_user_chat_compaction_threshold(user_id=user_id, threshold_percent=threshold_percent, model_config_id=model_config_id)
@@ -719,19 +744,19 @@ class AuthzQuerier(CustomAuthz):
         return self._q.list_chat_usage_limit_overrides()
 
     def get_chat_usage_limit_user_override(self, *, user_id: UUID) -> GetChatUsageLimitUserOverrideRow:
-        """GetChatUsageLimitUserOverride: deployment_config read"""
+        """GetChatUsageLimitUserOverride: deployment_config read and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.get_chat_usage_limit_user_override(user_id=user_id)
 
     def upsert_chat_usage_limit_user_override(self, *, spend_limit_micros: int, user_id: UUID) -> UpsertChatUsageLimitUserOverrideRow:
-        """UpsertChatUsageLimitUserOverride: deployment_config update"""
+        """UpsertChatUsageLimitUserOverride: deployment_config update and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.upsert_chat_usage_limit_user_override(spend_limit_micros=spend_limit_micros, user_id=user_id)
 
     def delete_chat_usage_limit_user_override(self, *, user_id: UUID) -> None:
-        """DeleteChatUsageLimitUserOverride: deployment_config update"""
+        """DeleteChatUsageLimitUserOverride: deployment_config update and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._q.delete_chat_usage_limit_user_override(user_id=user_id)
@@ -763,19 +788,19 @@ class AuthzQuerier(CustomAuthz):
     def get_user_group_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> GetUserGroupSpendLimitRow:
         """GetUserGroupSpendLimit: read chat(owner=user_id, org=organization_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, user_id, organization_id))
+        self._authz.authorize(subject, Action.READ, self._built(ResourceType.CHAT, user_id, organization_id))
         return self._q.get_user_group_spend_limit(user_id=user_id, organization_id=organization_id)
 
     def resolve_user_chat_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> ResolveUserChatSpendLimitRow:
         """ResolveUserChatSpendLimit: read chat(owner=user_id, org=organization_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, user_id, organization_id))
+        self._authz.authorize(subject, Action.READ, self._built(ResourceType.CHAT, user_id, organization_id))
         return self._q.resolve_user_chat_spend_limit(user_id=user_id, organization_id=organization_id)
 
     def get_user_chat_spend_in_period(self, *, user_id: UUID, start: datetime, end: datetime, organization_id: UUID | None) -> GetUserChatSpendInPeriodRow:
         """GetUserChatSpendInPeriod: read chat(owner=user_id, org=organization_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, user_id, organization_id))
+        self._authz.authorize(subject, Action.READ, self._built(ResourceType.CHAT, user_id, organization_id))
         return self._q.get_user_chat_spend_in_period(user_id=user_id, start=start, end=end, organization_id=organization_id)
 
     def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
@@ -797,9 +822,15 @@ class AuthzQuerier(CustomAuthz):
         return self._q.get_stale_chats(stale_threshold=stale_threshold)
 
     def insert_chat(self, *, owner_id: UUID, organization_id: UUID, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, parent_chat_id: UUID | None, root_chat_id: UUID | None, last_model_config_id: UUID, title: str, status: ChatStatus, mode: ChatMode | None, plan_mode: ChatPlanMode | None, client_type: ChatClientType, mcp_server_ids: Sequence[UUID | None] | None, labels: JSON | None, dynamic_tools: JSON | None) -> Chat:
-        """InsertChat: create chat(owner=owner_id, org=organization_id)"""
+        """InsertChat: create chat(owner=owner_id, org=organization_id) and read workspace(workspace_id) and read chat(parent_chat_id) and read chat(root_chat_id) and waive(last_model_config_id: "a chat may name any model: naming one reads or changes nothing of its configuration")"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.CREATE, Object(ResourceType.CHAT, None, owner_id, organization_id))
+        self._authz.authorize(subject, Action.CREATE, self._built(ResourceType.CHAT, owner_id, organization_id))
+        if workspace_id is not None:
+            self._authz.authorize(subject, Action.READ, self._load(ResourceType.WORKSPACE, workspace_id))
+        if parent_chat_id is not None:
+            self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT, parent_chat_id))
+        if root_chat_id is not None:
+            self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT, root_chat_id))
         return self._q.insert_chat(owner_id=owner_id, organization_id=organization_id, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, parent_chat_id=parent_chat_id, root_chat_id=root_chat_id, last_model_config_id=last_model_config_id, title=title, status=status, mode=mode, plan_mode=plan_mode, client_type=client_type, mcp_server_ids=mcp_server_ids, labels=labels, dynamic_tools=dynamic_tools)
 
     def get_chat_by_id(self, *, id: UUID) -> Chat:
@@ -871,15 +902,17 @@ class AuthzQuerier(CustomAuthz):
         return self._q.update_chat_status_preserve_updated_at(status=status, worker_id=worker_id, started_at=started_at, heartbeat_at=heartbeat_at, last_error=last_error, updated_at=updated_at, id=id)
 
     def update_chat_last_model_config_by_id(self, *, last_model_config_id: UUID, id: UUID) -> Chat:
-        """UpdateChatLastModelConfigByID: update chat(id)"""
+        """UpdateChatLastModelConfigByID: update chat(id) and waive(last_model_config_id: "a chat may name any model: naming one reads or changes nothing of its configuration")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, id))
         return self._q.update_chat_last_model_config_by_id(last_model_config_id=last_model_config_id, id=id)
 
     def update_chat_workspace_binding(self, *, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
-        """UpdateChatWorkspaceBinding: update chat(id)"""
+        """UpdateChatWorkspaceBinding: update chat(id) and read workspace(workspace_id)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, id))
+        if workspace_id is not None:
+            self._authz.authorize(subject, Action.READ, self._load(ResourceType.WORKSPACE, workspace_id))
         return self._q.update_chat_workspace_binding(workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, id=id)
 
     def update_chat_build_agent_binding(self, *, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
@@ -991,15 +1024,17 @@ class AuthzQuerier(CustomAuthz):
         return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.get_forced_mcp_server_configs())
 
     def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
-        """InsertMCPServerConfig: deployment_config update"""
+        """InsertMCPServerConfig: deployment_config update and is_actor(created_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, created_by, "created_by")
         return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.insert_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by))
 
     def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
-        """UpdateMCPServerConfig: deployment_config update"""
+        """UpdateMCPServerConfig: deployment_config update and is_actor(updated_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, updated_by, "updated_by")
         return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), self._q.update_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, updated_by=updated_by, id=id))
 
     def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
@@ -1009,28 +1044,28 @@ class AuthzQuerier(CustomAuthz):
         return self._q.delete_mcp_server_config_by_id(id=id)
 
     def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
-        """GetMCPServerUserToken: personal read user(user_id) or deployment_config read"""
+        """GetMCPServerUserToken: personal read user(user_id) or deployment_config read and waive(mcp_server_config_id: "selects which of the user's tokens; the server's configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), self._q.get_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id))
 
     def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
-        """GetMCPServerUserTokensByUserID: personal read user(user_id) or deployment_config read"""
+        """GetMCPServerUserTokensByUserID: personal read user(user_id) or deployment_config read and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), self._q.get_mcp_server_user_tokens_by_user_id(user_id=user_id))
 
     def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
-        """UpsertMCPServerUserToken: personal update user(user_id) or deployment_config update"""
+        """UpsertMCPServerUserToken: personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user's tokens; the server's configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), self._q.upsert_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry))
 
     def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
-        """DeleteMCPServerUserToken: personal update user(user_id) or deployment_config update"""
+        """DeleteMCPServerUserToken: personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user's tokens; the server's configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
@@ -1055,9 +1090,10 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.get_chat_file_owner_by_id(id=id)
 
     async def get_chat_ids_by_file_id(self, *, file_id: UUID) -> list[GetChatIDsByFileIDRow]:
-        """GetChatIDsByFileID: system read chat"""
+        """GetChatIDsByFileID: system read chat and system read chat_file"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.CHAT_FILE)
         return await self._q.get_chat_ids_by_file_id(file_id=file_id)
 
     async def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
@@ -1066,22 +1102,35 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._authz.authorize_system(subject, Action.READ, ResourceType.USER)
         return await self._q.get_authz_subject_by_user_id(user_id=user_id)
 
+    async def get_workspace_owner_by_id(self, *, id: UUID) -> GetWorkspaceOwnerByIDRow:
+        """GetWorkspaceOwnerByID: system read workspace"""
+        subject = self._actor()
+        self._authz.authorize_system(subject, Action.READ, ResourceType.WORKSPACE)
+        return await self._q.get_workspace_owner_by_id(id=id)
+
+    async def is_organization_member(self, *, user_id: UUID, organization_id: UUID) -> IsOrganizationMemberRow:
+        """IsOrganizationMember: system read user and system read organization"""
+        subject = self._actor()
+        self._authz.authorize_system(subject, Action.READ, ResourceType.USER)
+        self._authz.authorize_system(subject, Action.READ, ResourceType.ORGANIZATION)
+        return await self._q.is_organization_member(user_id=user_id, organization_id=organization_id)
+
     async def get_chat_cost_summary(self, *, owner_id: UUID, start: datetime, end: datetime) -> GetChatCostSummaryRow:
         """GetChatCostSummary: read chat(owner=owner_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, owner_id, None))
+        self._authz.authorize(subject, Action.READ, await self._built(ResourceType.CHAT, owner_id, None))
         return await self._q.get_chat_cost_summary(owner_id=owner_id, start=start, end=end)
 
     async def get_chat_cost_per_model(self, *, owner_id: UUID, start: datetime, end: datetime) -> list[GetChatCostPerModelRow]:
         """GetChatCostPerModel: read chat(owner=owner_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, owner_id, None))
+        self._authz.authorize(subject, Action.READ, await self._built(ResourceType.CHAT, owner_id, None))
         return await self._q.get_chat_cost_per_model(owner_id=owner_id, start=start, end=end)
 
     async def get_chat_cost_per_chat(self, *, owner_id: UUID, start: datetime, end: datetime) -> list[GetChatCostPerChatRow]:
         """GetChatCostPerChat: read chat(owner=owner_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, owner_id, None))
+        self._authz.authorize(subject, Action.READ, await self._built(ResourceType.CHAT, owner_id, None))
         return await self._q.get_chat_cost_per_chat(owner_id=owner_id, start=start, end=end)
 
     async def get_chat_cost_per_user(self, *, start: datetime, end: datetime, search: str | None, limit: int, offset: int) -> list[GetChatCostPerUserRow]:
@@ -1137,7 +1186,7 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
     async def insert_chat_file(self, *, owner_id: UUID, organization_id: UUID, name: str, mimetype: str, data: bytes) -> InsertChatFileRow:
         """InsertChatFile: create chat_file(owner=owner_id, org=organization_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.CREATE, Object(ResourceType.CHAT_FILE, None, owner_id, organization_id))
+        self._authz.authorize(subject, Action.CREATE, await self._built(ResourceType.CHAT_FILE, owner_id, organization_id))
         return await self._q.insert_chat_file(owner_id=owner_id, organization_id=organization_id, name=name, mimetype=mimetype, data=data)
 
     async def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]:
@@ -1168,9 +1217,11 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.delete_old_chat_files(before_time=before_time, limit=limit)
 
     async def insert_chat_messages(self, *, created_by: Sequence[UUID | None], model_config_id: Sequence[UUID | None], role: Sequence[ChatMessageRole | None], content: Sequence[JSON | None], content_version: Sequence[int | None], visibility: Sequence[ChatMessageVisibility | None], input_tokens: Sequence[int | None], output_tokens: Sequence[int | None], total_tokens: Sequence[int | None], reasoning_tokens: Sequence[int | None], cache_creation_tokens: Sequence[int | None], cache_read_tokens: Sequence[int | None], context_limit: Sequence[int | None], compressed: Sequence[bool | None], total_cost_micros: Sequence[int | None], runtime_ms: Sequence[int | None], provider_response_id: Sequence[str | None], chat_id: UUID) -> list[ChatMessage]:
-        """InsertChatMessages: update chat(chat_id)"""
+        """InsertChatMessages: update chat(chat_id) and is_actor[](created_by) and waive(model_config_id: "a message may name any model: naming one reads or changes nothing of its configuration")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, chat_id))
+        for user_id in created_by:
+            self._require_actor(subject, user_id, "created_by")
         return await self._q.insert_chat_messages(created_by=created_by, model_config_id=model_config_id, role=role, content=content, content_version=content_version, visibility=visibility, input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total_tokens, reasoning_tokens=reasoning_tokens, cache_creation_tokens=cache_creation_tokens, cache_read_tokens=cache_read_tokens, context_limit=context_limit, compressed=compressed, total_cost_micros=total_cost_micros, runtime_ms=runtime_ms, provider_response_id=provider_response_id, chat_id=chat_id)
 
     async def get_chat_messages_by_chat_id(self, *, chat_id: UUID, after_id: int) -> list[ChatMessage]:
@@ -1245,15 +1296,18 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.count_enabled_models_without_pricing()
 
     async def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
-        """InsertChatModelConfig: deployment_config update"""
+        """InsertChatModelConfig: deployment_config update and is_actor(created_by) and is_actor(updated_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, created_by, "created_by")
+        self._require_actor(subject, updated_by, "updated_by")
         return await self._q.insert_chat_model_config(provider=provider, model=model, display_name=display_name, created_by=created_by, updated_by=updated_by, enabled=enabled, is_default=is_default, context_limit=context_limit, compression_threshold=compression_threshold, options=options)
 
     async def update_chat_model_config(self, *, provider: str, model: str, display_name: str, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON, id: UUID) -> ChatModelConfig:
-        """UpdateChatModelConfig: deployment_config update"""
+        """UpdateChatModelConfig: deployment_config update and is_actor(updated_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, updated_by, "updated_by")
         return await self._q.update_chat_model_config(provider=provider, model=model, display_name=display_name, updated_by=updated_by, enabled=enabled, is_default=is_default, context_limit=context_limit, compression_threshold=compression_threshold, options=options, id=id)
 
     async def delete_chat_model_config_by_id(self, *, id: UUID) -> None:
@@ -1269,13 +1323,14 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.unset_default_chat_model_configs()
 
     async def get_workspace_for_chat_binding(self, *, owner_id: UUID, build_id: UUID | None, agent_id: UUID | None, workspace_id: UUID, organization_id: UUID) -> GetWorkspaceForChatBindingRow:
-        """GetWorkspaceForChatBinding: create chat(owner=owner_id, org=organization_id)"""
+        """GetWorkspaceForChatBinding: create chat(owner=owner_id, org=organization_id) and read workspace(workspace_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.CREATE, Object(ResourceType.CHAT, None, owner_id, organization_id))
+        self._authz.authorize(subject, Action.CREATE, await self._built(ResourceType.CHAT, owner_id, organization_id))
+        self._authz.authorize(subject, Action.READ, await self._load(ResourceType.WORKSPACE, workspace_id))
         return await self._q.get_workspace_for_chat_binding(owner_id=owner_id, build_id=build_id, agent_id=agent_id, workspace_id=workspace_id, organization_id=organization_id)
 
     async def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow:
-        """IsChatModelConfigUsable: any_actor"""
+        """IsChatModelConfigUsable: any_actor and waive(id: "tells only whether a model can run, which every chat user needs to pick one")"""
         self._actor()
         return await self._q.is_chat_model_config_usable(id=id)
 
@@ -1316,9 +1371,10 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return self._redact(subject, (('', 'api_key', ''),), await self._q.get_enabled_chat_providers())
 
     async def insert_chat_provider(self, *, provider: str, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, created_by: UUID | None) -> ChatProvider:
-        """InsertChatProvider: deployment_config update"""
+        """InsertChatProvider: deployment_config update and is_actor(created_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, created_by, "created_by")
         return self._redact(subject, (('', 'api_key', ''),), await self._q.insert_chat_provider(provider=provider, display_name=display_name, api_key=api_key, api_key_key_id=api_key_key_id, base_url=base_url, enabled=enabled, created_by=created_by))
 
     async def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
@@ -1388,7 +1444,7 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.get_user_chat_compaction_threshold(user_id=user_id, model_config_id=model_config_id)
 
     async def update_user_chat_compaction_threshold(self, *, user_id: UUID, threshold_percent: int, model_config_id: UUID) -> UpdateUserChatCompactionThresholdRow:
-        """UpdateUserChatCompactionThreshold: personal update user(user_id)"""
+        """UpdateUserChatCompactionThreshold: personal update user(user_id) and waive(model_config_id: "only tests that the model is live, as IsChatModelConfigUsable tells any actor")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id))
         return await self._q.update_user_chat_compaction_threshold(user_id=user_id, threshold_percent=threshold_percent, model_config_id=model_config_id)
@@ -1531,19 +1587,19 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.list_chat_usage_limit_overrides()
 
     async def get_chat_usage_limit_user_override(self, *, user_id: UUID) -> GetChatUsageLimitUserOverrideRow:
-        """GetChatUsageLimitUserOverride: deployment_config read"""
+        """GetChatUsageLimitUserOverride: deployment_config read and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.get_chat_usage_limit_user_override(user_id=user_id)
 
     async def upsert_chat_usage_limit_user_override(self, *, spend_limit_micros: int, user_id: UUID) -> UpsertChatUsageLimitUserOverrideRow:
-        """UpsertChatUsageLimitUserOverride: deployment_config update"""
+        """UpsertChatUsageLimitUserOverride: deployment_config update and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.upsert_chat_usage_limit_user_override(spend_limit_micros=spend_limit_micros, user_id=user_id)
 
     async def delete_chat_usage_limit_user_override(self, *, user_id: UUID) -> None:
-        """DeleteChatUsageLimitUserOverride: deployment_config update"""
+        """DeleteChatUsageLimitUserOverride: deployment_config update and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return await self._q.delete_chat_usage_limit_user_override(user_id=user_id)
@@ -1575,19 +1631,19 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
     async def get_user_group_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> GetUserGroupSpendLimitRow:
         """GetUserGroupSpendLimit: read chat(owner=user_id, org=organization_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, user_id, organization_id))
+        self._authz.authorize(subject, Action.READ, await self._built(ResourceType.CHAT, user_id, organization_id))
         return await self._q.get_user_group_spend_limit(user_id=user_id, organization_id=organization_id)
 
     async def resolve_user_chat_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> ResolveUserChatSpendLimitRow:
         """ResolveUserChatSpendLimit: read chat(owner=user_id, org=organization_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, user_id, organization_id))
+        self._authz.authorize(subject, Action.READ, await self._built(ResourceType.CHAT, user_id, organization_id))
         return await self._q.resolve_user_chat_spend_limit(user_id=user_id, organization_id=organization_id)
 
     async def get_user_chat_spend_in_period(self, *, user_id: UUID, start: datetime, end: datetime, organization_id: UUID | None) -> GetUserChatSpendInPeriodRow:
         """GetUserChatSpendInPeriod: read chat(owner=user_id, org=organization_id)"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.READ, Object(ResourceType.CHAT, None, user_id, organization_id))
+        self._authz.authorize(subject, Action.READ, await self._built(ResourceType.CHAT, user_id, organization_id))
         return await self._q.get_user_chat_spend_in_period(user_id=user_id, start=start, end=end, organization_id=organization_id)
 
     async def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
@@ -1609,9 +1665,15 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.get_stale_chats(stale_threshold=stale_threshold)
 
     async def insert_chat(self, *, owner_id: UUID, organization_id: UUID, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, parent_chat_id: UUID | None, root_chat_id: UUID | None, last_model_config_id: UUID, title: str, status: ChatStatus, mode: ChatMode | None, plan_mode: ChatPlanMode | None, client_type: ChatClientType, mcp_server_ids: Sequence[UUID | None] | None, labels: JSON | None, dynamic_tools: JSON | None) -> Chat:
-        """InsertChat: create chat(owner=owner_id, org=organization_id)"""
+        """InsertChat: create chat(owner=owner_id, org=organization_id) and read workspace(workspace_id) and read chat(parent_chat_id) and read chat(root_chat_id) and waive(last_model_config_id: "a chat may name any model: naming one reads or changes nothing of its configuration")"""
         subject = self._actor()
-        self._authz.authorize(subject, Action.CREATE, Object(ResourceType.CHAT, None, owner_id, organization_id))
+        self._authz.authorize(subject, Action.CREATE, await self._built(ResourceType.CHAT, owner_id, organization_id))
+        if workspace_id is not None:
+            self._authz.authorize(subject, Action.READ, await self._load(ResourceType.WORKSPACE, workspace_id))
+        if parent_chat_id is not None:
+            self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT, parent_chat_id))
+        if root_chat_id is not None:
+            self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT, root_chat_id))
         return await self._q.insert_chat(owner_id=owner_id, organization_id=organization_id, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, parent_chat_id=parent_chat_id, root_chat_id=root_chat_id, last_model_config_id=last_model_config_id, title=title, status=status, mode=mode, plan_mode=plan_mode, client_type=client_type, mcp_server_ids=mcp_server_ids, labels=labels, dynamic_tools=dynamic_tools)
 
     async def get_chat_by_id(self, *, id: UUID) -> Chat:
@@ -1683,15 +1745,17 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.update_chat_status_preserve_updated_at(status=status, worker_id=worker_id, started_at=started_at, heartbeat_at=heartbeat_at, last_error=last_error, updated_at=updated_at, id=id)
 
     async def update_chat_last_model_config_by_id(self, *, last_model_config_id: UUID, id: UUID) -> Chat:
-        """UpdateChatLastModelConfigByID: update chat(id)"""
+        """UpdateChatLastModelConfigByID: update chat(id) and waive(last_model_config_id: "a chat may name any model: naming one reads or changes nothing of its configuration")"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, id))
         return await self._q.update_chat_last_model_config_by_id(last_model_config_id=last_model_config_id, id=id)
 
     async def update_chat_workspace_binding(self, *, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
-        """UpdateChatWorkspaceBinding: update chat(id)"""
+        """UpdateChatWorkspaceBinding: update chat(id) and read workspace(workspace_id)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, id))
+        if workspace_id is not None:
+            self._authz.authorize(subject, Action.READ, await self._load(ResourceType.WORKSPACE, workspace_id))
         return await self._q.update_chat_workspace_binding(workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, id=id)
 
     async def update_chat_build_agent_binding(self, *, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
@@ -1803,15 +1867,17 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.get_forced_mcp_server_configs())
 
     async def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
-        """InsertMCPServerConfig: deployment_config update"""
+        """InsertMCPServerConfig: deployment_config update and is_actor(created_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, created_by, "created_by")
         return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.insert_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by))
 
     async def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
-        """UpdateMCPServerConfig: deployment_config update"""
+        """UpdateMCPServerConfig: deployment_config update and is_actor(updated_by)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
+        self._require_actor(subject, updated_by, "updated_by")
         return self._redact(subject, (('', 'oauth2_client_secret', ''), ('', 'api_key_value', ''), ('', 'custom_headers', '')), await self._q.update_mcp_server_config(display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, updated_by=updated_by, id=id))
 
     async def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
@@ -1821,28 +1887,28 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         return await self._q.delete_mcp_server_config_by_id(id=id)
 
     async def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
-        """GetMCPServerUserToken: personal read user(user_id) or deployment_config read"""
+        """GetMCPServerUserToken: personal read user(user_id) or deployment_config read and waive(mcp_server_config_id: "selects which of the user's tokens; the server's configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), await self._q.get_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id))
 
     async def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
-        """GetMCPServerUserTokensByUserID: personal read user(user_id) or deployment_config read"""
+        """GetMCPServerUserTokensByUserID: personal read user(user_id) or deployment_config read and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.READ_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.READ, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), await self._q.get_mcp_server_user_tokens_by_user_id(user_id=user_id))
 
     async def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
-        """UpsertMCPServerUserToken: personal update user(user_id) or deployment_config update"""
+        """UpsertMCPServerUserToken: personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user's tokens; the server's configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))
         return self._redact(subject, (('', 'access_token', 'user_id'), ('', 'refresh_token', 'user_id')), await self._q.upsert_mcp_server_user_token(mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry))
 
     async def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
-        """DeleteMCPServerUserToken: personal update user(user_id) or deployment_config update"""
+        """DeleteMCPServerUserToken: personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user's tokens; the server's configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")"""
         subject = self._actor()
         if not self._authz.allowed(subject, Action.UPDATE_PERSONAL, Object(ResourceType.USER, user_id, user_id)):
             self._authz.authorize(subject, Action.UPDATE, Object(ResourceType.DEPLOYMENT_CONFIG))

@@ -7,6 +7,8 @@ from .authz_lookups import (
     GetAuthzSubjectByUserIDRow,
     GetChatFileOwnerByIDRow,
     GetChatIDsByFileIDRow,
+    GetWorkspaceOwnerByIDRow,
+    IsOrganizationMemberRow,
 )
 from .chat_costs import (
     AsyncChatCostsQueries,
@@ -219,10 +221,12 @@ __all__ = [
     "GetUserChatSpendInPeriodRow",
     "GetUserGroupSpendLimitRow",
     "GetWorkspaceForChatBindingRow",
+    "GetWorkspaceOwnerByIDRow",
     "Group",
     "GroupMember",
     "InsertChatFileRow",
     "IsChatModelConfigUsableRow",
+    "IsOrganizationMemberRow",
     "LinkChatFilesRow",
     "ListChatUsageLimitGroupOverridesRow",
     "ListChatUsageLimitOverridesRow",

@@ -42,6 +42,17 @@ FROM users u
 WHERE u.id = $1
 """
 
+GET_WORKSPACE_OWNER_BY_ID = """
+SELECT id, owner_id, organization_id FROM workspaces WHERE id = $1
+"""
+
+IS_ORGANIZATION_MEMBER = """
+SELECT EXISTS (
+    SELECT 1 FROM organization_members
+    WHERE user_id = $1 AND organization_id = $2
+) AS member
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class GetChatFileOwnerByIDRow:
@@ -71,6 +82,22 @@ class GetAuthzSubjectByUserIDRow:
     deleted: bool
     org_roles: JSON
     group_ids: list[UUID]
+
+
+@dataclass(frozen=True, slots=True)
+class GetWorkspaceOwnerByIDRow:
+    """A row of GetWorkspaceOwnerByID."""
+
+    id: UUID
+    owner_id: UUID
+    organization_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class IsOrganizationMemberRow:
+    """A row of IsOrganizationMember."""
+
+    member: bool
 
 
 class AuthzLookupsQueries:
@@ -116,6 +143,32 @@ class AuthzLookupsQueries:
             raise NotFound("GetAuthzSubjectByUserID")
         return GetAuthzSubjectByUserIDRow(row[0], row[1], row[2], row[3], UserStatus(row[4]), row[5], row[6], row[7])
 
+    def get_workspace_owner_by_id(self, *, id: UUID) -> GetWorkspaceOwnerByIDRow:
+        """A workspace's owner and organization (for `read workspace(<param>)` checks), deleted or not.
+
+        GetWorkspaceOwnerByID :one (authz_lookups.sql:36)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_WORKSPACE_OWNER_BY_ID, (id,))
+            row = cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetWorkspaceOwnerByID") from exc
+        if row is None:
+            raise NotFound("GetWorkspaceOwnerByID")
+        return GetWorkspaceOwnerByIDRow(*row)
+
+    def is_organization_member(self, *, user_id: UUID, organization_id: UUID) -> IsOrganizationMemberRow:
+        """Whether the user is a member of the organization: an object built as "owned by <user> in <organization>" (`create chat(owner=..., org=...)`) exists only for a member.
+
+        IsOrganizationMember :one (authz_lookups.sql:41)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(IS_ORGANIZATION_MEMBER, (user_id, organization_id))
+            row = cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "IsOrganizationMember") from exc
+        if row is None:
+            raise NotFound("IsOrganizationMember")
+        return IsOrganizationMemberRow(*row)
+
 
 class AsyncAuthzLookupsQueries:
     """Async methods for the queries of sql/queries/authz_lookups.sql (mixed into AsyncQuerier)."""
@@ -159,3 +212,29 @@ class AsyncAuthzLookupsQueries:
         if row is None:
             raise NotFound("GetAuthzSubjectByUserID")
         return GetAuthzSubjectByUserIDRow(row[0], row[1], row[2], row[3], UserStatus(row[4]), row[5], row[6], row[7])
+
+    async def get_workspace_owner_by_id(self, *, id: UUID) -> GetWorkspaceOwnerByIDRow:
+        """A workspace's owner and organization (for `read workspace(<param>)` checks), deleted or not.
+
+        GetWorkspaceOwnerByID :one (authz_lookups.sql:36)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_WORKSPACE_OWNER_BY_ID, (id,))
+            row = await cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetWorkspaceOwnerByID") from exc
+        if row is None:
+            raise NotFound("GetWorkspaceOwnerByID")
+        return GetWorkspaceOwnerByIDRow(*row)
+
+    async def is_organization_member(self, *, user_id: UUID, organization_id: UUID) -> IsOrganizationMemberRow:
+        """Whether the user is a member of the organization: an object built as "owned by <user> in <organization>" (`create chat(owner=..., org=...)`) exists only for a member.
+
+        IsOrganizationMember :one (authz_lookups.sql:41)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(IS_ORGANIZATION_MEMBER, (user_id, organization_id))
+            row = await cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "IsOrganizationMember") from exc
+        if row is None:
+            raise NotFound("IsOrganizationMember")
+        return IsOrganizationMemberRow(*row)

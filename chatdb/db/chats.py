@@ -98,9 +98,9 @@ WHERE chats.parent_chat_id IS NULL
     AND (
         $6::uuid IS NULL
         OR ((chats.pin_order > 0), -chats.pin_order, chats.updated_at, chats.id) < (
-            SELECT (c.pin_order > 0), -c.pin_order, c.updated_at, c.id
-            FROM chats c
-            WHERE c.id = $6
+            SELECT (chats.pin_order > 0), -chats.pin_order, chats.updated_at, chats.id
+            FROM chats
+            WHERE chats.id = $6 AND /* authz:filter */ TRUE
         )
     )
     AND /* authz:filter */ TRUE
@@ -108,7 +108,9 @@ ORDER BY (chats.pin_order > 0) DESC, -chats.pin_order DESC, chats.updated_at DES
 OFFSET $7
 LIMIT COALESCE(NULLIF($8::int, 0), 50)
 """
-GET_CHATS_BEFORE_FILTER, GET_CHATS_AFTER_FILTER = ("SELECT chats.*, unread.has_unread\nFROM chats\nCROSS JOIN LATERAL (\n    SELECT EXISTS (\n        SELECT 1\n        FROM chat_messages m\n        WHERE m.chat_id = chats.id\n            AND m.role = 'assistant'\n            AND NOT m.deleted\n            AND m.id > COALESCE(chats.last_read_message_id, 0)\n    ) AS has_unread\n) AS unread\nWHERE chats.parent_chat_id IS NULL\n    AND ($1::uuid IS NULL OR chats.owner_id = $1)\n    AND ($2::boolean IS NULL OR chats.archived = $2)\n    AND ($3::jsonb IS NULL OR chats.labels @> $3)\n    AND ($4::boolean IS NULL OR unread.has_unread = $4)\n    AND (\n        $5::text IS NULL\n        OR strpos(lower(chats.title), lower($5)) > 0\n    )\n    AND (\n        $6::uuid IS NULL\n        OR ((chats.pin_order > 0), -chats.pin_order, chats.updated_at, chats.id) < (\n            SELECT (c.pin_order > 0), -c.pin_order, c.updated_at, c.id\n            FROM chats c\n            WHERE c.id = $6\n        )\n    )\n    AND ", '\nORDER BY (chats.pin_order > 0) DESC, -chats.pin_order DESC, chats.updated_at DESC, chats.id DESC\nOFFSET $7\nLIMIT COALESCE(NULLIF($8::int, 0), 50)')
+GET_CHATS_BEFORE_FILTER = "SELECT chats.*, unread.has_unread\nFROM chats\nCROSS JOIN LATERAL (\n    SELECT EXISTS (\n        SELECT 1\n        FROM chat_messages m\n        WHERE m.chat_id = chats.id\n            AND m.role = 'assistant'\n            AND NOT m.deleted\n            AND m.id > COALESCE(chats.last_read_message_id, 0)\n    ) AS has_unread\n) AS unread\nWHERE chats.parent_chat_id IS NULL\n    AND ($1::uuid IS NULL OR chats.owner_id = $1)\n    AND ($2::boolean IS NULL OR chats.archived = $2)\n    AND ($3::jsonb IS NULL OR chats.labels @> $3)\n    AND ($4::boolean IS NULL OR unread.has_unread = $4)\n    AND (\n        $5::text IS NULL\n        OR strpos(lower(chats.title), lower($5)) > 0\n    )\n    AND (\n        $6::uuid IS NULL\n        OR ((chats.pin_order > 0), -chats.pin_order, chats.updated_at, chats.id) < (\n            SELECT (chats.pin_order > 0), -chats.pin_order, chats.updated_at, chats.id\n            FROM chats\n            WHERE chats.id = $6 AND "
+GET_CHATS_BETWEEN_FILTERS_1 = '\n        )\n    )\n    AND '
+GET_CHATS_AFTER_FILTER = '\nORDER BY (chats.pin_order > 0) DESC, -chats.pin_order DESC, chats.updated_at DESC, chats.id DESC\nOFFSET $7\nLIMIT COALESCE(NULLIF($8::int, 0), 50)'
 GET_CHATS_NULLS = NullVariants(GET_CHATS, ((374, 390), (424, 443), (477, 494), (527, 546), (592, 608), (686, 702)))
 GET_CHATS_BEFORE_FILTER_NULLS = NullVariants(GET_CHATS_BEFORE_FILTER, ((373, 389), (423, 442), (476, 493), (526, 545), (591, 607), (685, 701)))
 
@@ -478,7 +480,7 @@ class ChatsQueries:
         return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
 
     def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
-        """The chat list: root chats only, pinned first (by pin_order), then newest updated. All four sort keys run DESC (pin_order is negated) so the keyset cursor is one row-value comparison against the after_id row, and idx_chats_list(_by_owner) serves the order. An after_id that no longer exists yields an empty page.
+        """The chat list: root chats only, pinned first (by pin_order), then newest updated. All four sort keys run DESC (pin_order is negated) so the keyset cursor is one row-value comparison against the after_id row, and idx_chats_list(_by_owner) serves the order. An after_id that no longer exists, or names a chat the actor may not read, yields an empty `chats` shadows the outer one, so the filter's chats.* columns are the cursor row's), so nothing about an unreadable chat (its pin or update time) shapes the answer.
 
         GetChats :many (chats.sql:52)"""
         try:
@@ -490,7 +492,7 @@ class ChatsQueries:
 
     def _get_chats_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """GetChats with the authorization predicate in place of its placeholder."""
-        query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_AFTER_FILTER
+        query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_BETWEEN_FILTERS_1 + authz_sql + GET_CHATS_AFTER_FILTER
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = cur.fetchall()
@@ -501,7 +503,7 @@ class ChatsQueries:
     def get_child_chats_by_parent_ids(self, *, parent_ids: Sequence[UUID | None], archived: bool | None) -> list[GetChildChatsByParentIDsRow]:
         """Sub-agent chats of the given parents, newest first, with the same has_unread as GetChats.
 
-        GetChildChatsByParentIDs :many (chats.sql:93)"""
+        GetChildChatsByParentIDs :many (chats.sql:96)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
             rows = cur.fetchall()
@@ -510,7 +512,7 @@ class ChatsQueries:
         return [GetChildChatsByParentIDsRow(Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])), r[27]) for r in rows]
 
     def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
-        """GetChatsByWorkspaceIDs :many (chats.sql:112)"""
+        """GetChatsByWorkspaceIDs :many (chats.sql:115)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
             rows = cur.fetchall()
@@ -521,7 +523,7 @@ class ChatsQueries:
     def get_latest_chat_ids_by_workspace_ids(self, *, workspace_ids: Sequence[UUID | None]) -> list[GetLatestChatIDsByWorkspaceIDsRow]:
         """For each workspace, the most recently updated chat bound to it (archived or not); owner_id and organization_id are there for the authorization filter.
 
-        GetLatestChatIDsByWorkspaceIDs :many (chats.sql:119)"""
+        GetLatestChatIDsByWorkspaceIDs :many (chats.sql:122)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_LATEST_CHAT_IDS_BY_WORKSPACE_IDS, (list(workspace_ids),))
             rows = cur.fetchall()
@@ -532,7 +534,7 @@ class ChatsQueries:
     def get_active_chats_by_agent_id(self, *, agent_id: UUID) -> list[Chat]:
         """Non-archived chats bound to the agent that have not finished (completed/error excluded).
 
-        GetActiveChatsByAgentID :many (chats.sql:128)"""
+        GetActiveChatsByAgentID :many (chats.sql:131)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
             rows = cur.fetchall()
@@ -543,7 +545,7 @@ class ChatsQueries:
     def update_chat_by_id(self, *, title: str | None, labels: JSON | None, id: UUID) -> Chat:
         """NULL keeps the old value; labels are replaced whole, never merged.
 
-        UpdateChatByID :one (chats.sql:138)"""
+        UpdateChatByID :one (chats.sql:141)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
             row = cur.fetchone()
@@ -556,7 +558,7 @@ class ChatsQueries:
     def update_chat_title_by_id(self, *, title: str, id: UUID) -> Chat:
         """Automatic titles: renames without moving the chat in the list (keeps updated_at).
 
-        UpdateChatTitleByID :one (chats.sql:148)"""
+        UpdateChatTitleByID :one (chats.sql:151)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
             row = cur.fetchone()
@@ -569,7 +571,7 @@ class ChatsQueries:
     def update_chat_status(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, id: UUID) -> Chat:
         """NULLs clear: a released chat has no worker, a recovered chat no last_error.
 
-        UpdateChatStatus :one (chats.sql:153)"""
+        UpdateChatStatus :one (chats.sql:156)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
             row = cur.fetchone()
@@ -582,7 +584,7 @@ class ChatsQueries:
     def update_chat_status_preserve_updated_at(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, updated_at: datetime, id: UUID) -> Chat:
         """UpdateChatStatus where the caller decides updated_at.
 
-        UpdateChatStatusPreserveUpdatedAt :one (chats.sql:166)"""
+        UpdateChatStatusPreserveUpdatedAt :one (chats.sql:169)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
             row = cur.fetchone()
@@ -595,7 +597,7 @@ class ChatsQueries:
     def update_chat_last_model_config_by_id(self, *, last_model_config_id: UUID, id: UUID) -> Chat:
         """Keeps updated_at.
 
-        UpdateChatLastModelConfigByID :one (chats.sql:179)"""
+        UpdateChatLastModelConfigByID :one (chats.sql:182)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
             row = cur.fetchone()
@@ -608,7 +610,7 @@ class ChatsQueries:
     def update_chat_workspace_binding(self, *, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
         """Overwrites all three (NULL unbinds).
 
-        UpdateChatWorkspaceBinding :one (chats.sql:184)"""
+        UpdateChatWorkspaceBinding :one (chats.sql:187)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
             row = cur.fetchone()
@@ -621,7 +623,7 @@ class ChatsQueries:
     def update_chat_build_agent_binding(self, *, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
         """A new build/agent of the same workspace: workspace_id is kept.
 
-        UpdateChatBuildAgentBinding :one (chats.sql:195)"""
+        UpdateChatBuildAgentBinding :one (chats.sql:198)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
             row = cur.fetchone()
@@ -632,7 +634,7 @@ class ChatsQueries:
         return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
 
     def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
-        """UpdateChatMCPServerIDs :one (chats.sql:205)"""
+        """UpdateChatMCPServerIDs :one (chats.sql:208)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
             row = cur.fetchone()
@@ -645,7 +647,7 @@ class ChatsQueries:
     def update_chat_plan_mode_by_id(self, *, plan_mode: ChatPlanMode | None, id: UUID) -> Chat:
         """Keeps updated_at (NULL = normal mode).
 
-        UpdateChatPlanModeByID :one (chats.sql:213)"""
+        UpdateChatPlanModeByID :one (chats.sql:216)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
             row = cur.fetchone()
@@ -658,7 +660,7 @@ class ChatsQueries:
     def update_chat_last_injected_context(self, *, last_injected_context: JSON | None, id: UUID) -> Chat:
         """Caches the injected context parts (context-file and skill parts) without their internal fields, stripped here so no path can store them (seed: "Internal fields ... are stripped at write time"; chatdb.content's INTERNAL_FIELDS: a context-file's content, os and directory, a skill's directory). A skill keeps its meta_file. Keeps updated_at.
 
-        UpdateChatLastInjectedContext :one (chats.sql:218)"""
+        UpdateChatLastInjectedContext :one (chats.sql:221)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
             row = cur.fetchone()
@@ -671,7 +673,7 @@ class ChatsQueries:
     def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """Moves the read watermark; keeps updated_at.
 
-        UpdateChatLastReadMessageID :exec (chats.sql:248)"""
+        UpdateChatLastReadMessageID :exec (chats.sql:251)"""
         try:
             RawCursor(self._conn).execute(UPDATE_CHAT_LAST_READ_MESSAGE_ID, (last_read_message_id, id))
         except Error as exc:
@@ -680,7 +682,7 @@ class ChatsQueries:
     def archive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """Archives the chat and all its descendants (sub-agents at every depth, found through parent_chat_id), so an archived chat never has a live descendant; archiving unpins. It also stops whatever runs: a running or pending chat goes back to waiting with no worker, so the worker's next UpdateChatHeartbeats no longer returns it (its signal to stop) and AcquireChats never picks it up. Returns the affected rows, the target first.
 
-        ArchiveChatByID :many (chats.sql:253)"""
+        ArchiveChatByID :many (chats.sql:256)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
@@ -691,7 +693,7 @@ class ChatsQueries:
     def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """The reverse of ArchiveChatByID over the same family (the chat and its descendants); pin order and run state are not restored. A chat whose parent is archived stays archived and nothing is returned, so an archived parent never gets a live child back.
 
-        UnarchiveChatByID :many (chats.sql:286)"""
+        UnarchiveChatByID :many (chats.sql:289)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
@@ -702,7 +704,7 @@ class ChatsQueries:
     def lock_chat_owner_pins(self, *, id: UUID) -> None:
         """Serializes every change to the pinned list of the chat's owner (pin, unpin, reorder, archive): a transaction-scoped advisory lock keyed on the owner. The pin queries renumber other chats of the owner from their snapshot, so two of them at once would hand out the same position or write a position onto a chat archived meanwhile. Taken before any chat row of that owner is locked, so the lock order is always owner's pins, then chat rows.
 
-        LockChatOwnerPins :exec (chats.sql:311)"""
+        LockChatOwnerPins :exec (chats.sql:314)"""
         try:
             RawCursor(self._conn, row_factory=tuple_row).execute(LOCK_CHAT_OWNER_PINS, (id,))
         except Error as exc:
@@ -711,7 +713,7 @@ class ChatsQueries:
     def pin_chat_by_id(self, *, id: UUID) -> None:
         """Appends the chat to its owner's pins: the other pinned, non-archived chats are renumbered 1..n in their displayed order (healing gaps and duplicates) and the target becomes n + 1. Keeps updated_at.
 
-        PinChatByID :exec (chats.sql:322)"""
+        PinChatByID :exec (chats.sql:325)"""
         try:
             RawCursor(self._conn).execute(PIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -720,7 +722,7 @@ class ChatsQueries:
     def unpin_chat_by_id(self, *, id: UUID) -> None:
         """Unpins the chat and closes the gap (the owner's other pins are renumbered 1..n, which also heals gaps and duplicates). No-op when the chat is not pinned. Keeps updated_at.
 
-        UnpinChatByID :exec (chats.sql:348)"""
+        UnpinChatByID :exec (chats.sql:351)"""
         try:
             RawCursor(self._conn).execute(UNPIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -729,7 +731,7 @@ class ChatsQueries:
     def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
         """Moves a pinned chat to pin_order clamped to [1, pinned count]; the chats in between shift by one and the owner's pins end up numbered 1..n. No-op when the chat is not pinned. Keeps updated_at.
 
-        UpdateChatPinOrder :exec (chats.sql:373)"""
+        UpdateChatPinOrder :exec (chats.sql:376)"""
         try:
             RawCursor(self._conn).execute(UPDATE_CHAT_PIN_ORDER, (id, pin_order))
         except Error as exc:
@@ -738,7 +740,7 @@ class ChatsQueries:
     def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
         """The root's id, then its descendants by creation.
 
-        GetChatFamilyIDsByRootID :many (chats.sql:404)"""
+        GetChatFamilyIDsByRootID :many (chats.sql:407)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = cur.fetchall()
@@ -791,7 +793,7 @@ class AsyncChatsQueries:
         return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
 
     async def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
-        """The chat list: root chats only, pinned first (by pin_order), then newest updated. All four sort keys run DESC (pin_order is negated) so the keyset cursor is one row-value comparison against the after_id row, and idx_chats_list(_by_owner) serves the order. An after_id that no longer exists yields an empty page.
+        """The chat list: root chats only, pinned first (by pin_order), then newest updated. All four sort keys run DESC (pin_order is negated) so the keyset cursor is one row-value comparison against the after_id row, and idx_chats_list(_by_owner) serves the order. An after_id that no longer exists, or names a chat the actor may not read, yields an empty `chats` shadows the outer one, so the filter's chats.* columns are the cursor row's), so nothing about an unreadable chat (its pin or update time) shapes the answer.
 
         GetChats :many (chats.sql:52)"""
         try:
@@ -803,7 +805,7 @@ class AsyncChatsQueries:
 
     async def _get_chats_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """GetChats with the authorization predicate in place of its placeholder."""
-        query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_AFTER_FILTER
+        query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_BETWEEN_FILTERS_1 + authz_sql + GET_CHATS_AFTER_FILTER
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = await cur.fetchall()
@@ -814,7 +816,7 @@ class AsyncChatsQueries:
     async def get_child_chats_by_parent_ids(self, *, parent_ids: Sequence[UUID | None], archived: bool | None) -> list[GetChildChatsByParentIDsRow]:
         """Sub-agent chats of the given parents, newest first, with the same has_unread as GetChats.
 
-        GetChildChatsByParentIDs :many (chats.sql:93)"""
+        GetChildChatsByParentIDs :many (chats.sql:96)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
             rows = await cur.fetchall()
@@ -823,7 +825,7 @@ class AsyncChatsQueries:
         return [GetChildChatsByParentIDsRow(Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])), r[27]) for r in rows]
 
     async def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
-        """GetChatsByWorkspaceIDs :many (chats.sql:112)"""
+        """GetChatsByWorkspaceIDs :many (chats.sql:115)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
             rows = await cur.fetchall()
@@ -834,7 +836,7 @@ class AsyncChatsQueries:
     async def get_latest_chat_ids_by_workspace_ids(self, *, workspace_ids: Sequence[UUID | None]) -> list[GetLatestChatIDsByWorkspaceIDsRow]:
         """For each workspace, the most recently updated chat bound to it (archived or not); owner_id and organization_id are there for the authorization filter.
 
-        GetLatestChatIDsByWorkspaceIDs :many (chats.sql:119)"""
+        GetLatestChatIDsByWorkspaceIDs :many (chats.sql:122)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_LATEST_CHAT_IDS_BY_WORKSPACE_IDS, (list(workspace_ids),))
             rows = await cur.fetchall()
@@ -845,7 +847,7 @@ class AsyncChatsQueries:
     async def get_active_chats_by_agent_id(self, *, agent_id: UUID) -> list[Chat]:
         """Non-archived chats bound to the agent that have not finished (completed/error excluded).
 
-        GetActiveChatsByAgentID :many (chats.sql:128)"""
+        GetActiveChatsByAgentID :many (chats.sql:131)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
             rows = await cur.fetchall()
@@ -856,7 +858,7 @@ class AsyncChatsQueries:
     async def update_chat_by_id(self, *, title: str | None, labels: JSON | None, id: UUID) -> Chat:
         """NULL keeps the old value; labels are replaced whole, never merged.
 
-        UpdateChatByID :one (chats.sql:138)"""
+        UpdateChatByID :one (chats.sql:141)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
             row = await cur.fetchone()
@@ -869,7 +871,7 @@ class AsyncChatsQueries:
     async def update_chat_title_by_id(self, *, title: str, id: UUID) -> Chat:
         """Automatic titles: renames without moving the chat in the list (keeps updated_at).
 
-        UpdateChatTitleByID :one (chats.sql:148)"""
+        UpdateChatTitleByID :one (chats.sql:151)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
             row = await cur.fetchone()
@@ -882,7 +884,7 @@ class AsyncChatsQueries:
     async def update_chat_status(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, id: UUID) -> Chat:
         """NULLs clear: a released chat has no worker, a recovered chat no last_error.
 
-        UpdateChatStatus :one (chats.sql:153)"""
+        UpdateChatStatus :one (chats.sql:156)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
             row = await cur.fetchone()
@@ -895,7 +897,7 @@ class AsyncChatsQueries:
     async def update_chat_status_preserve_updated_at(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, updated_at: datetime, id: UUID) -> Chat:
         """UpdateChatStatus where the caller decides updated_at.
 
-        UpdateChatStatusPreserveUpdatedAt :one (chats.sql:166)"""
+        UpdateChatStatusPreserveUpdatedAt :one (chats.sql:169)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
             row = await cur.fetchone()
@@ -908,7 +910,7 @@ class AsyncChatsQueries:
     async def update_chat_last_model_config_by_id(self, *, last_model_config_id: UUID, id: UUID) -> Chat:
         """Keeps updated_at.
 
-        UpdateChatLastModelConfigByID :one (chats.sql:179)"""
+        UpdateChatLastModelConfigByID :one (chats.sql:182)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
             row = await cur.fetchone()
@@ -921,7 +923,7 @@ class AsyncChatsQueries:
     async def update_chat_workspace_binding(self, *, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
         """Overwrites all three (NULL unbinds).
 
-        UpdateChatWorkspaceBinding :one (chats.sql:184)"""
+        UpdateChatWorkspaceBinding :one (chats.sql:187)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
             row = await cur.fetchone()
@@ -934,7 +936,7 @@ class AsyncChatsQueries:
     async def update_chat_build_agent_binding(self, *, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
         """A new build/agent of the same workspace: workspace_id is kept.
 
-        UpdateChatBuildAgentBinding :one (chats.sql:195)"""
+        UpdateChatBuildAgentBinding :one (chats.sql:198)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
             row = await cur.fetchone()
@@ -945,7 +947,7 @@ class AsyncChatsQueries:
         return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
 
     async def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
-        """UpdateChatMCPServerIDs :one (chats.sql:205)"""
+        """UpdateChatMCPServerIDs :one (chats.sql:208)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
             row = await cur.fetchone()
@@ -958,7 +960,7 @@ class AsyncChatsQueries:
     async def update_chat_plan_mode_by_id(self, *, plan_mode: ChatPlanMode | None, id: UUID) -> Chat:
         """Keeps updated_at (NULL = normal mode).
 
-        UpdateChatPlanModeByID :one (chats.sql:213)"""
+        UpdateChatPlanModeByID :one (chats.sql:216)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
             row = await cur.fetchone()
@@ -971,7 +973,7 @@ class AsyncChatsQueries:
     async def update_chat_last_injected_context(self, *, last_injected_context: JSON | None, id: UUID) -> Chat:
         """Caches the injected context parts (context-file and skill parts) without their internal fields, stripped here so no path can store them (seed: "Internal fields ... are stripped at write time"; chatdb.content's INTERNAL_FIELDS: a context-file's content, os and directory, a skill's directory). A skill keeps its meta_file. Keeps updated_at.
 
-        UpdateChatLastInjectedContext :one (chats.sql:218)"""
+        UpdateChatLastInjectedContext :one (chats.sql:221)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
             row = await cur.fetchone()
@@ -984,7 +986,7 @@ class AsyncChatsQueries:
     async def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """Moves the read watermark; keeps updated_at.
 
-        UpdateChatLastReadMessageID :exec (chats.sql:248)"""
+        UpdateChatLastReadMessageID :exec (chats.sql:251)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_LAST_READ_MESSAGE_ID, (last_read_message_id, id))
         except Error as exc:
@@ -993,7 +995,7 @@ class AsyncChatsQueries:
     async def archive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """Archives the chat and all its descendants (sub-agents at every depth, found through parent_chat_id), so an archived chat never has a live descendant; archiving unpins. It also stops whatever runs: a running or pending chat goes back to waiting with no worker, so the worker's next UpdateChatHeartbeats no longer returns it (its signal to stop) and AcquireChats never picks it up. Returns the affected rows, the target first.
 
-        ArchiveChatByID :many (chats.sql:253)"""
+        ArchiveChatByID :many (chats.sql:256)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
@@ -1004,7 +1006,7 @@ class AsyncChatsQueries:
     async def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """The reverse of ArchiveChatByID over the same family (the chat and its descendants); pin order and run state are not restored. A chat whose parent is archived stays archived and nothing is returned, so an archived parent never gets a live child back.
 
-        UnarchiveChatByID :many (chats.sql:286)"""
+        UnarchiveChatByID :many (chats.sql:289)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
@@ -1015,7 +1017,7 @@ class AsyncChatsQueries:
     async def lock_chat_owner_pins(self, *, id: UUID) -> None:
         """Serializes every change to the pinned list of the chat's owner (pin, unpin, reorder, archive): a transaction-scoped advisory lock keyed on the owner. The pin queries renumber other chats of the owner from their snapshot, so two of them at once would hand out the same position or write a position onto a chat archived meanwhile. Taken before any chat row of that owner is locked, so the lock order is always owner's pins, then chat rows.
 
-        LockChatOwnerPins :exec (chats.sql:311)"""
+        LockChatOwnerPins :exec (chats.sql:314)"""
         try:
             await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(LOCK_CHAT_OWNER_PINS, (id,))
         except Error as exc:
@@ -1024,7 +1026,7 @@ class AsyncChatsQueries:
     async def pin_chat_by_id(self, *, id: UUID) -> None:
         """Appends the chat to its owner's pins: the other pinned, non-archived chats are renumbered 1..n in their displayed order (healing gaps and duplicates) and the target becomes n + 1. Keeps updated_at.
 
-        PinChatByID :exec (chats.sql:322)"""
+        PinChatByID :exec (chats.sql:325)"""
         try:
             await AsyncRawCursor(self._conn).execute(PIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -1033,7 +1035,7 @@ class AsyncChatsQueries:
     async def unpin_chat_by_id(self, *, id: UUID) -> None:
         """Unpins the chat and closes the gap (the owner's other pins are renumbered 1..n, which also heals gaps and duplicates). No-op when the chat is not pinned. Keeps updated_at.
 
-        UnpinChatByID :exec (chats.sql:348)"""
+        UnpinChatByID :exec (chats.sql:351)"""
         try:
             await AsyncRawCursor(self._conn).execute(UNPIN_CHAT_BY_ID, (id,))
         except Error as exc:
@@ -1042,7 +1044,7 @@ class AsyncChatsQueries:
     async def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
         """Moves a pinned chat to pin_order clamped to [1, pinned count]; the chats in between shift by one and the owner's pins end up numbered 1..n. No-op when the chat is not pinned. Keeps updated_at.
 
-        UpdateChatPinOrder :exec (chats.sql:373)"""
+        UpdateChatPinOrder :exec (chats.sql:376)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPDATE_CHAT_PIN_ORDER, (id, pin_order))
         except Error as exc:
@@ -1051,7 +1053,7 @@ class AsyncChatsQueries:
     async def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
         """The root's id, then its descendants by creation.
 
-        GetChatFamilyIDsByRootID :many (chats.sql:404)"""
+        GetChatFamilyIDsByRootID :many (chats.sql:407)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_FAMILY_IDS_BY_ROOT_ID, (id,))
             rows = await cur.fetchall()

@@ -68,8 +68,10 @@ from chatdb.db import (
     GetUserChatSpendInPeriodRow,
     GetUserGroupSpendLimitRow,
     GetWorkspaceForChatBindingRow,
+    GetWorkspaceOwnerByIDRow,
     InsertChatFileRow,
     IsChatModelConfigUsableRow,
+    IsOrganizationMemberRow,
     LinkChatFilesRow,
     ListChatUsageLimitGroupOverridesRow,
     ListChatUsageLimitOverridesRow,
@@ -88,6 +90,8 @@ from chatdb.db.authz_lookups import (
     GET_AUTHZ_SUBJECT_BY_USER_ID,
     GET_CHAT_FILE_OWNER_BY_ID,
     GET_CHAT_IDS_BY_FILE_ID,
+    GET_WORKSPACE_OWNER_BY_ID,
+    IS_ORGANIZATION_MEMBER,
 )
 from chatdb.db.chat_costs import (
     GET_CHAT_COST_PER_CHAT,
@@ -254,6 +258,8 @@ QUERY_TEXT: dict[str, str] = {
     "GetChatFileOwnerByID": GET_CHAT_FILE_OWNER_BY_ID,
     "GetChatIDsByFileID": GET_CHAT_IDS_BY_FILE_ID,
     "GetAuthzSubjectByUserID": GET_AUTHZ_SUBJECT_BY_USER_ID,
+    "GetWorkspaceOwnerByID": GET_WORKSPACE_OWNER_BY_ID,
+    "IsOrganizationMember": IS_ORGANIZATION_MEMBER,
     "GetChatCostSummary": GET_CHAT_COST_SUMMARY,
     "GetChatCostPerModel": GET_CHAT_COST_PER_MODEL,
     "GetChatCostPerChat": GET_CHAT_COST_PER_CHAT,
@@ -411,6 +417,14 @@ class InstrumentedQuerier(Querier):
     def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
         with self._obs.call("GetAuthzSubjectByUserID"):
             return Querier.get_authz_subject_by_user_id(self, user_id=user_id)
+
+    def get_workspace_owner_by_id(self, *, id: UUID) -> GetWorkspaceOwnerByIDRow:
+        with self._obs.call("GetWorkspaceOwnerByID"):
+            return Querier.get_workspace_owner_by_id(self, id=id)
+
+    def is_organization_member(self, *, user_id: UUID, organization_id: UUID) -> IsOrganizationMemberRow:
+        with self._obs.call("IsOrganizationMember"):
+            return Querier.is_organization_member(self, user_id=user_id, organization_id=organization_id)
 
     def get_chat_cost_summary(self, *, owner_id: UUID, start: datetime, end: datetime) -> GetChatCostSummaryRow:
         with self._obs.call("GetChatCostSummary"):
@@ -973,6 +987,14 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
     async def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
         with self._obs.call("GetAuthzSubjectByUserID"):
             return await AsyncQuerier.get_authz_subject_by_user_id(self, user_id=user_id)
+
+    async def get_workspace_owner_by_id(self, *, id: UUID) -> GetWorkspaceOwnerByIDRow:
+        with self._obs.call("GetWorkspaceOwnerByID"):
+            return await AsyncQuerier.get_workspace_owner_by_id(self, id=id)
+
+    async def is_organization_member(self, *, user_id: UUID, organization_id: UUID) -> IsOrganizationMemberRow:
+        with self._obs.call("IsOrganizationMember"):
+            return await AsyncQuerier.is_organization_member(self, user_id=user_id, organization_id=organization_id)
 
     async def get_chat_cost_summary(self, *, owner_id: UUID, start: datetime, end: datetime) -> GetChatCostSummaryRow:
         with self._obs.call("GetChatCostSummary"):

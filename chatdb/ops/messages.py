@@ -455,7 +455,9 @@ class Messaging(Workflows):
     ) -> PromotedMessage:
         """Admit a queued row (already removed) with its own model, else the chat's.
 
-        Queued rows do not record who sent them: the message is attributed to the chat owner.
+        Queued rows do not record who sent them: the message is attributed to the chat owner
+        when the owner (or a system service acting for it) promotes, else to nobody, since
+        created_by is always the actor or a user a system service acts for (is_actor[]).
         """
         model = (
             queued.model_config_id
@@ -464,7 +466,8 @@ class Messaging(Workflows):
         )
         tx.emit(ev.queue_changed(chat, removed=queued.id))
         tx.link_cited_files(chat, parts)
-        message = self._admit(tx, chat, parts, model, chat.owner_id)
+        author = chat.owner_id if tx.actor.is_system or tx.actor.id == chat.owner_id else None
+        message = self._admit(tx, chat, parts, model, author)
         return PromotedMessage(tx.set_pending(chat.id), message, queued.id)
 
 

@@ -7,7 +7,7 @@
 SELECT id, owner_id, organization_id FROM chat_files WHERE id = @id;
 
 -- name: GetChatIDsByFileID :many
--- authz: system read chat
+-- authz: system read chat and system read chat_file
 -- The chats a file is linked to (a file is readable through any chat the actor may read).
 SELECT chat_id FROM chat_file_links WHERE file_id = @file_id ORDER BY chat_id;
 
@@ -32,3 +32,17 @@ SELECT
     ) AS group_ids
 FROM users u
 WHERE u.id = @user_id;
+
+-- name: GetWorkspaceOwnerByID :one
+-- authz: system read workspace
+-- A workspace's owner and organization (for `read workspace(<param>)` checks), deleted or not.
+SELECT id, owner_id, organization_id FROM workspaces WHERE id = @id;
+
+-- name: IsOrganizationMember :one
+-- authz: system read user and system read organization
+-- Whether the user is a member of the organization: an object built as "owned by <user> in
+-- <organization>" (`create chat(owner=..., org=...)`) exists only for a member.
+SELECT EXISTS (
+    SELECT 1 FROM organization_members
+    WHERE user_id = @user_id AND organization_id = @organization_id
+) AS member;

@@ -1,5 +1,5 @@
 -- name: InsertChatMessages :many
--- authz: update chat(chat_id)
+-- authz: update chat(chat_id) and is_actor[](created_by) and waive(model_config_id: "a message may name any model: naming one reads or changes nothing of its configuration")
 -- Inserts a batch of messages in one statement: element i of every array describes message i
 -- (NULL elements allowed; a NULL visibility or compressed takes the column default), and the
 -- rows come back in input order. Arrays of different lengths are refused with an error naming

@@ -60,7 +60,7 @@ WHERE cmc.enabled
     );
 
 -- name: InsertChatModelConfig :one
--- authz: deployment_config update
+-- authz: deployment_config update and is_actor(created_by) and is_actor(updated_by)
 INSERT INTO chat_model_configs (
     provider,
     model,
@@ -87,7 +87,7 @@ INSERT INTO chat_model_configs (
 RETURNING *;
 
 -- name: UpdateChatModelConfig :one
--- authz: deployment_config update
+-- authz: deployment_config update and is_actor(updated_by)
 -- Full replace of a live config (a deleted one is not found); bumps updated_at.
 UPDATE chat_model_configs
 SET

@@ -1,7 +1,7 @@
 -- Lookups the workflows in chatdb.ops need (SPEC 5) that no other query file answers.
 
 -- name: GetWorkspaceForChatBinding :one
--- authz: create chat(owner=owner_id, org=organization_id)
+-- authz: create chat(owner=owner_id, org=organization_id) and read workspace(workspace_id)
 -- The live workspace a new chat of that owner in that organization may be bound to: not found
 -- when the workspace is missing, deleted or in another organization (a chat never crosses
 -- organizations). build_matches / agent_matches say whether the given build belongs to the
@@ -36,7 +36,7 @@ WHERE w.id = @workspace_id::uuid
     AND NOT w.deleted;
 
 -- name: IsChatModelConfigUsable :one
--- authz: any_actor
+-- authz: any_actor and waive(id: "tells only whether a model can run, which every chat user needs to pick one")
 -- Whether a model config can run a turn: it exists, is enabled and is not deleted. Chat users
 -- may ask (they pick models); reading the config itself needs deployment_config read.
 SELECT EXISTS (

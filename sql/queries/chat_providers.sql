@@ -19,7 +19,7 @@ SELECT * FROM chat_providers ORDER BY provider;
 SELECT * FROM chat_providers WHERE enabled ORDER BY provider;
 
 -- name: InsertChatProvider :one
--- authz: deployment_config update
+-- authz: deployment_config update and is_actor(created_by)
 INSERT INTO chat_providers (
     provider, display_name, api_key, api_key_key_id, base_url, enabled, created_by
 ) VALUES (

@@ -46,7 +46,7 @@ WHERE uc.user_id = @user_id
     END;
 
 -- name: UpdateUserChatCompactionThreshold :one
--- authz: personal update user(user_id)
+-- authz: personal update user(user_id) and waive(model_config_id: "only tests that the model is live, as IsChatModelConfigUsable tells any actor")
 -- Sets the user's override for a model. A threshold outside 0..100 is refused by
 -- user_configs_chat_compaction_threshold_check (CheckViolation, nothing written); the model
 -- config must be live and enabled, otherwise nothing is written and the query finds no row

@@ -34,14 +34,14 @@ WHERE u.chat_spend_limit_micros IS NOT NULL AND NOT u.deleted
 ORDER BY u.username, u.id;
 
 -- name: GetChatUsageLimitUserOverride :one
--- authz: deployment_config read
+-- authz: deployment_config read and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")
 -- Not found when the user has no override.
 SELECT u.id AS user_id, u.chat_spend_limit_micros AS "spend_limit_micros!"
 FROM users AS u
 WHERE u.id = @user_id AND u.chat_spend_limit_micros IS NOT NULL;
 
 -- name: UpsertChatUsageLimitUserOverride :one
--- authz: deployment_config update
+-- authz: deployment_config update and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")
 -- Sets the user's limit, > 0 (users_chat_spend_limit_micros_check); keeps users.updated_at.
 -- Not found for an unknown user. (The value comes through a sub-select so that it is a required
 -- argument: DeleteChatUsageLimitUserOverride is how an override is removed.)
@@ -52,7 +52,7 @@ WHERE u.id = @user_id
 RETURNING u.id AS user_id, u.chat_spend_limit_micros AS "spend_limit_micros!";
 
 -- name: DeleteChatUsageLimitUserOverride :exec
--- authz: deployment_config update
+-- authz: deployment_config update and waive(user_id: "per-user overrides are deployment configuration, granted for every user by deployment_config")
 UPDATE users SET chat_spend_limit_micros = NULL WHERE id = @user_id;
 
 -- name: ListChatUsageLimitGroupOverrides :many

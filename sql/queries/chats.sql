@@ -1,7 +1,7 @@
 -- Chats: the rows users see in their sidebar and workers run (SPEC 4.1).
 
 -- name: InsertChat :one
--- authz: create chat(owner=owner_id, org=organization_id)
+-- authz: create chat(owner=owner_id, org=organization_id) and read workspace(workspace_id) and read chat(parent_chat_id) and read chat(root_chat_id) and waive(last_model_config_id: "a chat may name any model: naming one reads or changes nothing of its configuration")
 -- Writes the row once, in its final create-time state (status is always explicit).
 INSERT INTO chats (
     owner_id,
@@ -55,7 +55,10 @@ SELECT * FROM chats WHERE id = @id FOR UPDATE;
 -- All four sort keys run DESC (pin_order is negated) so the keyset cursor is one row-value
 -- comparison against the after_id row, and idx_chats_list(_by_owner) serves the order.
 -- has_unread: a non-deleted assistant message past the read watermark (NULL counts as 0).
--- An after_id that no longer exists yields an empty page.
+-- An after_id that no longer exists, or names a chat the actor may not read, yields an empty
+-- page: the cursor row is read through the same authorization filter as the page (the inner
+-- `chats` shadows the outer one, so the filter's chats.* columns are the cursor row's), so
+-- nothing about an unreadable chat (its pin or update time) shapes the answer.
 SELECT sqlc.embed(chats), unread.has_unread
 FROM chats
 CROSS JOIN LATERAL (
@@ -80,9 +83,9 @@ WHERE chats.parent_chat_id IS NULL
     AND (
         sqlc.narg(after_id)::uuid IS NULL
         OR ((chats.pin_order > 0), -chats.pin_order, chats.updated_at, chats.id) < (
-            SELECT (c.pin_order > 0), -c.pin_order, c.updated_at, c.id
-            FROM chats c
-            WHERE c.id = sqlc.narg(after_id)
+            SELECT (chats.pin_order > 0), -chats.pin_order, chats.updated_at, chats.id
+            FROM chats
+            WHERE chats.id = sqlc.narg(after_id) AND /* authz:filter */ TRUE
         )
     )
     AND /* authz:filter */ TRUE
@@ -177,12 +180,12 @@ WHERE id = @id
 RETURNING *;
 
 -- name: UpdateChatLastModelConfigByID :one
--- authz: update chat(id)
+-- authz: update chat(id) and waive(last_model_config_id: "a chat may name any model: naming one reads or changes nothing of its configuration")
 -- Keeps updated_at.
 UPDATE chats SET last_model_config_id = @last_model_config_id WHERE id = @id RETURNING *;
 
 -- name: UpdateChatWorkspaceBinding :one
--- authz: update chat(id)
+-- authz: update chat(id) and read workspace(workspace_id)
 -- Overwrites all three (NULL unbinds).
 UPDATE chats
 SET workspace_id = sqlc.narg(workspace_id),

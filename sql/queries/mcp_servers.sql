@@ -34,7 +34,7 @@ WHERE enabled AND availability = 'force_on'
 ORDER BY display_name, id;
 
 -- name: InsertMCPServerConfig :one
--- authz: deployment_config update
+-- authz: deployment_config update and is_actor(created_by)
 INSERT INTO mcp_server_configs (
     display_name,
     slug,
@@ -93,7 +93,7 @@ INSERT INTO mcp_server_configs (
 RETURNING *;
 
 -- name: UpdateMCPServerConfig :one
--- authz: deployment_config update
+-- authz: deployment_config update and is_actor(updated_by)
 -- Full replace of every editable field; bumps updated_at. A NULL secret keeps the stored value
 -- and its key id: changing other fields never needs the secret (which most actors may not read).
 UPDATE mcp_server_configs
@@ -143,18 +143,18 @@ RETURNING *;
 DELETE FROM mcp_server_configs WHERE id = @id;
 
 -- name: GetMCPServerUserToken :one
--- authz: personal read user(user_id) or deployment_config read
+-- authz: personal read user(user_id) or deployment_config read and waive(mcp_server_config_id: "selects which of the user's tokens; the server's configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")
 SELECT * FROM mcp_server_user_tokens
 WHERE mcp_server_config_id = @mcp_server_config_id AND user_id = @user_id;
 
 -- name: GetMCPServerUserTokensByUserID :many
--- authz: personal read user(user_id) or deployment_config read
+-- authz: personal read user(user_id) or deployment_config read and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")
 SELECT * FROM mcp_server_user_tokens
 WHERE user_id = @user_id
 ORDER BY created_at, id;
 
 -- name: UpsertMCPServerUserToken :one
--- authz: personal update user(user_id) or deployment_config update
+-- authz: personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user's tokens; the server's configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")
 -- One token per (server, user): a new grant replaces the old one and bumps updated_at.
 INSERT INTO mcp_server_user_tokens (
     mcp_server_config_id,
@@ -187,7 +187,7 @@ SET
 RETURNING *;
 
 -- name: DeleteMCPServerUserToken :exec
--- authz: personal update user(user_id) or deployment_config update
+-- authz: personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user's tokens; the server's configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user's MCP tokens (the personal branch checks the user)")
 DELETE FROM mcp_server_user_tokens
 WHERE mcp_server_config_id = @mcp_server_config_id AND user_id = @user_id;
 

@@ -143,6 +143,11 @@ EXPECTED: dict[str, S] = {
     # The lookups behind get_chat_file_by_id: site-wide only.
     "get_chat_file_owner_by_id": SITE_FILE_READ,
     "get_chat_ids_by_file_id": SITE_CHAT_READ,
+    # The lookups behind `read workspace(...)` and `<type>(owner=, org=)` checks: a workspace's
+    # owner and organization (site-wide workspace read: chatd binds workspaces for users), and
+    # organization membership (site-wide user and organization read: not chatd).
+    "get_workspace_owner_by_id": frozenset({"site_owner", "chatd", "system"}),
+    "is_organization_member": frozenset({"user_admin", "site_owner", "system"}),
     # 4.7 providers, model configs, MCP servers
     "get_chat_provider_by_id": CONFIG_READ,
     "get_chat_provider_by_provider": CONFIG_READ,

@@ -138,6 +138,12 @@ class World:
         owner = self.f.user(organization_id=org.id)
         return self.new_chat(owner_id=owner.id, organization_id=org.id, **kw)
 
+    def colleague_chat(self, **kw: Any) -> db.Chat:
+        """A chat of another user in the world's organization (a workspace binding stays in
+        its organization, so a chat bound to the world's workspace is at most a colleague's)."""
+        owner = self.f.user(organization_id=self.org.id)
+        return self.new_chat(owner_id=owner.id, **kw)
+
     def chat_object(self, chat_id: UUID) -> Object:
         """The authorization object of a chat, read straight from the table."""
         row = self.conn.execute(
@@ -145,6 +151,14 @@ class World:
         ).fetchone()
         assert row is not None, f"no chat {chat_id}"
         return Object.chat(chat_id, row[0], row[1])
+
+    def workspace_object(self, workspace_id: UUID) -> Object:
+        """The authorization object of a workspace, read straight from the table."""
+        row = self.conn.execute(
+            "SELECT owner_id, organization_id FROM workspaces WHERE id = %s", (workspace_id,)
+        ).fetchone()
+        assert row is not None, f"no workspace {workspace_id}"
+        return Object.workspace(workspace_id, row[0], row[1])
 
     def generic(self, method: str, **overrides: Any) -> dict[str, Any]:
         """Arguments for ``method`` from parameter names and types, then ``overrides``.
@@ -227,6 +241,7 @@ _TERMS: list[tuple[str, re.Pattern[str]]] = [
     ("system", re.compile(r"system (?P<action>\w+) (?P<type>\w+)")),
     ("deployment_config", re.compile(r"deployment_config (?P<action>\w+)")),
     ("personal", re.compile(r"personal (?P<action>read|update) user\((?P<param>\w+)\)")),
+    ("is_actor", re.compile(r"is_actor(?:\[\])?\((?P<param>\w+)\)")),
     ("load_many", re.compile(r"(?P<action>\w+) (?P<type>\w+)\[\]\((?P<param>\w+)\)")),
     ("load", re.compile(r"(?P<action>\w+) (?P<type>\w+)\((?P<param>\w+)\)")),
     (
@@ -249,9 +264,15 @@ def _parse_term(method: str, text: str) -> Term:
     raise AssertionError(f"{method}: policy {text!r} is not in the SPEC's policy language")
 
 
+_WAIVER = re.compile(r'\s+and\s+waive\(\w+:\s*"[^"]*"\)')
+
+
 def conjuncts(method: str) -> list[str]:
-    """The method's policy as the checks it makes in order (``<check> and <check>``)."""
-    return POLICIES[method].split(" and ")
+    """The method's policy as the checks it makes in order (``<check> and <check>``).
+
+    A waiver (``and waive(<param>: "<reason>")``) checks nothing: it is dropped first.
+    """
+    return _WAIVER.sub("", POLICIES[method]).split(" and ")
 
 
 def alternatives(method: str) -> list[Term]:
@@ -306,8 +327,10 @@ def refused_checks(world: World, method: str, call: Call) -> list[Check]:
 def _term_checks(world: World, method: str, term: Term, kwargs: dict[str, Any]) -> list[Check]:
     kind, p = term
     action = Action(p["action"]) if "action" in p else None
-    if kind == "any_actor":
-        return []
+    if kind in ("any_actor", "is_actor"):
+        return []  # is_actor compares ids; it asks the authorizer nothing
+    if kind == "load" and kwargs[p["param"]] is None:
+        return []  # a NULL id names nothing: nothing to check
     if kind == "system":
         assert action is not None
         return [Check(action, Object.system(T(p["type"])), "system")]
@@ -326,6 +349,9 @@ def _term_checks(world: World, method: str, term: Term, kwargs: dict[str, Any]) 
     if kind == "load" and p["type"] == "chat":
         assert action is not None
         return [Check(action, world.chat_object(kwargs[p["param"]]))]
+    if kind == "load" and p["type"] == "workspace":
+        assert action is not None
+        return [Check(action, world.workspace_object(kwargs[p["param"]]))]
     if kind == "load_many" and p["type"] == "chat":
         assert action is not None
         ids: Iterable[UUID | None] = kwargs[p["param"]]
@@ -445,9 +471,16 @@ def prepare_call(world: World, method: str) -> Call:
 
 generic(
     "get_authz_subject_by_user_id",
+    "is_organization_member",
     "get_chat_file_metadata_by_chat_id",
     "insert_chat_file",
 )
+
+
+@case("get_workspace_owner_by_id")
+def _workspace_owner(w: World, m: str) -> Call:
+    ws = w.f.workspace(organization_id=w.org.id, owner_id=w.owner.id)
+    return Call(w.generic(m, id=ws.id))
 
 
 @case("get_chat_file_owner_by_id")
@@ -568,7 +601,7 @@ def _new_messages(w: World, m: str) -> Call:
         name: [None] for name, ann in parameters(m).items() if ann.startswith("Sequence[")
     }
     arrays.update(
-        created_by=[w.owner.id],
+        created_by=[ACTOR.id],  # is_actor[](created_by): a message is written by its actor
         model_config_id=[w.model.id],
         role=[db.ChatMessageRole.USER],
         content=[[{"type": "text", "text": "hello"}]],
@@ -764,18 +797,27 @@ def _chat_list(w: World, m: str) -> Call:
 
 @case("get_child_chats_by_parent_ids")
 def _children(w: World, m: str) -> Call:
-    root = w.chat
+    root, theirs = w.chat, w.stranger_chat()
     older = w.new_chat(parent_chat_id=root.id, root_chat_id=root.id, created_at=T_OLD)
-    newer = w.stranger_chat(parent_chat_id=root.id, root_chat_id=root.id, created_at=T0)
+    # A child has its parent's owner and organization: the stranger's child of its own root.
+    newer = w.new_chat(
+        owner_id=theirs.owner_id,
+        organization_id=theirs.organization_id,
+        parent_chat_id=theirs.id,
+        root_chat_id=theirs.id,
+        created_at=T0,
+    )
     # Newest first: one read check per row, in row order.
-    return Call({"parent_ids": [root.id], "archived": None}, _read_each(w, [newer, older]))
+    return Call(
+        {"parent_ids": [root.id, theirs.id], "archived": None}, _read_each(w, [newer, older])
+    )
 
 
 @case("get_chats_by_workspace_ids")
 def _workspace_chats(w: World, m: str) -> Call:
     ws = w.f.workspace(organization_id=w.org.id, owner_id=w.owner.id)
     older = w.new_chat(workspace_id=ws.id, updated_at=T_OLD)
-    newer = w.stranger_chat(workspace_id=ws.id, updated_at=T0)
+    newer = w.colleague_chat(workspace_id=ws.id, updated_at=T0)
     return Call({"ids": [ws.id]}, _read_each(w, [newer, older]))
 
 
@@ -785,7 +827,7 @@ def _latest_per_workspace(w: World, m: str) -> Call:
     for _ in range(2):
         ws = w.f.workspace(organization_id=w.org.id, owner_id=w.owner.id)
         w.new_chat(workspace_id=ws.id, updated_at=T_OLD)
-        latest.append((ws.id, w.stranger_chat(workspace_id=ws.id, updated_at=T0)))
+        latest.append((ws.id, w.colleague_chat(workspace_id=ws.id, updated_at=T0)))
     latest.sort(key=lambda pair: pair[0])  # one row per workspace, by workspace id
     return Call(
         {"workspace_ids": [ws_id for ws_id, _ in latest]}, _read_each(w, [c for _, c in latest])

@@ -47,12 +47,22 @@ def _link_anothers_file(w: World, m: str) -> Call:
 
 def _owners_latest_chat(w: World, m: str) -> Call:
     ws = w.f.workspace(organization_id=w.org.id, owner_id=w.owner.id)
-    w.stranger_chat(workspace_id=ws.id, updated_at=T_OLD)
+    w.colleague_chat(workspace_id=ws.id, updated_at=T_OLD)
     w.new_chat(workspace_id=ws.id, updated_at=T0)
     return Call({"workspace_ids": [ws.id]})
 
 
+def _messages_without_author(w: World, m: str) -> Call:
+    # created_by must be the caller (is_actor[]), and here one call serves every subject: an
+    # unattributed message (as the model's are) asks only who may add messages to the chat.
+    call = CASES[m].prepare
+    assert call is not None
+    kwargs = call(w, m).kwargs
+    return Call({**kwargs, "created_by": [None] * len(kwargs["created_by"])})
+
+
 OVERRIDES: dict[str, Callable[[World, str], Call]] = {
+    "insert_chat_messages": _messages_without_author,
     "get_chat_diff_statuses_by_chat_ids": _diff_statuses,
     "link_chat_files": _link_anothers_file,
     "get_latest_chat_ids_by_workspace_ids": _owners_latest_chat,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -257,7 +258,12 @@ def test_binding_a_workspace_of_another_organization_is_refused_and_writes_nothi
     model: Any,
     db_state: Callable[[], State],
 ) -> None:
-    foreign = f.workspace(organization_id=f.organization().id, owner_id=alice.id)
+    # Alice is a member of the other organization too, so she may read her workspace there:
+    # what refuses the binding is that it is not the chat's organization.
+    other = f.organization()
+    f.organization_member(organization_id=other.id, user_id=alice.id)
+    alice = dataclasses.replace(alice, memberships=alice.memberships | {other.id})
+    foreign = f.workspace(organization_id=other.id, owner_id=alice.id)
     before = db_state()
     with pytest.raises(InvalidInput) as exc:
         chats.create_chat(

@@ -46,7 +46,12 @@ from chatdb.db.chat_messages import (
     GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID,
 )
 from chatdb.db.chat_workers import ACQUIRE_CHATS
-from chatdb.db.chats import GET_CHATS_AFTER_FILTER, GET_CHATS_BEFORE_FILTER_NULLS, GET_CHATS_NULLS
+from chatdb.db.chats import (
+    GET_CHATS_AFTER_FILTER,
+    GET_CHATS_BEFORE_FILTER_NULLS,
+    GET_CHATS_BETWEEN_FILTERS_1,
+    GET_CHATS_NULLS,
+)
 from codegen.pgserver import PgServer
 
 ORGS = 4
@@ -442,7 +447,9 @@ def _filtered_chats(subject: Subject) -> Callable[[Volume, UUID | None], tuple[s
             first_param=9,
         )
         page = _chats_page(None, after)
-        query = GET_CHATS_BEFORE_FILTER_NULLS.text(_nulls(page)) + flt.sql + GET_CHATS_AFTER_FILTER
+        before = GET_CHATS_BEFORE_FILTER_NULLS.text(_nulls(page))
+        # The same predicate filters the keyset cursor's row and the page.
+        query = before + flt.sql + GET_CHATS_BETWEEN_FILTERS_1 + flt.sql + GET_CHATS_AFTER_FILTER
         return query, (*page, *flt.params)
 
     return build

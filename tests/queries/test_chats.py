@@ -523,8 +523,8 @@ def test_update_chat_last_model_config_by_id_keeps_updated_at(env: Env) -> None:
 def test_update_chat_workspace_binding_overwrites_all_three_and_bumps_updated_at(
     env: Env,
 ) -> None:
-    agent = env.f.workspace_agent()
-    build = env.f.workspace_build()
+    build = env.f.workspace_build(workspace_id=env.f.workspace(organization_id=env.org_id).id)
+    agent = env.f.workspace_agent(build_id=build.id)
     chat = env.chat(workspace_id=build.workspace_id, build_id=build.id, agent_id=agent.id)
     ws = env.f.workspace(organization_id=env.org_id)
     got = env.q.update_chat_workspace_binding(

@@ -1,8 +1,9 @@
 """``make mutate`` (tools/mutate.py) does what it says: a couple of mutants, end to end.
 
 The full run (every policy) takes minutes and is not part of ``make test``; here the tool
-runs two real mutants and one that changes nothing, so both verdicts are shown to work:
-a weakened policy is killed by the access table, an unchanged one survives.
+runs two real mutants and one that changes nothing, so every verdict is shown to work: a
+weakening that leaves a referenced id unchecked is rejected by codegen (the reference rule), a
+weakening that still compiles is killed by the access table, an unchanged one survives.
 """
 
 from __future__ import annotations
@@ -60,15 +61,17 @@ def test_a_weakened_policy_is_killed_and_an_unchanged_one_survives(
 ) -> None:
     monkeypatch.setenv("CHATDB_PG_DSN", chatdb_pg_server.dsn())  # reuse the session's server
     by_method = {m.method: m for m in mutants(ROOT) if m.mutated == "any_actor"}
-    cost = by_method["get_chat_cost_summary"]  # the weakening the issue reported unnoticed
-    limit = by_method["upsert_chat_usage_limit_user_override"]
+    # The weakening the issue reported unnoticed: owner_id is left unchecked, so it no longer
+    # even compiles.
+    cost = by_method["get_chat_cost_summary"]
+    limit = by_method["upsert_chat_usage_limit_config"]  # no referenced ids: compiles
     unchanged: Mutant = replace(by_method["get_chat_by_id"], mutated="fetch read chat")
     assert unchanged.policy == unchanged.mutated
 
     results = mutate(ROOT, [cost, limit, unchanged], jobs=1, log=False)
 
     assert [(r.mutant, r.outcome) for r in results] == [
-        (cost, "killed"),
+        (cost, "rejected by codegen"),
         (limit, "killed"),
         (unchanged, "survived"),
     ], [r.detail for r in results]
