@@ -6,10 +6,12 @@ type checker proves every one exists (the wrapper must satisfy the querier Proto
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from chatdb.authz.base import Action, AsyncAuthzBase, AuthzBase, Object, ResourceType
-from chatdb.db import ChatFile, ChatMessage
+from chatdb.authz.roles import check_site_role_change
+from chatdb.db import ChatFile, ChatMessage, UpdateUserSiteRolesRow
 from chatdb.errors import NotAuthorized
 
 
@@ -52,6 +54,16 @@ class CustomAuthz(AuthzBase):
                 )
         return self._q.get_chat_file_by_id(id=id)
 
+    def update_user_site_roles(
+        self, *, rbac_roles: Sequence[str | None], user_id: UUID
+    ) -> UpdateUserSiteRolesRow:
+        """Update on the user, and the right to assign each site role added or removed."""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.UPDATE, Object.user(user_id))
+        current = self._q.get_authz_subject_by_user_id(user_id=user_id).rbac_roles
+        check_site_role_change(subject, current, rbac_roles)
+        return self._q.update_user_site_roles(user_id=user_id, rbac_roles=rbac_roles)
+
 
 class AsyncCustomAuthz(AsyncAuthzBase):
     __slots__ = ()
@@ -86,3 +98,12 @@ class AsyncCustomAuthz(AsyncAuthzBase):
                     object=f"chat_file:{id}",
                 )
         return await self._q.get_chat_file_by_id(id=id)
+
+    async def update_user_site_roles(
+        self, *, rbac_roles: Sequence[str | None], user_id: UUID
+    ) -> UpdateUserSiteRolesRow:
+        subject = self._actor()
+        self._authz.authorize(subject, Action.UPDATE, Object.user(user_id))
+        current = (await self._q.get_authz_subject_by_user_id(user_id=user_id)).rbac_roles
+        check_site_role_change(subject, current, rbac_roles)
+        return await self._q.update_user_site_roles(user_id=user_id, rbac_roles=rbac_roles)

@@ -14,12 +14,12 @@ in a person's role list grants nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from uuid import UUID
 
 from chatdb.authz.rbac import SCOPE_ALL, Action, ResourceType, Role, Scope, Subject, allow
-from chatdb.errors import InvalidInput
+from chatdb.errors import InvalidInput, NotAuthorized
 
 A = Action
 T = ResourceType
@@ -158,3 +158,45 @@ def api_key_scope(name: str) -> Scope:
         raise InvalidInput(
             f"unknown API key scope {name!r} (one of {known})", field="scope"
         ) from None
+
+
+# --------------------------------------------------------------------------- role assignment
+
+ASSIGNABLE_BY: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        OWNER: frozenset({OWNER}),
+        AUDITOR: frozenset({OWNER}),
+        USER_ADMIN: frozenset({OWNER}),
+        # Seed: "Allow system, owner, and user-admin to assign the new role".
+        CHAT_ACCESS: frozenset({OWNER, USER_ADMIN}),
+    }
+)
+"""The site roles a user may hold in ``users.rbac_roles``, and which roles may grant or take
+each (the system subject assigns every one). ``member`` is implied, never stored."""
+
+
+def can_assign_site_role(actor: Subject, role: str) -> bool:
+    """Whether ``actor`` may grant or take away the site role ``role``."""
+    if actor.is_system and f"system:{SYSTEM.name}" in actor.site_roles:
+        return True
+    granters = ASSIGNABLE_BY.get(role, frozenset())
+    return any(r in granters for r in actor.site_roles)
+
+
+def check_site_role_change(
+    actor: Subject, current: Sequence[str], wanted: Sequence[str | None]
+) -> None:
+    """Refuse a change of a user's site roles the actor may not make.
+
+    InvalidInput for a role that cannot be stored; NotAuthorized for a role added or removed
+    that the actor may not assign. Roles left as they are need no right.
+    """
+    unknown = sorted({str(r) for r in wanted if r is None or r not in ASSIGNABLE_BY})
+    if unknown:
+        known = ", ".join(ASSIGNABLE_BY)
+        raise InvalidInput(f"unknown site roles {unknown} (one of {known})", field="rbac_roles")
+    for role in sorted(set(current) ^ {r for r in wanted if r is not None}):
+        if not can_assign_site_role(actor, role):
+            raise NotAuthorized(
+                f"{actor.name} may not assign the {role} role", action="assign", object=role
+            )

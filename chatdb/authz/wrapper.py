@@ -225,6 +225,7 @@ POLICIES: dict[str, str] = {
     "upsert_mcp_server_user_token": 'personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user\'s tokens; the server\'s configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user\'s MCP tokens (the personal branch checks the user)")',
     "delete_mcp_server_user_token": 'personal update user(user_id) or deployment_config update and waive(mcp_server_config_id: "selects which of the user\'s tokens; the server\'s configuration is not read or changed") and waive(user_id: "deployment configuration admins manage every user\'s MCP tokens (the personal branch checks the user)")',
     "cleanup_deleted_mcp_server_ids_from_chats": 'system update chat',
+    "update_user_site_roles": 'custom update on the user, plus the right to assign each role it adds, removes (chatdb.authz.roles.ASSIGNABLE_BY)',
 }
 
 # Methods whose authorization is hand-written in chatdb.authz.custom:CustomAuthz / chatdb.authz.custom:AsyncCustomAuthz.
@@ -232,6 +233,7 @@ CUSTOM_METHODS: tuple[str, ...] = (
     "get_chat_file_by_id",
     "get_chat_message_by_id",
     "soft_delete_chat_message_by_id",
+    "update_user_site_roles",
 )
 
 

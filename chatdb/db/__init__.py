@@ -134,6 +134,7 @@ from .models import (
 from .protocol import AsyncQueries, Queries
 from .querier import AsyncQuerier, Querier
 from .registry import QUERIES, QueryInfo
+from .user_roles import AsyncUserRolesQueries, UpdateUserSiteRolesRow, UserRolesQueries
 
 __all__ = [
     "JSON",
@@ -156,6 +157,7 @@ __all__ = [
     "AsyncMcpServersQueries",
     "AsyncQuerier",
     "AsyncQueries",
+    "AsyncUserRolesQueries",
     "AuthzLookupsQueries",
     "Chat",
     "ChatClientType",
@@ -245,10 +247,12 @@ __all__ = [
     "UpdateChatHeartbeatsRow",
     "UpdateUserChatCompactionThresholdRow",
     "UpdateUserChatCustomPromptRow",
+    "UpdateUserSiteRolesRow",
     "UpsertChatUsageLimitGroupOverrideRow",
     "UpsertChatUsageLimitUserOverrideRow",
     "User",
     "UserConfig",
+    "UserRolesQueries",
     "UserStatus",
     "Workspace",
     "WorkspaceAgent",

@@ -94,6 +94,7 @@ from .models import (
     McpServerConfig,
     McpServerUserToken,
 )
+from .user_roles import UpdateUserSiteRolesRow
 
 
 class Queries(Protocol):
@@ -377,6 +378,8 @@ class Queries(Protocol):
 
     def cleanup_deleted_mcp_server_ids_from_chats(self) -> None: ...
 
+    def update_user_site_roles(self, *, rbac_roles: Sequence[str | None], user_id: UUID) -> UpdateUserSiteRolesRow: ...
+
 
 class AsyncQueries(Protocol):
     """Every query, asynchronous."""
@@ -658,3 +661,5 @@ class AsyncQueries(Protocol):
     async def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None: ...
 
     async def cleanup_deleted_mcp_server_ids_from_chats(self) -> None: ...
+
+    async def update_user_site_roles(self, *, rbac_roles: Sequence[str | None], user_id: UUID) -> UpdateUserSiteRolesRow: ...

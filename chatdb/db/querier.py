@@ -22,9 +22,10 @@ from .chat_usage_limits import AsyncChatUsageLimitsQueries, ChatUsageLimitsQueri
 from .chat_workers import AsyncChatWorkersQueries, ChatWorkersQueries
 from .chats import AsyncChatsQueries, ChatsQueries
 from .mcp_servers import AsyncMcpServersQueries, McpServersQueries
+from .user_roles import AsyncUserRolesQueries, UserRolesQueries
 
 
-class Querier(AuthzLookupsQueries, ChatCostsQueries, ChatDiffStatusesQueries, ChatFilesQueries, ChatMessagesQueries, ChatModelConfigsQueries, ChatOpsQueries, ChatProvidersQueries, ChatQueuedMessagesQueries, ChatSettingsQueries, ChatTelemetryQueries, ChatUsageLimitsQueries, ChatWorkersQueries, ChatsQueries, McpServersQueries):
+class Querier(AuthzLookupsQueries, ChatCostsQueries, ChatDiffStatusesQueries, ChatFilesQueries, ChatMessagesQueries, ChatModelConfigsQueries, ChatOpsQueries, ChatProvidersQueries, ChatQueuedMessagesQueries, ChatSettingsQueries, ChatTelemetryQueries, ChatUsageLimitsQueries, ChatWorkersQueries, ChatsQueries, McpServersQueries, UserRolesQueries):
     """Runs the queries on a psycopg ``Connection`` (use it inside your own transactions)."""
 
     __slots__ = ("_conn",)
@@ -37,7 +38,7 @@ class Querier(AuthzLookupsQueries, ChatCostsQueries, ChatDiffStatusesQueries, Ch
         return self._conn
 
 
-class AsyncQuerier(AsyncAuthzLookupsQueries, AsyncChatCostsQueries, AsyncChatDiffStatusesQueries, AsyncChatFilesQueries, AsyncChatMessagesQueries, AsyncChatModelConfigsQueries, AsyncChatOpsQueries, AsyncChatProvidersQueries, AsyncChatQueuedMessagesQueries, AsyncChatSettingsQueries, AsyncChatTelemetryQueries, AsyncChatUsageLimitsQueries, AsyncChatWorkersQueries, AsyncChatsQueries, AsyncMcpServersQueries):
+class AsyncQuerier(AsyncAuthzLookupsQueries, AsyncChatCostsQueries, AsyncChatDiffStatusesQueries, AsyncChatFilesQueries, AsyncChatMessagesQueries, AsyncChatModelConfigsQueries, AsyncChatOpsQueries, AsyncChatProvidersQueries, AsyncChatQueuedMessagesQueries, AsyncChatSettingsQueries, AsyncChatTelemetryQueries, AsyncChatUsageLimitsQueries, AsyncChatWorkersQueries, AsyncChatsQueries, AsyncMcpServersQueries, AsyncUserRolesQueries):
     """Runs the queries on a psycopg ``AsyncConnection``."""
 
     __slots__ = ("_conn",)

@@ -1689,4 +1689,16 @@ QUERIES: dict[str, QueryInfo] = {
         False,
         False,
     ),
+    'UpdateUserSiteRoles': QueryInfo(
+        'UpdateUserSiteRoles',
+        'update_user_site_roles',
+        ':one',
+        'sql/queries/user_roles.sql',
+        4,
+        'custom update on the user, plus the right to assign each role it adds, removes (chatdb.authz.roles.ASSIGNABLE_BY)',
+        ('rbac_roles', 'user_id',),
+        'UpdateUserSiteRolesRow',
+        False,
+        False,
+    ),
 }

@@ -83,6 +83,7 @@ from chatdb.db import (
     UpdateChatHeartbeatsRow,
     UpdateUserChatCompactionThresholdRow,
     UpdateUserChatCustomPromptRow,
+    UpdateUserSiteRolesRow,
     UpsertChatUsageLimitGroupOverrideRow,
     UpsertChatUsageLimitUserOverrideRow,
 )
@@ -251,6 +252,7 @@ from chatdb.db.mcp_servers import (
     UPDATE_MCP_SERVER_CONFIG,
     UPSERT_MCP_SERVER_USER_TOKEN,
 )
+from chatdb.db.user_roles import UPDATE_USER_SITE_ROLES
 from chatdb.observe.runtime import Instruments
 
 # Every query's SQL text by query name (db.query.text, when the Instruments record it).
@@ -394,6 +396,7 @@ QUERY_TEXT: dict[str, str] = {
     "UpsertMCPServerUserToken": UPSERT_MCP_SERVER_USER_TOKEN,
     "DeleteMCPServerUserToken": DELETE_MCP_SERVER_USER_TOKEN,
     "CleanupDeletedMCPServerIDsFromChats": CLEANUP_DELETED_MCP_SERVER_IDS_FROM_CHATS,
+    "UpdateUserSiteRoles": UPDATE_USER_SITE_ROLES,
 }
 
 
@@ -966,6 +969,10 @@ class InstrumentedQuerier(Querier):
         with self._obs.call("CleanupDeletedMCPServerIDsFromChats"):
             return Querier.cleanup_deleted_mcp_server_ids_from_chats(self)
 
+    def update_user_site_roles(self, *, rbac_roles: Sequence[str | None], user_id: UUID) -> UpdateUserSiteRolesRow:
+        with self._obs.call("UpdateUserSiteRoles"):
+            return Querier.update_user_site_roles(self, rbac_roles=rbac_roles, user_id=user_id)
+
 
 class AsyncInstrumentedQuerier(AsyncQuerier):
     """``AsyncQuerier`` measuring each call with ``instruments``."""
@@ -1535,3 +1542,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
     async def cleanup_deleted_mcp_server_ids_from_chats(self) -> None:
         with self._obs.call("CleanupDeletedMCPServerIDsFromChats"):
             return await AsyncQuerier.cleanup_deleted_mcp_server_ids_from_chats(self)
+
+    async def update_user_site_roles(self, *, rbac_roles: Sequence[str | None], user_id: UUID) -> UpdateUserSiteRolesRow:
+        with self._obs.call("UpdateUserSiteRoles"):
+            return await AsyncQuerier.update_user_site_roles(self, rbac_roles=rbac_roles, user_id=user_id)

@@ -69,6 +69,9 @@ PERSONAL: S = frozenset({"object_owner", "site_owner", "system"})
 # -- the table -----------------------------------------------------------------------------
 
 EXPECTED: dict[str, S] = {
+    # Setting a user's site roles needs update on the user (which roles each may assign:
+    # tests/authz/test_role_assignment.py): system, owner and user-admin.
+    "update_user_site_roles": frozenset({"user_admin", "site_owner", "system"}),
     # 4.1 chats
     "insert_chat": CHAT,
     "get_chat_by_id": CHAT,

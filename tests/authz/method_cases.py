@@ -637,6 +637,17 @@ def _latest_agent(w: World, m: str) -> Call:
     return Call({"chat_id": w.new_chat(workspace_id=ws.id).id})
 
 
+@case("update_user_site_roles")
+def _grant_chat_access(w: World, m: str) -> Call:
+    # The same roles, reordered: only the policy's check on the user runs (which roles an
+    # actor may assign is tested by tests/authz/test_role_assignment.py).
+    target = w.f.user(organization_id=w.org.id, rbac_roles=["chat-access", "auditor"])
+    return Call(
+        {"user_id": target.id, "rbac_roles": ["auditor", "chat-access"]},  # reordered: a write
+        [Check(A.UPDATE, Object.user(target.id))],
+    )
+
+
 # -- queued messages
 
 generic(
