@@ -89,6 +89,22 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.chatdb_sync_chat_lease() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.status = 'running' THEN
+        INSERT INTO chat_leases (chat_id, worker_id, heartbeat_at)
+        VALUES (NEW.id, NEW.worker_id, COALESCE(NEW.heartbeat_at, NEW.started_at, NEW.updated_at))
+        ON CONFLICT (chat_id) DO UPDATE
+        SET worker_id = EXCLUDED.worker_id, heartbeat_at = EXCLUDED.heartbeat_at;
+    ELSE
+        DELETE FROM chat_leases WHERE chat_id = NEW.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 CREATE TABLE public.chat_diff_statuses (
     chat_id uuid NOT NULL,
     url text,
@@ -130,6 +146,13 @@ CREATE TABLE public.chat_files (
     mimetype text NOT NULL,
     data bytea NOT NULL
 );
+
+CREATE TABLE public.chat_leases (
+    chat_id uuid NOT NULL,
+    worker_id uuid,
+    heartbeat_at timestamp with time zone NOT NULL
+)
+WITH (fillfactor='50');
 
 CREATE TABLE public.chat_messages (
     id bigint NOT NULL,
@@ -433,6 +456,9 @@ ALTER TABLE public.chat_files
 ALTER TABLE ONLY public.chat_files
     ADD CONSTRAINT chat_files_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.chat_leases
+    ADD CONSTRAINT chat_leases_pkey PRIMARY KEY (chat_id);
+
 ALTER TABLE ONLY public.chat_messages
     ADD CONSTRAINT chat_messages_pkey PRIMARY KEY (id);
 
@@ -531,6 +557,8 @@ ALTER TABLE ONLY public.workspaces
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
 
+CREATE INDEX chat_leases_worker_id_idx ON public.chat_leases USING btree (worker_id);
+
 CREATE UNIQUE INDEX chat_model_configs_single_default ON public.chat_model_configs USING btree ((1)) WHERE (is_default AND (NOT deleted));
 
 CREATE INDEX idx_chat_diff_statuses_stale_at ON public.chat_diff_statuses USING btree (stale_at);
@@ -619,6 +647,10 @@ CREATE TRIGGER chat_providers_refuse_clear_secret BEFORE INSERT OR UPDATE ON pub
 
 CREATE TRIGGER chats_identity_immutable BEFORE UPDATE OF owner_id, organization_id ON public.chats FOR EACH ROW WHEN (((old.owner_id IS DISTINCT FROM new.owner_id) OR (old.organization_id IS DISTINCT FROM new.organization_id))) EXECUTE FUNCTION public.chatdb_refuse_identity_change();
 
+CREATE TRIGGER chats_lease_on_insert AFTER INSERT ON public.chats FOR EACH ROW WHEN ((new.status = 'running'::public.chat_status)) EXECUTE FUNCTION public.chatdb_sync_chat_lease();
+
+CREATE TRIGGER chats_lease_on_update AFTER UPDATE OF status, worker_id, started_at, heartbeat_at ON public.chats FOR EACH ROW WHEN (((old.status IS DISTINCT FROM new.status) OR (old.worker_id IS DISTINCT FROM new.worker_id) OR (old.started_at IS DISTINCT FROM new.started_at) OR (old.heartbeat_at IS DISTINCT FROM new.heartbeat_at))) EXECUTE FUNCTION public.chatdb_sync_chat_lease();
+
 CREATE TRIGGER mcp_server_configs_refuse_clear_secret BEFORE INSERT OR UPDATE ON public.mcp_server_configs FOR EACH ROW EXECUTE FUNCTION public.chatdb_refuse_clear_secret('oauth2_client_secret', 'oauth2_client_secret_key_id', 'api_key_value', 'api_key_value_key_id', 'custom_headers', 'custom_headers_key_id');
 
 CREATE TRIGGER mcp_server_user_tokens_refuse_clear_secret BEFORE INSERT OR UPDATE ON public.mcp_server_user_tokens FOR EACH ROW EXECUTE FUNCTION public.chatdb_refuse_clear_secret('access_token', 'access_token_key_id', 'refresh_token', 'refresh_token_key_id');
@@ -637,6 +669,9 @@ ALTER TABLE ONLY public.chat_files
 
 ALTER TABLE ONLY public.chat_files
     ADD CONSTRAINT chat_files_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.chat_leases
+    ADD CONSTRAINT chat_leases_chat_id_fkey FOREIGN KEY (chat_id) REFERENCES public.chats(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.chat_messages
     ADD CONSTRAINT chat_messages_chat_id_fkey FOREIGN KEY (chat_id) REFERENCES public.chats(id) ON DELETE CASCADE;

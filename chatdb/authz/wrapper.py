@@ -20,6 +20,7 @@ from chatdb.db import (
     Chat,
     ChatClientType,
     ChatDiffStatus,
+    ChatLease,
     ChatMessage,
     ChatMessageRole,
     ChatMessageVisibility,
@@ -184,6 +185,7 @@ POLICIES: dict[str, str] = {
     "get_user_chat_spend_in_period": 'read chat(owner=user_id, org=organization_id)',
     "acquire_chats": 'system update chat',
     "update_chat_heartbeats": 'system update chat',
+    "get_chat_lease_for_update": 'update chat(chat_id)',
     "get_stale_chats": 'system read chat',
     "insert_chat": 'create chat(owner=owner_id, org=organization_id) and read workspace(workspace_id) and read chat(parent_chat_id) and read chat(root_chat_id) and waive(last_model_config_id: "a chat may name any model: naming one reads or changes nothing of its configuration")',
     "get_chat_by_id": 'fetch read chat',
@@ -811,11 +813,17 @@ class AuthzQuerier(CustomAuthz):
         self._authz.authorize_system(subject, Action.UPDATE, ResourceType.CHAT)
         return self._q.acquire_chats(num_chats=num_chats, worker_id=worker_id, started_at=started_at)
 
-    def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         """UpdateChatHeartbeats: system update chat"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.UPDATE, ResourceType.CHAT)
         return self._q.update_chat_heartbeats(now=now, worker_id=worker_id)
+
+    def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
+        """GetChatLeaseForUpdate: update chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.UPDATE, self._load(ResourceType.CHAT, chat_id))
+        return self._q.get_chat_lease_for_update(chat_id=chat_id)
 
     def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
         """GetStaleChats: system read chat"""
@@ -1654,11 +1662,17 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._authz.authorize_system(subject, Action.UPDATE, ResourceType.CHAT)
         return await self._q.acquire_chats(num_chats=num_chats, worker_id=worker_id, started_at=started_at)
 
-    async def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    async def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         """UpdateChatHeartbeats: system update chat"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.UPDATE, ResourceType.CHAT)
         return await self._q.update_chat_heartbeats(now=now, worker_id=worker_id)
+
+    async def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
+        """GetChatLeaseForUpdate: update chat(chat_id)"""
+        subject = self._actor()
+        self._authz.authorize(subject, Action.UPDATE, await self._load(ResourceType.CHAT, chat_id))
+        return await self._q.get_chat_lease_for_update(chat_id=chat_id)
 
     async def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
         """GetStaleChats: system read chat"""

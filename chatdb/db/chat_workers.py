@@ -11,9 +11,9 @@ from uuid import UUID
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
 from psycopg.rows import tuple_row
 
-from chatdb.errors import classify
+from chatdb.errors import NotFound, classify
 
-from .models import Chat, ChatClientType, ChatMode, ChatPlanMode, ChatStatus
+from .models import Chat, ChatClientType, ChatLease, ChatMode, ChatPlanMode, ChatStatus
 
 ACQUIRE_CHATS = """
 WITH claimable AS (
@@ -36,10 +36,14 @@ RETURNING chats.*
 """
 
 UPDATE_CHAT_HEARTBEATS = """
-UPDATE chats
+UPDATE chat_leases
 SET heartbeat_at = $1::timestamptz
-WHERE worker_id = $2::uuid AND status = 'running'
-RETURNING id
+WHERE worker_id = $2::uuid
+RETURNING chat_id AS id
+"""
+
+GET_CHAT_LEASE_FOR_UPDATE = """
+SELECT * FROM chat_leases WHERE chat_id = $1 FOR UPDATE
 """
 
 GET_STALE_CHATS = """
@@ -47,7 +51,9 @@ SELECT *
 FROM chats
 WHERE (
         status = 'running'
-        AND COALESCE(heartbeat_at, started_at, updated_at) < $1::timestamptz
+        AND id IN (
+            SELECT chat_id FROM chat_leases WHERE heartbeat_at < $1::timestamptz
+        )
     )
     OR (status = 'requires_action' AND updated_at < $1::timestamptz)
 ORDER BY updated_at, id
@@ -78,8 +84,8 @@ class ChatWorkersQueries:
             raise classify(exc, "AcquireChats") from exc
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
-    def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
-        """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. Keeps updated_at.
+    def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+        """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. It writes only the narrow lease rows (a lease exists exactly while its chat runs, under that chat's worker: migration 000037), never the chats row, so updated_at and chats.heartbeat_at stay.
 
         UpdateChatHeartbeats :many (chat_workers.sql:26)"""
         try:
@@ -89,10 +95,23 @@ class ChatWorkersQueries:
             raise classify(exc, "UpdateChatHeartbeats") from exc
         return [UpdateChatHeartbeatsRow(*r) for r in rows]
 
-    def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
-        """Chats whose worker stopped heartbeating (a running chat that never heartbeated counts from started_at, then updated_at), and requires_action chats left untouched since the threshold.
+    def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
+        """The running chat's lease (its worker and live heartbeat), locked: stale recovery re-checks it after locking the chat, so a heartbeat that committed after the scan wins, and one that comes later waits and then finds the lease gone.
 
-        GetStaleChats :many (chat_workers.sql:35)"""
+        GetChatLeaseForUpdate :one (chat_workers.sql:37)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_LEASE_FOR_UPDATE, (chat_id,))
+            row = cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetChatLeaseForUpdate") from exc
+        if row is None:
+            raise NotFound("GetChatLeaseForUpdate")
+        return ChatLease(*row)
+
+    def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
+        """Chats whose worker stopped heartbeating (the lease's heartbeat: it starts as the chat's heartbeat_at, else started_at, else updated_at), and requires_action chats left untouched since the threshold.
+
+        GetStaleChats :many (chat_workers.sql:44)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_STALE_CHATS, (stale_threshold,))
             rows = cur.fetchall()
@@ -118,8 +137,8 @@ class AsyncChatWorkersQueries:
             raise classify(exc, "AcquireChats") from exc
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
-    async def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
-        """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. Keeps updated_at.
+    async def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+        """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. It writes only the narrow lease rows (a lease exists exactly while its chat runs, under that chat's worker: migration 000037), never the chats row, so updated_at and chats.heartbeat_at stay.
 
         UpdateChatHeartbeats :many (chat_workers.sql:26)"""
         try:
@@ -129,10 +148,23 @@ class AsyncChatWorkersQueries:
             raise classify(exc, "UpdateChatHeartbeats") from exc
         return [UpdateChatHeartbeatsRow(*r) for r in rows]
 
-    async def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
-        """Chats whose worker stopped heartbeating (a running chat that never heartbeated counts from started_at, then updated_at), and requires_action chats left untouched since the threshold.
+    async def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
+        """The running chat's lease (its worker and live heartbeat), locked: stale recovery re-checks it after locking the chat, so a heartbeat that committed after the scan wins, and one that comes later waits and then finds the lease gone.
 
-        GetStaleChats :many (chat_workers.sql:35)"""
+        GetChatLeaseForUpdate :one (chat_workers.sql:37)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_LEASE_FOR_UPDATE, (chat_id,))
+            row = await cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetChatLeaseForUpdate") from exc
+        if row is None:
+            raise NotFound("GetChatLeaseForUpdate")
+        return ChatLease(*row)
+
+    async def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
+        """Chats whose worker stopped heartbeating (the lease's heartbeat: it starts as the chat's heartbeat_at, else started_at, else updated_at), and requires_action chats left untouched since the threshold.
+
+        GetStaleChats :many (chat_workers.sql:44)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_STALE_CHATS, (stale_threshold,))
             rows = await cur.fetchall()

@@ -124,6 +124,15 @@ class ChatFile:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatLease:
+    """A row of ``chat_leases``."""
+
+    chat_id: UUID
+    worker_id: UUID | None
+    heartbeat_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     """A row of ``chat_messages``."""
 

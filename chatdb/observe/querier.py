@@ -23,6 +23,7 @@ from chatdb.db import (
     ChatClientType,
     ChatDiffStatus,
     ChatFile,
+    ChatLease,
     ChatMessage,
     ChatMessageRole,
     ChatMessageVisibility,
@@ -207,7 +208,12 @@ from chatdb.db.chat_usage_limits import (
     UPSERT_CHAT_USAGE_LIMIT_GROUP_OVERRIDE,
     UPSERT_CHAT_USAGE_LIMIT_USER_OVERRIDE,
 )
-from chatdb.db.chat_workers import ACQUIRE_CHATS, GET_STALE_CHATS, UPDATE_CHAT_HEARTBEATS
+from chatdb.db.chat_workers import (
+    ACQUIRE_CHATS,
+    GET_CHAT_LEASE_FOR_UPDATE,
+    GET_STALE_CHATS,
+    UPDATE_CHAT_HEARTBEATS,
+)
 from chatdb.db.chats import (
     ARCHIVE_CHAT_BY_ID,
     GET_ACTIVE_CHATS_BY_AGENT_ID,
@@ -355,6 +361,7 @@ QUERY_TEXT: dict[str, str] = {
     "GetUserChatSpendInPeriod": GET_USER_CHAT_SPEND_IN_PERIOD,
     "AcquireChats": ACQUIRE_CHATS,
     "UpdateChatHeartbeats": UPDATE_CHAT_HEARTBEATS,
+    "GetChatLeaseForUpdate": GET_CHAT_LEASE_FOR_UPDATE,
     "GetStaleChats": GET_STALE_CHATS,
     "InsertChat": INSERT_CHAT,
     "GetChatByID": GET_CHAT_BY_ID,
@@ -797,9 +804,13 @@ class InstrumentedQuerier(Querier):
         with self._obs.call("AcquireChats"):
             return Querier.acquire_chats(self, num_chats=num_chats, worker_id=worker_id, started_at=started_at)
 
-    def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         with self._obs.call("UpdateChatHeartbeats"):
             return Querier.update_chat_heartbeats(self, now=now, worker_id=worker_id)
+
+    def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
+        with self._obs.call("GetChatLeaseForUpdate"):
+            return Querier.get_chat_lease_for_update(self, chat_id=chat_id)
 
     def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
         with self._obs.call("GetStaleChats"):
@@ -1371,9 +1382,13 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         with self._obs.call("AcquireChats"):
             return await AsyncQuerier.acquire_chats(self, num_chats=num_chats, worker_id=worker_id, started_at=started_at)
 
-    async def update_chat_heartbeats(self, *, now: datetime | None, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
+    async def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         with self._obs.call("UpdateChatHeartbeats"):
             return await AsyncQuerier.update_chat_heartbeats(self, now=now, worker_id=worker_id)
+
+    async def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
+        with self._obs.call("GetChatLeaseForUpdate"):
+            return await AsyncQuerier.get_chat_lease_for_update(self, chat_id=chat_id)
 
     async def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
         with self._obs.call("GetStaleChats"):

@@ -45,11 +45,16 @@ def _explicit(actor: Subject) -> Subject:
     return actor
 
 
-def _is_stale(chat: Chat, threshold: datetime) -> bool:
-    """GetStaleChats' predicate, re-checked on the locked row."""
+def _is_stale(tx: Tx, chat: Chat, threshold: datetime) -> bool:
+    """GetStaleChats' predicate, re-checked on the locked chat row and its locked lease.
+
+    A running chat's heartbeat lives in its lease (chat_leases), which heartbeats update
+    without touching the chat row: locking the lease too makes a heartbeat that committed
+    after the scan count, and one still to come wait for this transaction and then find the
+    lease gone.
+    """
     if chat.status is ChatStatus.RUNNING:
-        seen = chat.heartbeat_at or chat.started_at or chat.updated_at
-        return seen < threshold
+        return tx.q.get_chat_lease_for_update(chat_id=chat.id).heartbeat_at < threshold
     return chat.status is ChatStatus.REQUIRES_ACTION and chat.updated_at < threshold
 
 
@@ -103,7 +108,7 @@ class Workers(Workflows):
             recovered: list[RecoveredChat] = []
             for stale in tx.q.get_stale_chats(stale_threshold=threshold):
                 chat = tx.lock_chat(stale.id)
-                if not _is_stale(chat, threshold):
+                if not _is_stale(tx, chat, threshold):
                     continue
                 if chat.status is ChatStatus.RUNNING:
                     after = tx.q.update_chat_status_preserve_updated_at(

@@ -25,6 +25,7 @@ State = dict[str, object]
 # What "nothing was written" compares: row counts and a digest of every row of these tables.
 _TABLES = (
     "chats",
+    "chat_leases",
     "chat_messages",
     "chat_queued_messages",
     "chat_files",

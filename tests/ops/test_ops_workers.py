@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -82,7 +83,8 @@ def test_heartbeat_returns_the_chats_still_running_under_the_worker(
     conn.execute("UPDATE chats SET status = 'completed', worker_id = NULL WHERE id = %s", (b.id,))
 
     assert chats.heartbeat(worker, actor=CHATD, now=NOW) == {a.id}
-    assert q.get_chat_by_id(id=a.id).heartbeat_at == NOW
+    assert q.get_chat_lease_for_update(chat_id=a.id).heartbeat_at == NOW
+    assert q.get_chat_by_id(id=a.id).heartbeat_at == OLD  # the wide chat row is not rewritten
 
 
 def test_recovery_requeues_running_chats_whose_worker_went_silent(
@@ -122,3 +124,36 @@ def test_recovery_fails_chats_whose_client_never_sent_tool_results(
     assert after.updated_at > OLD
     assert q.get_chat_by_id(id=fresh.id).status is ChatStatus.REQUIRES_ACTION
     assert q.get_chat_by_id(id=idle.id).status is ChatStatus.COMPLETED
+
+
+def test_a_heartbeat_in_flight_wins_over_recovery_of_its_chat(
+    chats: Chats,
+    q: Querier,
+    make_chat: Any,
+    chatdb_dsn: str,
+    wait_for_lock_waiters: Callable[[int], None],
+    in_thread: Callable[[Callable[[], object]], tuple[Any, list[object]]],
+) -> None:
+    """Recovery locks the chat's lease before judging it stale.
+
+    A heartbeat updates only the lease, never the chat row, so locking the chat alone would let
+    recovery read the old heartbeat under an uncommitted one, requeue the chat, and leave the
+    worker believing (from the heartbeat's answer) that it still runs it.
+    """
+    for _ in range(5):
+        worker = uuid4()
+        chat = make_chat(
+            status="running", worker_id=worker, started_at=OLD, heartbeat_at=OLD, updated_at=OLD
+        )
+        with psycopg.connect(chatdb_dsn, autocommit=True) as beating:
+            with beating.transaction():
+                beat = Querier(beating).update_chat_heartbeats(worker_id=worker, now=NOW)
+                thread, out = in_thread(lambda: chats.recover_stale_chats(THRESHOLD, actor=CHATD))
+                wait_for_lock_waiters(1)
+            thread.join(10)
+        assert not thread.is_alive()
+        assert [r.id for r in beat] == [chat.id]
+        assert out == [[]]
+        after = q.get_chat_by_id(id=chat.id)
+        assert (after.status, after.worker_id) == (ChatStatus.RUNNING, worker)
+        assert q.get_chat_lease_for_update(chat_id=chat.id).heartbeat_at == NOW

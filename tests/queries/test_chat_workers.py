@@ -42,6 +42,11 @@ class Env:
     def reload(self, chat: Chat) -> Chat:
         return self.q.get_chat_by_id(id=chat.id)
 
+    def leases(self) -> dict[UUID, tuple[UUID | None, datetime]]:
+        """Every lease: chat id -> (worker, heartbeat), read straight from the table."""
+        rows = self.f.conn.execute("SELECT chat_id, worker_id, heartbeat_at FROM chat_leases")
+        return {r[0]: (r[1], r[2]) for r in rows.fetchall()}
+
 
 @pytest.fixture
 def env(chatdb_conn: psycopg.Connection[Any]) -> Env:
@@ -121,11 +126,14 @@ def test_heartbeats_touch_only_the_workers_running_chats_and_keep_updated_at(env
 
     rows = env.q.update_chat_heartbeats(worker_id=worker, now=NOW)
     assert {r.id for r in rows} == {c.id for c in mine}
-    for chat in mine:
-        fresh = env.reload(chat)
-        assert (fresh.heartbeat_at, fresh.updated_at) == (NOW, OLD)
-    assert env.reload(paused).heartbeat_at == OLD
-    assert env.reload(other_worker).heartbeat_at == OLD
+    leases = env.leases()
+    assert leases == {
+        **{c.id: (worker, NOW) for c in mine},
+        other_worker.id: (other_worker.worker_id, OLD),
+    }
+    for chat in (*mine, paused, other_worker):
+        fresh = env.reload(chat)  # the wide chat row is not rewritten
+        assert (fresh.heartbeat_at, fresh.updated_at) == (OLD, OLD)
 
 
 def test_heartbeats_omit_chats_taken_over_by_another_worker(env: Env) -> None:
@@ -168,3 +176,46 @@ def test_a_running_chat_that_never_heartbeated_is_stale_from_its_start(env: Env)
     env.chat(status="running", heartbeat_at=None, started_at=minutes(40))
     got = env.q.get_stale_chats(stale_threshold=threshold)
     assert [c.id for c in got] == [stale.id]
+
+
+# ---- chat_leases: a lease exists exactly while its chat runs ---------------------------------
+
+
+def test_a_lease_follows_its_chat_through_every_way_in_and_out_of_running(env: Env) -> None:
+    worker, other = uuid4(), uuid4()
+    acquired = env.chat(status="pending", updated_at=minutes(0))
+    archived = env.chat(status="running", worker_id=worker, heartbeat_at=minutes(1))
+    finished = env.chat(status="running", worker_id=worker, heartbeat_at=minutes(2))
+    taken = env.chat(status="running", worker_id=worker, heartbeat_at=minutes(3))
+    deleted = env.chat(status="running", worker_id=worker, heartbeat_at=minutes(4))
+    env.chat(status="paused", worker_id=worker, heartbeat_at=minutes(5))
+    assert env.leases() == {
+        archived.id: (worker, minutes(1)),
+        finished.id: (worker, minutes(2)),
+        taken.id: (worker, minutes(3)),
+        deleted.id: (worker, minutes(4)),
+    }
+
+    [got] = env.q.acquire_chats(worker_id=worker, started_at=NOW, num_chats=1)
+    assert got.id == acquired.id
+    env.q.archive_chat_by_id(id=archived.id)
+    env.q.update_chat_status(
+        id=finished.id,
+        status=ChatStatus.COMPLETED,
+        worker_id=None,
+        started_at=None,
+        heartbeat_at=None,
+        last_error=None,
+    )
+    env.q.update_chat_status(
+        id=taken.id,
+        status=ChatStatus.RUNNING,
+        worker_id=other,
+        started_at=NOW,
+        heartbeat_at=NOW,
+        last_error=None,
+    )
+    env.f.conn.execute("DELETE FROM chats WHERE id = %s", (deleted.id,))
+
+    assert env.leases() == {acquired.id: (worker, NOW), taken.id: (other, NOW)}
+    assert {r.id for r in env.q.update_chat_heartbeats(worker_id=worker, now=NOW)} == {acquired.id}
