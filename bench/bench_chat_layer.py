@@ -191,8 +191,8 @@ def _bench_inserts(conn: psycopg.Connection[Any], q: Querier, model_id: UUID, ow
 # chat_leases. Run with the session's triggers off (session_replication_role = replica), so the
 # lease trigger does not fire and it costs what it cost on the schema it was written for.
 _HEARTBEATS_ON_CHATS = (
-    "UPDATE chats SET heartbeat_at = %s::timestamptz"
-    " WHERE worker_id = %s::uuid AND status = 'running' RETURNING id"
+    "UPDATE chats SET heartbeat_at = $1::timestamptz"
+    " WHERE worker_id = $2::uuid AND status = 'running' RETURNING id"
 )
 
 
