@@ -125,6 +125,7 @@ EXPECTED: dict[str, S] = {
     # 4.4 workers
     "acquire_chats": SITE_CHAT_UPDATE,
     "update_chat_heartbeats": SITE_CHAT_UPDATE,
+    "get_chat_lease_for_update": CHAT,
     "get_stale_chats": SITE_CHAT_READ,
     # 4.5 pull-request status
     "get_chat_diff_status_by_chat_id": CHAT,

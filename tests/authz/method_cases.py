@@ -775,6 +775,20 @@ def _running(w: World, m: str) -> Call:
     return Call(w.generic(m, now=T0, worker_id=worker))
 
 
+@case("get_chat_lease_for_update")
+def _leased(w: World, m: str) -> Call:
+    # A lease exists only while its chat runs: start the world's chat on some worker.
+    w.q.update_chat_status(
+        id=w.chat.id,
+        status=db.ChatStatus.RUNNING,
+        worker_id=uuid4(),
+        started_at=T_OLD,
+        heartbeat_at=T_OLD,
+        last_error=None,
+    )
+    return Call(w.generic(m))
+
+
 # -- chats
 
 generic(
