@@ -105,6 +105,7 @@ class Factories:
             "mcp_server_user_tokens": "mcp_server_user_token",
             "chat_usage_limit_config": "chat_usage_limit_config",
             "chats": "chat",
+            "chat_leases": "chat_lease",
             "chat_messages": "chat_message",
             "chat_queued_messages": "chat_queued_message",
             "chat_queued_message_quarantine": "chat_queued_message_quarantine",
@@ -361,6 +362,16 @@ class Factories:
             **kw,
         }
         return self.insert("chat_files", db.ChatFile, values)
+
+    def chat_lease(self, **kw: Any) -> db.ChatLease:
+        """The lease of a new running chat (or of ``chat_id``, which should be running).
+
+        A trigger on chats writes a lease whenever a chat starts running; the given columns
+        (``worker_id``, ``heartbeat_at``) are then written over it.
+        """
+        if "chat_id" not in kw:
+            kw["chat_id"] = self.chat(status="running").id
+        return self._write("chat_leases", db.ChatLease, kw, on_conflict="chat_id")
 
     def chat_file_link(self, **kw: Any) -> db.ChatFileLink:
         """Link a file to a chat; a new chat, and a file of its owner, when not given."""

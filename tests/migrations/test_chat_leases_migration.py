@@ -63,6 +63,7 @@ def test_upgrading_gives_running_chats_a_lease_and_downgrading_takes_the_heartbe
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("INSERT INTO organizations (name) VALUES ('o')")
         conn.execute("INSERT INTO users (email, username) VALUES ('u@example.com', 'u')")
+        conn.execute("INSERT INTO chat_providers (provider) VALUES ('anthropic')")
         conn.execute(
             "INSERT INTO chat_model_configs (provider, model, context_limit,"
             " compression_threshold) VALUES ('anthropic', 'm', 1000, 70)"
