@@ -371,7 +371,13 @@ class Factories:
         """
         if "chat_id" not in kw:
             kw["chat_id"] = self.chat(status="running").id
-        return self._write("chat_leases", db.ChatLease, kw, on_conflict="chat_id")
+        # The heartbeat the trigger starts a lease with, so a lease it never wrote is complete.
+        started = self._one(
+            "SELECT COALESCE(heartbeat_at, started_at, updated_at) FROM chats WHERE id = %s",
+            kw["chat_id"],
+        )
+        values = {"heartbeat_at": started, **kw}
+        return self._write("chat_leases", db.ChatLease, values, on_conflict="chat_id")
 
     def chat_file_link(self, **kw: Any) -> db.ChatFileLink:
         """Link a file to a chat; a new chat, and a file of its owner, when not given."""

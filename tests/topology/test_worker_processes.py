@@ -52,9 +52,8 @@ def test_worker_processes_run_each_chat_once_and_recover_a_killed_one(
     assert doomed.stdout.readline().split() == ["acquired", "3"]
     os.kill(doomed.pid, signal.SIGKILL)  # mid-run: its three chats stay "running" under it
     doomed.wait(timeout=30)
-    last_heartbeat = dict(
-        chatdb_conn.execute("SELECT id, heartbeat_at FROM chats WHERE status = 'running'")
-    )
+    # Heartbeats live in the running chats' leases (migration 000039), not in the chats rows.
+    last_heartbeat = dict(chatdb_conn.execute("SELECT chat_id, heartbeat_at FROM chat_leases"))
     assert len(last_heartbeat) == 3
 
     args = ("--batch", "2", "--work-ms", "10", "--stale", str(STALE), "--seconds", "90")
