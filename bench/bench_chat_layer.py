@@ -3,7 +3,7 @@
 * ``InsertChatMessages``: one batched statement of 10 messages against 10 single-message calls,
   both through the generated querier inside one transaction.
 * ``UpdateChatHeartbeats``: one worker heartbeating its 10,000 running chats among 100,000 —
-  raw psycopg against generated, and the narrow lease rows (migration 000039) against the
+  raw psycopg against generated, and the narrow lease rows (migration 000040) against the
   statement it replaced, which rewrote the wide chats rows.
 * The chat list (``GetChats``, 50 root chats per page) over 100,000 chats: generated against
   raw psycopg, and a keyset-cursor page deep in the list against the first page (it should cost
@@ -187,7 +187,7 @@ def _bench_inserts(conn: psycopg.Connection[Any], q: Querier, model_id: UUID, ow
 # -- UpdateChatHeartbeats: one worker, 10,000 running chats
 
 
-# The statement UpdateChatHeartbeats was before migration 000039 moved heartbeats to
+# The statement UpdateChatHeartbeats was before migration 000040 moved heartbeats to
 # chat_leases. Run with the session's triggers off (session_replication_role = replica), so the
 # lease trigger does not fire and it costs what it cost on the schema it was written for.
 _HEARTBEATS_ON_CHATS = (
@@ -235,7 +235,7 @@ def _bench_heartbeats(conn: psycopg.Connection[Any], q: Querier, worker_id: UUID
         _with_note(result, f"{per_chat:.2f} µs per chat; plan: {plan}; {hot}"),
         _with_note(
             leases,
-            f"before migration 000039 (chats rows): plan {old_plan}; {old_hot}",
+            f"before migration 000040 (chats rows): plan {old_plan}; {old_hot}",
         ),
     ]
 

@@ -85,7 +85,7 @@ class ChatWorkersQueries:
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
     def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
-        """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. It writes only the narrow lease rows (a lease exists exactly while its chat runs, under that chat's worker: migration 000039), never the chats row, so updated_at and chats.heartbeat_at stay.
+        """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. It writes only the narrow lease rows (a lease exists exactly while its chat runs, under that chat's worker: migration 000040), never the chats row, so updated_at and chats.heartbeat_at stay.
 
         UpdateChatHeartbeats :many (chat_workers.sql:26)"""
         try:
@@ -138,7 +138,7 @@ class AsyncChatWorkersQueries:
         return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
 
     async def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
-        """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. It writes only the narrow lease rows (a lease exists exactly while its chat runs, under that chat's worker: migration 000039), never the chats row, so updated_at and chats.heartbeat_at stay.
+        """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. It writes only the narrow lease rows (a lease exists exactly while its chat runs, under that chat's worker: migration 000040), never the chats row, so updated_at and chats.heartbeat_at stay.
 
         UpdateChatHeartbeats :many (chat_workers.sql:26)"""
         try:

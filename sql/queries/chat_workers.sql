@@ -28,7 +28,7 @@ RETURNING chats.*;
 -- One statement for every running chat of the worker; the caller diffs the returned ids
 -- against what it runs to notice chats taken over or finished elsewhere. It writes only the
 -- narrow lease rows (a lease exists exactly while its chat runs, under that chat's worker:
--- migration 000039), never the chats row, so updated_at and chats.heartbeat_at stay.
+-- migration 000040), never the chats row, so updated_at and chats.heartbeat_at stay.
 UPDATE chat_leases
 SET heartbeat_at = @now::timestamptz
 WHERE worker_id = @worker_id::uuid

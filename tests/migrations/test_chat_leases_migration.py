@@ -1,4 +1,4 @@
-"""Migration 000039 (chat_leases): running chats keep their worker and heartbeat across it.
+"""Migration 000040 (chat_leases): running chats keep their worker and heartbeat across it.
 
 Heartbeats moved from the wide chats row to a narrow lease row per running chat. Upgrading
 must give every chat running at that moment a lease carrying its worker and its last

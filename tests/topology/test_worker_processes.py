@@ -52,7 +52,7 @@ def test_worker_processes_run_each_chat_once_and_recover_a_killed_one(
     assert doomed.stdout.readline().split() == ["acquired", "3"]
     os.kill(doomed.pid, signal.SIGKILL)  # mid-run: its three chats stay "running" under it
     doomed.wait(timeout=30)
-    # Heartbeats live in the running chats' leases (migration 000039), not in the chats rows.
+    # Heartbeats live in the running chats' leases (migration 000040), not in the chats rows.
     last_heartbeat = dict(chatdb_conn.execute("SELECT chat_id, heartbeat_at FROM chat_leases"))
     assert len(last_heartbeat) == 3
 
