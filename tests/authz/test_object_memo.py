@@ -53,16 +53,12 @@ def test_the_database_refuses_to_change_who_owns_a_chat_or_file(
     chat = f.chat()
     f.chat_file(owner_id=chat.owner_id, organization_id=chat.organization_id)
     other = f.user(organization_id=f.organization().id)
-    new_value = other.id if column == "owner_id" else other_org(f)
+    new_value = other.id if column == "owner_id" else f.organization().id
     with pytest.raises(CheckViolation) as caught:
         _update(chatdb_conn, column, table, new_value)
     assert caught.value.constraint == f"{table}_identity_immutable"
     # Writing the same value (as an UPDATE listing every column does) is not a change.
     chatdb_conn.execute(f"UPDATE {table} SET {column} = {column}")
-
-
-def other_org(f: Factories) -> UUID:
-    return f.organization().id
 
 
 def test_a_chat_named_again_on_the_same_connection_costs_one_statement(
