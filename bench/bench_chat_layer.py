@@ -99,6 +99,7 @@ _SEED = (
 def seed(conn: psycopg.Connection[Any], worker_id: UUID, now: datetime) -> tuple[UUID, UUID]:
     """100,000 chats (90,000 roots) of 200 owners in one organization; returns (owner, model)."""
     org = conn.execute("INSERT INTO organizations (name) VALUES ('bench') RETURNING id").fetchone()
+    conn.execute("INSERT INTO chat_providers (provider) VALUES ('anthropic')")
     model = conn.execute(
         "INSERT INTO chat_model_configs (provider, model, context_limit, compression_threshold) "
         "VALUES ('anthropic', 'claude-bench', 200000, 70) RETURNING id"
