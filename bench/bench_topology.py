@@ -151,7 +151,7 @@ def _pooler_and_checks(dsn: str, settings: Settings) -> list[Result]:
                 ("check_connections=False", read(plain)),
                 ("check_connections=True", read(checked)),
                 settings,
-                note="the check is one empty round trip (TCP loopback)",
+                note="the check polls the socket; a round trip only for a connection that looks dead",
             )
         )
     if find_pgbouncer() is None:

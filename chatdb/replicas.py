@@ -35,6 +35,7 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from chatdb import poolcheck
 from chatdb.errors import ConnectionFailure, RetryableError, classify
 
 __all__ = ["ReplicaSettings", "RoutingStats", "read_only_methods"]
@@ -113,7 +114,7 @@ class _Replica:
             kwargs=kwargs,
             open=False,
             timeout=settings.timeout,
-            check=ConnectionPool.check_connection,
+            check=poolcheck.check_connection,
             reconnect_timeout=0,
         )
         self.down_until = 0.0

@@ -8,8 +8,9 @@ connection and becomes a SAVEPOINT, so library functions compose without knowing
 caller already holds a transaction. Every driver error leaving the Store is classified
 (:func:`chatdb.errors.classify`).
 
-Faults. Every connection is checked when it leaves the pool (one empty round trip), so the
-idle connections a server restart left dead are replaced instead of failing the next calls. A
+Faults. Every connection is checked when it leaves the pool (:mod:`chatdb.poolcheck`: a poll of
+its socket, and an empty round trip only when that shows the server hung up), so the idle
+connections a server restart left dead are replaced instead of failing the next calls. A
 transaction whose connection is lost *before* COMMIT was sent did not commit, so the outermost
 ``in_tx`` re-runs it once on a fresh connection; a loss *during* COMMIT may or may not have
 committed, so it is never retried and surfaces as
@@ -54,6 +55,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
+from chatdb import poolcheck
 from chatdb import replicas as _replicas
 from chatdb.errors import (
     CommitOutcomeUnknown,
@@ -192,7 +194,7 @@ def _connection_kwargs(
 
 def _pool_kwargs(pool_kwargs: dict[str, Any], check: bool) -> dict[str, Any]:
     if check:
-        pool_kwargs.setdefault("check", ConnectionPool.check_connection)
+        pool_kwargs.setdefault("check", poolcheck.check_connection)
     return pool_kwargs
 
 
@@ -625,7 +627,7 @@ class AsyncStore(_Base, Generic[Q]):
         self._conninfo = conninfo
         self._kwargs = _connection_kwargs(conninfo, pool_kwargs, prepare_threshold, timeouts)
         if check_connections:
-            pool_kwargs.setdefault("check", AsyncConnectionPool.check_connection)
+            pool_kwargs.setdefault("check", poolcheck.check_async_connection)
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             conninfo,
             min_size=min_size,

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import ConnectionPool
 
 from chatdb.errors import (
     CommitOutcomeUnknown,
@@ -20,8 +21,10 @@ from chatdb.errors import (
     InvalidInput,
     ServerUnreachable,
 )
+from chatdb.poolcheck import looks_dead
 from chatdb.store import AsyncStore, Store
 from chatdb.testing.cluster import Node, start_primary
+from chatdb.testing.statements import count_statements
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -135,6 +138,63 @@ async def test_after_a_server_restart_no_async_call_fails(node: Node, dsn: str) 
             async with store.querier() as q:
                 await q.count()
     assert count_runs(dsn) == 8
+
+
+def pid_after_killing_the_idle_one(store: Store[Runs], dsn: str) -> int:
+    """Kill the backend of the pool's one idle connection, then ask the pool for a pid."""
+    with store.querier() as q:
+        pid = q.pid()
+    terminate(dsn, pid)  # waits for the backend to exit
+    with store.querier() as q:
+        new_pid = q.pid()
+    assert new_pid != pid
+    return new_pid
+
+
+def test_an_idle_connection_whose_backend_was_killed_is_replaced_at_checkout(dsn: str) -> None:
+    bare = Store(dsn, querier_factory=Runs, min_size=1, max_size=1, check_connections=False)
+    with bare, pytest.raises(ConnectionFailure):  # the fault is real without the check
+        pid_after_killing_the_idle_one(bare, dsn)
+    with Store(dsn, querier_factory=Runs, min_size=1, max_size=1) as store:
+        for _ in range(3):
+            pid_after_killing_the_idle_one(store, dsn)
+
+
+async def test_an_idle_async_connection_whose_backend_was_killed_is_replaced(dsn: str) -> None:
+    async with AsyncStore(dsn, querier_factory=AsyncRuns, min_size=1, max_size=1) as store:
+        for _ in range(3):
+            async with store.querier() as q:
+                pid = await q.pid()
+            await asyncio.to_thread(terminate, dsn, pid)
+            async with store.querier() as q:
+                assert await q.pid() != pid
+
+
+def test_a_killed_idle_connection_looks_dead_and_a_healthy_one_does_not(dsn: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert not looks_dead(conn)
+        terminate(dsn, conn.info.backend_pid)
+        assert looks_dead(conn)
+    assert looks_dead(conn)  # closed
+
+
+def checkout_round_trips(store: Store[Runs]) -> int:
+    """Round trips the pool's check sends when the one idle connection is checked out."""
+    with store.connection() as conn:
+        pass
+    with count_statements(conn) as count, store.querier():
+        pass
+    return count.round_trips
+
+
+def test_checking_a_healthy_connection_costs_no_round_trip(dsn: str) -> None:
+    with Store(dsn, querier_factory=Runs, max_size=1) as store:
+        assert checkout_round_trips(store) == 0
+    # The trace sees a check that does send something: psycopg-pool's own.
+    with Store(
+        dsn, querier_factory=Runs, max_size=1, check=ConnectionPool.check_connection
+    ) as store:
+        assert checkout_round_trips(store) == 1
 
 
 def test_a_transaction_whose_backend_is_killed_before_commit_runs_once_more(dsn: str) -> None:
