@@ -33,6 +33,7 @@ from chatdb.db import (
     ChatStatus,
     ChatUsageLimitConfig,
     CountEnabledModelsWithoutPricingRow,
+    DeleteOldChatsRow,
     GetAuthzSubjectByUserIDRow,
     GetChatCostPerChatRow,
     GetChatCostPerModelRow,
@@ -723,7 +724,7 @@ class AuthzQuerier(CustomAuthz):
         self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return self._q.get_chat_diff_status_summary()
 
-    def delete_old_chats(self, *, before_time: datetime, limit: int) -> int:
+    def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
         """DeleteOldChats: system delete chat"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.DELETE, ResourceType.CHAT)
@@ -1572,7 +1573,7 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._authz.authorize_system(subject, Action.READ, ResourceType.SYSTEM)
         return await self._q.get_chat_diff_status_summary()
 
-    async def delete_old_chats(self, *, before_time: datetime, limit: int) -> int:
+    async def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
         """DeleteOldChats: system delete chat"""
         subject = self._actor()
         self._authz.authorize_system(subject, Action.DELETE, ResourceType.CHAT)

@@ -69,6 +69,7 @@ from .chat_settings import (
 from .chat_telemetry import (
     AsyncChatTelemetryQueries,
     ChatTelemetryQueries,
+    DeleteOldChatsRow,
     GetChatDiffStatusSummaryRow,
     GetChatMessageSummariesPerChatRow,
     GetChatModelConfigsForTelemetryRow,
@@ -192,6 +193,7 @@ __all__ = [
     "ChatsQueries",
     "CountEnabledModelsWithoutPricingRow",
     "DbcryptKey",
+    "DeleteOldChatsRow",
     "GetAuthzSubjectByUserIDRow",
     "GetChatCostPerChatRow",
     "GetChatCostPerModelRow",

@@ -130,6 +130,7 @@ picked AS (
 )
 DELETE FROM chats
 WHERE id IN (SELECT s.id FROM subtree AS s JOIN picked AS p ON p.id = s.top_id)
+RETURNING id, owner_id, organization_id, parent_chat_id, root_chat_id
 """
 
 
@@ -205,6 +206,17 @@ class GetChatDiffStatusSummaryRow:
     closed_prs: int
 
 
+@dataclass(frozen=True, slots=True)
+class DeleteOldChatsRow:
+    """A row of DeleteOldChats."""
+
+    id: UUID
+    owner_id: UUID
+    organization_id: UUID
+    parent_chat_id: UUID | None
+    root_chat_id: UUID | None
+
+
 class ChatTelemetryQueries:
     """Methods for the queries of sql/queries/chat_telemetry.sql (mixed into Querier)."""
 
@@ -257,15 +269,16 @@ class ChatTelemetryQueries:
             raise NotFound("GetChatDiffStatusSummary")
         return GetChatDiffStatusSummaryRow(*row)
 
-    def delete_old_chats(self, *, before_time: datetime, limit: int) -> int:
-        """Retention purge, one batch. The unit is a whole archived subtree, never part of a family: an archived chat whose parent is missing or live (the top of its archived subtree), archived before before_time (updated_at is the archive time), goes together with every descendant, and only when none of them is live (a live descendant would otherwise lose its parent and surface as a root). Up to `limit` such subtrees, oldest first; their messages, queued messages, diff statuses and file links go with them. Returns the number of chats deleted; run it until it returns 0. Subtrees another purger holds are skipped.
+    def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
+        """Retention purge, one batch. The unit is a whole archived subtree, never part of a family: an archived chat whose parent is missing or live (the top of its archived subtree), archived before before_time (updated_at is the archive time), goes together with every descendant, and only when none of them is live (a live descendant would otherwise lose its parent and surface as a root). Up to `limit` such subtrees, oldest first; their messages, queued messages, diff statuses and file links go with them. Returns where each deleted chat belonged (no content: the purger may delete chats, not read them), which is what a `chat.deleted` event needs once the row is gone; run it until it returns no row. Subtrees another purger holds are skipped.
 
-        DeleteOldChats :execrows (chat_telemetry.sql:97)"""
+        DeleteOldChats :many (chat_telemetry.sql:97)"""
         try:
-            cur = RawCursor(self._conn).execute(DELETE_OLD_CHATS, (before_time, limit))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(DELETE_OLD_CHATS, (before_time, limit))
+            rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "DeleteOldChats") from exc
-        return cur.rowcount
+        return [DeleteOldChatsRow(*r) for r in rows]
 
 
 class AsyncChatTelemetryQueries:
@@ -320,12 +333,13 @@ class AsyncChatTelemetryQueries:
             raise NotFound("GetChatDiffStatusSummary")
         return GetChatDiffStatusSummaryRow(*row)
 
-    async def delete_old_chats(self, *, before_time: datetime, limit: int) -> int:
-        """Retention purge, one batch. The unit is a whole archived subtree, never part of a family: an archived chat whose parent is missing or live (the top of its archived subtree), archived before before_time (updated_at is the archive time), goes together with every descendant, and only when none of them is live (a live descendant would otherwise lose its parent and surface as a root). Up to `limit` such subtrees, oldest first; their messages, queued messages, diff statuses and file links go with them. Returns the number of chats deleted; run it until it returns 0. Subtrees another purger holds are skipped.
+    async def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
+        """Retention purge, one batch. The unit is a whole archived subtree, never part of a family: an archived chat whose parent is missing or live (the top of its archived subtree), archived before before_time (updated_at is the archive time), goes together with every descendant, and only when none of them is live (a live descendant would otherwise lose its parent and surface as a root). Up to `limit` such subtrees, oldest first; their messages, queued messages, diff statuses and file links go with them. Returns where each deleted chat belonged (no content: the purger may delete chats, not read them), which is what a `chat.deleted` event needs once the row is gone; run it until it returns no row. Subtrees another purger holds are skipped.
 
-        DeleteOldChats :execrows (chat_telemetry.sql:97)"""
+        DeleteOldChats :many (chat_telemetry.sql:97)"""
         try:
-            cur = await AsyncRawCursor(self._conn).execute(DELETE_OLD_CHATS, (before_time, limit))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(DELETE_OLD_CHATS, (before_time, limit))
+            rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "DeleteOldChats") from exc
-        return cur.rowcount
+        return [DeleteOldChatsRow(*r) for r in rows]

@@ -35,6 +35,9 @@ _STATUS_KINDS = frozenset(
     {Kind.STATUS_CHANGED, Kind.CHAT_CREATED, Kind.CHAT_ARCHIVED, Kind.CHAT_UNARCHIVED}
 )
 
+# What a wait listens to: a status change, or the chat's deletion (it will never get there).
+_WAIT_KINDS = _STATUS_KINDS | {Kind.CHAT_DELETED}
+
 
 def _subject(actor: Subject | None) -> Subject:
     return current_actor() if actor is None else actor
@@ -153,6 +156,8 @@ class ChatEvents:
         """Whether to re-read the chat after waiting returned ``item``."""
         if not isinstance(item, Event):
             return True  # poll tick, resync or dropped events
+        if item.kind is Kind.CHAT_DELETED:
+            return True  # the re-read raises NotFound at once, not after the next poll
         return item.data.get("status") in wanted
 
     def wait_for_chat(
@@ -166,12 +171,13 @@ class ChatEvents:
         """The chat once its status is one of ``statuses``; None after ``timeout`` seconds.
 
         Driven by the chat's status events (the sub-agent await), with a slow poll behind
-        them and a fast one while the listener is disconnected. Needs read on the chat.
+        them and a fast one while the listener is disconnected. Needs read on the chat;
+        NotFound when the chat is deleted (retention) while waiting.
         """
         wanted = self._statuses(statuses)
         subject = _subject(actor)
         deadline = time.monotonic() + timeout
-        with self.subscribe_chat(chat_id, actor=subject, kinds=_STATUS_KINDS) as sub:
+        with self.subscribe_chat(chat_id, actor=subject, kinds=_WAIT_KINDS) as sub:
             while True:
                 chat = self.get_chat(chat_id, actor=subject)
                 if chat.status in wanted:
@@ -197,7 +203,7 @@ class ChatEvents:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         sub = await asyncio.to_thread(
-            self.subscribe_chat, chat_id, actor=subject, kinds=_STATUS_KINDS
+            self.subscribe_chat, chat_id, actor=subject, kinds=_WAIT_KINDS
         )
         with sub:
             while True:

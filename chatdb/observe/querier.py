@@ -36,6 +36,7 @@ from chatdb.db import (
     ChatStatus,
     ChatUsageLimitConfig,
     CountEnabledModelsWithoutPricingRow,
+    DeleteOldChatsRow,
     GetAuthzSubjectByUserIDRow,
     GetChatCostPerChatRow,
     GetChatCostPerModelRow,
@@ -744,7 +745,7 @@ class InstrumentedQuerier(Querier):
         with self._obs.call("GetChatDiffStatusSummary"):
             return Querier.get_chat_diff_status_summary(self)
 
-    def delete_old_chats(self, *, before_time: datetime, limit: int) -> int:
+    def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
         with self._obs.call("DeleteOldChats"):
             return Querier.delete_old_chats(self, before_time=before_time, limit=limit)
 
@@ -1322,7 +1323,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         with self._obs.call("GetChatDiffStatusSummary"):
             return await AsyncQuerier.get_chat_diff_status_summary(self)
 
-    async def delete_old_chats(self, *, before_time: datetime, limit: int) -> int:
+    async def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
         with self._obs.call("DeleteOldChats"):
             return await AsyncQuerier.delete_old_chats(self, before_time=before_time, limit=limit)
 

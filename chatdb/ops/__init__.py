@@ -1,9 +1,9 @@
 """Transactional, authorized chat workflows (SPEC 5) built on the generated querier.
 
 ``Chats(store)`` offers them all; the concern classes (:class:`ChatLifecycle`,
-:class:`Messaging`, :class:`Workers`, :class:`UsageLimits`) can be used alone, and
-:class:`ProviderConfig` and :class:`McpServers` keep provider API keys and MCP secrets encrypted
-at rest.
+:class:`Messaging`, :class:`Workers`, :class:`UsageLimits`, :class:`Retention`) can be used
+alone, and :class:`ProviderConfig` and :class:`McpServers` keep provider API keys and MCP
+secrets encrypted at rest.
 """
 
 from chatdb.ops._base import BUSY_STATUSES, IDLE_STATUSES, NewMessage, UserContent
@@ -30,6 +30,7 @@ from chatdb.ops.messages import (
     SubmittedToolResults,
     ToolResult,
 )
+from chatdb.ops.retention import MAX_PURGE_BATCH, Retention
 from chatdb.ops.usage import UsageLimits, UsageLimitStatus, period_bounds
 from chatdb.ops.workers import TOOL_RESULTS_TIMEOUT_ERROR, RecoveredChat, Workers
 
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_TITLE",
     "IDLE_STATUSES",
     "MAX_CHAT_FILE_BYTES",
+    "MAX_PURGE_BATCH",
     "TOOL_RESULTS_TIMEOUT_ERROR",
     "AsyncChats",
     "BoundWorkspace",
@@ -56,6 +58,7 @@ __all__ = [
     "ProviderConfig",
     "PullRequestStatus",
     "RecoveredChat",
+    "Retention",
     "SentMessage",
     "SubmittedToolResults",
     "ToolResult",

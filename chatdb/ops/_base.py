@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -32,7 +33,14 @@ from chatdb.db import (
     ChatStatus,
     Querier,
 )
-from chatdb.errors import ChatArchived, Conflict, InvalidActor, InvalidInput, NotFound
+from chatdb.errors import (
+    ChatArchived,
+    Conflict,
+    InvalidActor,
+    InvalidInput,
+    NotAuthorized,
+    NotFound,
+)
 from chatdb.events import model as ev
 from chatdb.events.publish import publish
 from chatdb.store import Store
@@ -68,6 +76,22 @@ def resolve_actor(actor: Subject | None) -> Subject:
     if not isinstance(actor, Subject):
         raise InvalidActor("actor", actor)
     return actor
+
+
+def explicit_actor(actor: Subject) -> Subject:
+    """Background jobs name their actor: no fallback to the context, or to a system subject."""
+    if actor is None:
+        raise NotAuthorized("background jobs need an explicit actor (e.g. CHATD, DBPURGE)")
+    return actor
+
+
+def aware_datetime(value: datetime | None, field: str) -> datetime:
+    """``value`` (now when None), refused unless it is a timezone-aware datetime."""
+    if value is None:
+        return datetime.now(UTC)
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
+    return value
 
 
 def person_id(actor: Subject) -> UUID | None:

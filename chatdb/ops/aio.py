@@ -83,6 +83,8 @@ class AsyncChats:
     acquire_chats = _in_thread(Chats.acquire_chats)
     heartbeat = _in_thread(Chats.heartbeat)
     recover_stale_chats = _in_thread(Chats.recover_stale_chats)
+    purge_chats = _in_thread(Chats.purge_chats)
+    purge_expired_chats = _in_thread(Chats.purge_expired_chats)
     check_usage_limit = _in_thread(Chats.check_usage_limit)
     report_git_reference = _in_thread(Chats.report_git_reference)
     record_pull_request = _in_thread(Chats.record_pull_request)

@@ -6,11 +6,12 @@ from chatdb.ops.chats import ChatLifecycle
 from chatdb.ops.diffs import DiffStatuses
 from chatdb.ops.files import Files
 from chatdb.ops.messages import Messaging
+from chatdb.ops.retention import Retention
 from chatdb.ops.usage import UsageLimits
 from chatdb.ops.workers import Workers
 
 
-class Chats(ChatLifecycle, Messaging, Files, Workers, UsageLimits, DiffStatuses):
+class Chats(ChatLifecycle, Messaging, Files, Workers, UsageLimits, DiffStatuses, Retention):
     """The chat workflows (SPEC 5) over a :class:`chatdb.store.Store` of plain queriers.
 
     Each method runs in one transaction (a savepoint inside the caller's) and does every read

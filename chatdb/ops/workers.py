@@ -8,14 +8,13 @@ system subject on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 from chatdb.authz import Subject
 from chatdb.db import Chat, ChatStatus
-from chatdb.errors import InvalidInput, NotAuthorized
 from chatdb.events import model as ev
-from chatdb.ops._base import Tx, Workflows
+from chatdb.ops._base import Tx, Workflows, aware_datetime, explicit_actor
 from chatdb.validation import validate_limit
 
 TOOL_RESULTS_TIMEOUT_ERROR = "timed out waiting for dynamic tool results"
@@ -28,21 +27,6 @@ class RecoveredChat:
 
     chat: Chat
     previous_status: ChatStatus
-
-
-def _aware(value: datetime | None, field: str) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
-    return value
-
-
-def _explicit(actor: Subject) -> Subject:
-    """Background jobs name their actor: no fallback to the context, or to a system subject."""
-    if actor is None:
-        raise NotAuthorized("worker operations need an explicit actor (e.g. CHATD)")
-    return actor
 
 
 def _is_stale(tx: Tx, chat: Chat, threshold: datetime) -> bool:
@@ -66,7 +50,7 @@ class Workers(Workflows):
     ) -> list[Chat]:
         """Claim up to ``num_chats`` pending, non-archived chats (oldest first) for the worker."""
         limit = validate_limit(num_chats, "num_chats", allow_zero=False)
-        started = _aware(now, "now")
+        started = aware_datetime(now, "now")
 
         def body(tx: Tx) -> list[Chat]:
             acquired = tx.q.acquire_chats(worker_id=worker_id, started_at=started, num_chats=limit)
@@ -74,7 +58,7 @@ class Workers(Workflows):
                 tx.emit(ev.status_changed(chat, chat.status, chat.worker_id))
             return acquired
 
-        return self._run(_explicit(actor), body)
+        return self._run(explicit_actor(actor), body)
 
     def heartbeat(
         self, worker_id: UUID, *, actor: Subject, now: datetime | None = None
@@ -84,9 +68,10 @@ class Workers(Workflows):
         A chat the worker runs that is missing from the result was interrupted (set pending),
         finished or taken over elsewhere: the worker stops working on it.
         """
-        at = _aware(now, "now")
+        at = aware_datetime(now, "now")
         rows = self._run(
-            _explicit(actor), lambda tx: tx.q.update_chat_heartbeats(worker_id=worker_id, now=at)
+            explicit_actor(actor),
+            lambda tx: tx.q.update_chat_heartbeats(worker_id=worker_id, now=at),
         )
         return {row.id for row in rows}
 
@@ -102,7 +87,7 @@ class Workers(Workflows):
         row is locked and re-checked first, so a heartbeat or submission that landed after the
         scan wins.
         """
-        threshold = _aware(stale_threshold, "stale_threshold")
+        threshold = aware_datetime(stale_threshold, "stale_threshold")
 
         def body(tx: Tx) -> list[RecoveredChat]:
             recovered: list[RecoveredChat] = []
@@ -133,4 +118,4 @@ class Workers(Workflows):
                 recovered.append(RecoveredChat(after, chat.status))
             return recovered
 
-        return self._run(_explicit(actor), body)
+        return self._run(explicit_actor(actor), body)

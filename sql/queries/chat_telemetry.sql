@@ -94,15 +94,17 @@ SELECT
     count(*) FILTER (WHERE prs.pull_request_state = 'closed') AS closed_prs
 FROM prs;
 
--- name: DeleteOldChats :execrows
+-- name: DeleteOldChats :many
 -- authz: system delete chat
 -- Retention purge, one batch. The unit is a whole archived subtree, never part of a family:
 -- an archived chat whose parent is missing or live (the top of its archived subtree), archived
 -- before before_time (updated_at is the archive time), goes together with every descendant,
 -- and only when none of them is live (a live descendant would otherwise lose its parent and
 -- surface as a root). Up to `limit` such subtrees, oldest first; their messages, queued
--- messages, diff statuses and file links go with them. Returns the number of chats deleted;
--- run it until it returns 0. Subtrees another purger holds are skipped.
+-- messages, diff statuses and file links go with them. Returns where each deleted chat
+-- belonged (no content: the purger may delete chats, not read them), which is what a
+-- `chat.deleted` event needs once the row is gone; run it until it returns no row. Subtrees
+-- another purger holds are skipped.
 WITH RECURSIVE tops AS (
     SELECT c.id
     FROM chats AS c
@@ -130,4 +132,5 @@ picked AS (
     FOR UPDATE OF c SKIP LOCKED
 )
 DELETE FROM chats
-WHERE id IN (SELECT s.id FROM subtree AS s JOIN picked AS p ON p.id = s.top_id);
+WHERE id IN (SELECT s.id FROM subtree AS s JOIN picked AS p ON p.id = s.top_id)
+RETURNING id, owner_id, organization_id, parent_chat_id, root_chat_id;

@@ -370,7 +370,8 @@ def test_dbpurge_runs_the_retention_deletes_and_nothing_else(site: Site) -> None
     az = site.as_(DBPURGE)
     tomorrow = datetime.now(UTC) + timedelta(days=1)
 
-    assert az.delete_old_chats(before_time=LONG_AGO + timedelta(days=1), limit=10) == 1
+    purged = az.delete_old_chats(before_time=LONG_AGO + timedelta(days=1), limit=10)
+    assert [r.id for r in purged] == [old.id]
     with pytest.raises(NotFound):
         site.q.get_chat_by_id(id=old.id)
     site.f.chat_file(owner_id=site.alice.id, organization_id=site.org_a.id)

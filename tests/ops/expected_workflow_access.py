@@ -13,6 +13,7 @@ from tests.authz.expected_access import (
     CONFIG_READ,
     CONFIG_UPDATE,
     PERSONAL,
+    SITE_CHAT_DELETE,
     SITE_CHAT_UPDATE,
     S,
 )
@@ -48,6 +49,9 @@ EXPECTED_WORKFLOWS: dict[str, S] = {
     "acquire_chats": SITE_CHAT_UPDATE,
     "heartbeat": SITE_CHAT_UPDATE,
     "recover_stale_chats": SITE_CHAT_UPDATE,
+    # Retention (the dbpurge job): only a site-wide grant to delete chats, named explicitly.
+    "purge_chats": SITE_CHAT_DELETE,
+    "purge_expired_chats": SITE_CHAT_DELETE,
     # chatdb.ops.ProviderConfig: the deployment's providers (SPEC 4.7).
     "ProviderConfig.create": CONFIG_UPDATE,
     "ProviderConfig.update": CONFIG_UPDATE,

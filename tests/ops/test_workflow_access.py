@@ -118,6 +118,17 @@ def _recover(w: People) -> Run:
     return Run("recover_stale_chats", (datetime.now(UTC) - timedelta(minutes=1),))
 
 
+def _purge(method: str) -> Callable[[People], Run]:
+    """An archived chat, archived long before the cutoff and the retention period."""
+
+    def setup(w: People) -> Run:
+        _chat(w, archived=True, updated_at=LONG_AGO)
+        args = (datetime.now(UTC),) if method == "purge_chats" else ()
+        return Run(method, args)
+
+    return setup
+
+
 def _provider(method: str, **kwargs: Any) -> Callable[[People], Run]:
     """A ProviderConfig call on an existing provider (``list`` takes no id)."""
 
@@ -191,6 +202,8 @@ SETUPS: dict[str, Callable[[People], Run]] = {
     "acquire_chats": _acquire,
     "heartbeat": _heartbeat,
     "recover_stale_chats": _recover,
+    "purge_chats": _purge("purge_chats"),
+    "purge_expired_chats": _purge("purge_expired_chats"),
     "ProviderConfig.create": lambda w: Run(
         "create", kwargs={"provider": "anthropic", "api_key": "sk-test"}, service="ProviderConfig"
     ),
@@ -215,8 +228,10 @@ SETUPS: dict[str, Callable[[People], Run]] = {
     "McpServers.delete_user_token": _mcp_token("delete_user_token"),
 }
 
-# Worker workflows take no actor from the context: it must be named.
-EXPLICIT_ACTOR = frozenset({"acquire_chats", "heartbeat", "recover_stale_chats"})
+# Worker and retention workflows take no actor from the context: it must be named.
+EXPLICIT_ACTOR = frozenset(
+    {"acquire_chats", "heartbeat", "recover_stale_chats", "purge_chats", "purge_expired_chats"}
+)
 
 
 def public_methods(cls: type) -> set[str]:

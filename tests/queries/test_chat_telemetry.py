@@ -204,7 +204,7 @@ def test_delete_old_chats_deletes_only_archived_chats_older_than_the_cutoff(
         f.chat(archived=True, updated_at=at(10)).id,  # archived at the cutoff
         f.chat(archived=True, updated_at=at(20)).id,  # archived recently
     }
-    assert q.delete_old_chats(before_time=at(10), limit=100) == 1
+    assert [r.id for r in q.delete_old_chats(before_time=at(10), limit=100)] == [old_archived.id]
     assert chat_ids(chatdb_conn) == keep
     messages = chatdb_conn.execute("SELECT count(*) FROM chat_messages").fetchone()
     assert messages == (0,)
@@ -214,10 +214,11 @@ def test_delete_old_chats_works_in_batches_oldest_first(
     q: Querier, f: Factories, chatdb_conn: psycopg.Connection[Any]
 ) -> None:
     oldest = [f.chat(archived=True, updated_at=at(m)).id for m in (3, 1, 2)]
-    assert q.delete_old_chats(before_time=at(60), limit=2) == 2
+    first = q.delete_old_chats(before_time=at(60), limit=2)
+    assert {r.id for r in first} == {oldest[1], oldest[2]}
     assert chat_ids(chatdb_conn) == {oldest[0]}  # at(3) survives the first batch
-    assert q.delete_old_chats(before_time=at(60), limit=2) == 1
-    assert q.delete_old_chats(before_time=at(60), limit=2) == 0
+    assert [r.id for r in q.delete_old_chats(before_time=at(60), limit=2)] == [oldest[0]]
+    assert q.delete_old_chats(before_time=at(60), limit=2) == []
     assert chat_ids(chatdb_conn) == set()
 
 
@@ -238,9 +239,36 @@ def family_of(f: Factories, depth: int, **kw: Any) -> list[UUID]:
 
 
 def purge(chatdb_conn: psycopg.Connection[Any], before: datetime, limit: int) -> int:
-    return AuthzQuerier(Querier(chatdb_conn), actor=DBPURGE).delete_old_chats(
+    """One batch as the retention job; how many chats it deleted."""
+    rows = AuthzQuerier(Querier(chatdb_conn), actor=DBPURGE).delete_old_chats(
         before_time=before, limit=limit
     )
+    return len(rows)
+
+
+def test_the_retention_purge_returns_where_each_deleted_chat_belonged(
+    f: Factories, chatdb_conn: psycopg.Connection[Any]
+) -> None:
+    """What a chat.deleted event needs once the rows are gone: id, owner, organization and
+    the family links each chat had (the expectation is read before the purge)."""
+    family = family_of(f, 2, archived=True, updated_at=at(0))
+    before = {
+        row[0]: row
+        for row in chatdb_conn.execute(
+            "SELECT id, owner_id, organization_id, parent_chat_id, root_chat_id FROM chats"
+            " WHERE id = ANY(%s)",
+            [family],
+        )
+    }
+    rows = AuthzQuerier(Querier(chatdb_conn), actor=DBPURGE).delete_old_chats(
+        before_time=at(10), limit=100
+    )
+    got = {
+        r.id: (r.id, r.owner_id, r.organization_id, r.parent_chat_id, r.root_chat_id) for r in rows
+    }
+    assert got == before
+    assert len(rows) == len(family)
+    assert before[family[2]][3:] == (family[1], family[0])  # grandchild: parent, root
 
 
 def test_the_retention_purge_deletes_a_family_whole_even_with_a_batch_of_one(
