@@ -267,3 +267,67 @@ def test_waiting_for_a_chat_that_is_purged_raises_not_found_at_once(
     waiter.join(20)  # well before the wait's own 30 s timeout
     assert not waiter.is_alive(), "the wait did not end on the deletion"
     assert len(outcome) == 1 and isinstance(outcome[0], NotFound)
+
+
+def _purger(
+    chats: Chats, start: threading.Barrier, purged: list[UUID], errors: list[BaseException]
+) -> None:
+    try:
+        start.wait(10)
+        for _ in range(20):  # 10 subtrees in all: far more turns than needed
+            rows = chats.purge_chats(LATER, actor=DBPURGE, limit=1)
+            purged.extend(r.id for r in rows)  # list.extend is atomic under the GIL
+    except BaseException as exc:
+        errors.append(exc)
+
+
+def test_concurrent_purgers_announce_each_chat_exactly_once(
+    listener: Listener,
+    chats: Chats,
+    f: Factories,
+    alice: Subject,
+    org: db.Organization,
+    model: db.ChatModelConfig,
+    conn: psycopg.Connection[Any],
+    marker: Any,
+) -> None:
+    """Purgers skip the subtrees another one holds: across them every chat is deleted, and
+    announced, once. 4 threads, 3 rounds of 10 archived families of 3."""
+    anchor = ChatRef(alice.id, alice.id, org.id, None)
+    for _ in range(3):
+        expected: set[UUID] = set()
+        for _ in range(10):
+            root = f.chat(owner_id=alice.id, organization_id=org.id, archived=True)
+            child = f.chat(
+                owner_id=alice.id,
+                organization_id=org.id,
+                archived=True,
+                parent_chat_id=root.id,
+                root_chat_id=root.id,
+            )
+            leaf = f.chat(
+                owner_id=alice.id,
+                organization_id=org.id,
+                archived=True,
+                parent_chat_id=child.id,
+                root_chat_id=root.id,
+            )
+            expected |= {root.id, child.id, leaf.id}
+        sub = listener.subscribe()
+        read_until(sub, marker(anchor))
+        purged: list[UUID] = []
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+        threads = [
+            threading.Thread(target=_purger, args=(chats, start, purged, errors)) for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(40)
+        assert not errors and not any(t.is_alive() for t in threads)
+        assert sorted(purged) == sorted(expected)  # each chat deleted by exactly one purger
+        got = deleted(read_until(sub, marker(anchor)))
+        assert sorted(e.chat_id for e in got) == sorted(expected)
+        assert chat_rows(conn) == set()
+        sub.close()
