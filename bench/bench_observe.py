@@ -26,6 +26,7 @@ from chatdb.observe import (
     Instruments,
     instrumented_querier,
 )
+from chatdb.observe.runtime import Probe
 from chatdb.testing.factories import Factories
 
 GROUP = "observe"
@@ -88,13 +89,13 @@ def run(dsn: str, settings: Settings = FULL) -> list[Result]:
                 )
             )
     results.append(asyncio.run(_run_async(dsn, chat_id, settings)))
-    metrics_only = Instruments(metrics=True, registry=CollectorRegistry())
+    probe = Instruments(metrics=True, registry=CollectorRegistry()).probe("GetChatByID")
     results.append(
         compare(
             GROUP,
             "per call, metrics (no query)",
             ("empty call", _empty),
-            ("Instruments.call", lambda: _measured(metrics_only)),
+            ("probe start + done", lambda: _measured(probe)),
             settings,
             note="candidate per op = what the metrics add to each query, in absolute terms",
         )
@@ -106,9 +107,15 @@ def _empty() -> None:
     """The floor: a call that measures nothing."""
 
 
-def _measured(obs: Instruments) -> None:
-    with obs.call("GetChatByID"):
-        pass
+def _measured(probe: Probe) -> None:
+    """What a generated method adds around the plain querier's call."""
+    token = probe.start()
+    try:
+        _empty()
+    except BaseException as exc:
+        probe.fail(token, exc)
+        raise
+    probe.done(token)
 
 
 async def _run_async(dsn: str, chat_id: UUID, settings: Settings) -> Result:
