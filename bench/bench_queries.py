@@ -9,16 +9,31 @@ builds the same frozen dataclass positionally with the same enum conversions. Bo
 one connection, so both hit psycopg's prepared statement for that SQL text after warm-up; what
 the ratio measures is the generated method itself (call, keyword arguments, error
 classification guard, row building), not the server.
+
+Issue 11 item 5 ("cheaper rows"): the generated ``:many`` of 50 messages must cost at most
+0.85× the code generated before rows were built by the generated builders (``new_<Class>``,
+enum lookups by value, JSON decoded from text by ``json_from_text``). ``BeforeBuilders`` below
+is that code: the method copied verbatim from chatdb/db/chat_messages.py at commit 89edce9
+(the last commit generating ``ChatMessage(..., ChatMessageRole(r[4]), ...)`` on a cursor with
+psycopg's stock JSON loaders), as a class with the same ``__slots__``/``_conn`` shape as the
+querier's mixins. The row-building-only comparison re-reads one executed result (``scroll``
+back, ``fetchall``: psycopg's loaders, the JSON decoding among them, run again) and builds the
+rows each way, without a round trip: today's construction against the generated method's own
+``return [...]`` expression, taken from its source so it cannot drift from what is generated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import textwrap
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import AsyncRawCursor, RawCursor
+from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
+from psycopg.rows import tuple_row
 
 from bench.harness import Result, Settings, compare, compare_async
 from chatdb.db import (
@@ -32,14 +47,19 @@ from chatdb.db import (
     ChatPlanMode,
     ChatStatus,
     Querier,
+    chat_messages,
 )
 from chatdb.db.chat_messages import GET_CHAT_MESSAGES_BY_CHAT_ID
 from chatdb.db.chats import GET_CHAT_BY_ID
+from chatdb.db.models import json_from_text
+from chatdb.errors import classify
 from chatdb.testing.factories import Factories
 
 GROUP = "queries"
 TARGET = 1.10
+ROWS_TARGET = 0.85  # issue 11 item 5: generated rows cost ≤ 0.85× the code before builders
 VISIBLE_MESSAGES = 50
+BEFORE = "before builders (89edce9)"
 
 
 def seed(conn: psycopg.Connection[Any]) -> UUID:
@@ -110,6 +130,69 @@ async def araw_get_messages(conn: psycopg.AsyncConnection[Any], chat_id: UUID, a
     return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]  # fmt: skip
 
 
+# -- the generated code before builders: verbatim from chatdb/db/chat_messages.py at 89edce9
+
+
+class BeforeBuilders:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Connection[Any]) -> None:
+        self._conn = conn
+
+    def get_chat_messages_by_chat_id(self, *, chat_id: UUID, after_id: int) -> list[ChatMessage]:
+        """The live-streaming cursor: user-visible messages after after_id (0 = all), oldest first.
+
+        GetChatMessagesByChatID :many (chat_messages.sql:97)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))  # fmt: skip
+            rows = cur.fetchall()
+        except Error as exc:
+            raise classify(exc, "GetChatMessagesByChatID") from exc
+        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]  # fmt: skip
+
+
+class AsyncBeforeBuilders:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def get_chat_messages_by_chat_id(self, *, chat_id: UUID, after_id: int) -> list[ChatMessage]:  # fmt: skip
+        """The live-streaming cursor: user-visible messages after after_id (0 = all), oldest first.
+
+        GetChatMessagesByChatID :many (chat_messages.sql:97)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))  # fmt: skip
+            rows = await cur.fetchall()
+        except Error as exc:
+            raise classify(exc, "GetChatMessagesByChatID") from exc
+        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]  # fmt: skip
+
+
+def before_build(rows: list[Any]) -> list[ChatMessage]:
+    """BeforeBuilders' row building alone."""
+    return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]  # fmt: skip
+
+
+def generated_build() -> Callable[[list[Any]], list[ChatMessage]]:
+    """The generated method's row building alone: its ``return [...]`` expression, compiled
+    in the generated module's namespace."""
+    source = textwrap.dedent(inspect.getsource(Querier.get_chat_messages_by_chat_id))
+    returns = [line.strip() for line in source.splitlines() if line.strip().startswith("return [")]
+    if len(returns) != 1:
+        raise AssertionError(f"expected one 'return [...]' in the generated method: {returns}")
+    build: Callable[[list[Any]], list[ChatMessage]] = eval(
+        "lambda rows: " + returns[0].removeprefix("return "), vars(chat_messages)
+    )
+    return build
+
+
+def _reread(cur: RawCursor[Any], build: Callable[[list[Any]], list[ChatMessage]]) -> list[ChatMessage]:  # fmt: skip
+    """Load the executed result's rows again (psycopg's loaders run anew) and build them."""
+    cur.scroll(0, mode="absolute")
+    return build(cur.fetchall())
+
+
 # -- the runs
 
 
@@ -122,6 +205,16 @@ def _run_sync(dsn: str, chat_id: UUID, settings: Settings) -> list[Result]:
         messages = q.get_chat_messages_by_chat_id(chat_id=chat_id, after_id=0)
         if len(messages) != VISIBLE_MESSAGES or raw_get_messages(conn, chat_id, 0) != messages:
             raise AssertionError("raw and generated get_chat_messages_by_chat_id differ")
+        before = BeforeBuilders(conn)
+        if before.get_chat_messages_by_chat_id(chat_id=chat_id, after_id=0) != messages:
+            raise AssertionError("generated rows differ from the rows built before builders")
+        stock_cur = RawCursor(conn, row_factory=tuple_row)
+        stock_cur.execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, 0))
+        json_cur = json_from_text(RawCursor(conn, row_factory=tuple_row))
+        json_cur.execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, 0))
+        build = generated_build()
+        if _reread(stock_cur, before_build) != messages or _reread(json_cur, build) != messages:
+            raise AssertionError("row building alone differs from the generated method's rows")
         return [
             compare(
                 GROUP,
@@ -147,6 +240,31 @@ def _run_sync(dsn: str, chat_id: UUID, settings: Settings) -> list[Result]:
                 settings,
                 note="informational: baseline returns psycopg tuples, no dataclasses or enums",
             ),
+            compare(
+                GROUP,
+                f":many {VISIBLE_MESSAGES} rows, cost of building rows before builders (sync)",
+                ("raw tuples", lambda: raw_get_messages_tuples(conn, chat_id, 0)),
+                (BEFORE, lambda: before.get_chat_messages_by_chat_id(chat_id=chat_id, after_id=0)),
+                settings,
+                note="informational: the row above, for the code generated at 89edce9",
+            ),
+            compare(
+                GROUP,
+                f":many get_chat_messages_by_chat_id, {VISIBLE_MESSAGES} rows vs before builders (sync)",
+                (BEFORE, lambda: before.get_chat_messages_by_chat_id(chat_id=chat_id, after_id=0)),
+                ("generated", lambda: q.get_chat_messages_by_chat_id(chat_id=chat_id, after_id=0)),
+                settings,
+                target=ROWS_TARGET,
+                note="issue 11 item 5: end to end, same connection",
+            ),
+            compare(
+                GROUP,
+                f":many {VISIBLE_MESSAGES} rows, loading + building only (sync)",
+                (BEFORE, lambda: _reread(stock_cur, before_build)),
+                ("generated", lambda: _reread(json_cur, build)),
+                settings,
+                note="no round trip: one result's rows re-loaded and built",
+            ),
         ]
 
 
@@ -158,6 +276,12 @@ async def _run_async(dsn: str, chat_id: UUID, settings: Settings) -> list[Result
         messages = await q.get_chat_messages_by_chat_id(chat_id=chat_id, after_id=0)
         if await araw_get_messages(conn, chat_id, 0) != messages:
             raise AssertionError("raw and generated async get_chat_messages_by_chat_id differ")
+        before = AsyncBeforeBuilders(conn)
+        if await before.get_chat_messages_by_chat_id(chat_id=chat_id, after_id=0) != messages:
+            raise AssertionError("generated async rows differ from the rows built before builders")
+
+        async def before_many() -> list[ChatMessage]:
+            return await before.get_chat_messages_by_chat_id(chat_id=chat_id, after_id=0)
 
         async def raw_one() -> Chat:
             return await araw_get_chat_by_id(conn, chat_id)
@@ -187,6 +311,15 @@ async def _run_async(dsn: str, chat_id: UUID, settings: Settings) -> list[Result
                 ("generated", gen_many),
                 settings,
                 target=TARGET,
+            ),
+            await compare_async(
+                GROUP,
+                f":many get_chat_messages_by_chat_id, {VISIBLE_MESSAGES} rows vs before builders (async)",
+                (BEFORE, before_many),
+                ("generated", gen_many),
+                settings,
+                target=ROWS_TARGET,
+                note="issue 11 item 5: end to end, same connection",
             ),
         ]
 

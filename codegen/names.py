@@ -34,7 +34,7 @@ _QUERIER_ATTRIBUTES = frozenset({"conn"})
 # Class names the generated models module defines or imports.
 _TAKEN_CLASSES = frozenset(
     "Any Decimal UUID JSON ExecResult StrEnum TypeAlias IPv4Interface IPv6Interface "
-    "IPv4Network IPv6Network Sequence Iterable Protocol".split()
+    "IPv4Network IPv6Network Sequence Iterable Protocol Callable TypeVar".split()
 )
 
 

@@ -73,6 +73,29 @@ def _dump(p: ParamIR, value: str) -> str:
     return f"None if {value} is None else {expr}" if p.nullable else expr
 
 
+def enum_lookup(enum_class: str) -> str:
+    """The models constant mapping an enum's values to its members (``_EnumValues``)."""
+    return f"{enum_class}_BY_VALUE"
+
+
+def builder(class_name: str) -> str:
+    """The fast constructor generated beside a row dataclass (templates/builder.py.j2)."""
+    return f"new_{class_name}"
+
+
+def reads_json(row: RowIR) -> bool:
+    """Whether a row holds a json/jsonb value (or an array of them) that psycopg decodes."""
+    types = [
+        mf.pytype for f in row.fields for mf in (f.model.fields if isinstance(f, EmbedIR) else [f])
+    ]
+    return any(t.json or (t.array is not None and t.array.json) for t in types)
+
+
+def json_rows(q: QueryIR) -> bool:
+    """Whether the method builds rows holding JSON (its cursor decodes JSON faster)."""
+    return q.row is not None and returns_rows(q) and reads_json(q.row)
+
+
 def _load(t: PyType, nullable: bool, value: str, name: str) -> str:
     """Expression turning a fetched value into the field's Python value."""
     if t.spec:  # decode_value handles NULL itself
@@ -80,7 +103,7 @@ def _load(t: PyType, nullable: bool, value: str, name: str) -> str:
     if t.decode:
         expr = f"{t.decode}({value})"
     elif t.enum:
-        expr = f"{t.enum}({value})"
+        expr = f"{enum_lookup(t.enum)}[{value}]"
     else:
         return value
     return f"None if {value} is None else {expr}" if nullable else expr
@@ -98,15 +121,22 @@ def _model_args(model: ModelIR, var: str, offset: int) -> str:
 def construct(row: RowIR, var: str) -> str:
     """Expression building the row object from the fetched tuple ``var``."""
     if not row.needs_load:
-        return f"{row.class_name}(*{var})"
+        return f"{builder(row.class_name)}(*{var})"
     parts = []
     for f in row.fields:
         if isinstance(f, EmbedIR):
-            built = f"{f.model.class_name}({_model_args(f.model, var, f.start)})"
+            built = f"{builder(f.model.class_name)}({_model_args(f.model, var, f.start)})"
             parts.append(f"None if {var}[{f.probe}] is None else {built}" if f.nullable else built)
         else:
             parts.append(_load(f.pytype, f.nullable, f"{var}[{f.index}]", f.name))
-    return f"{row.class_name}({', '.join(parts)})"
+    return f"{builder(row.class_name)}({', '.join(parts)})"
+
+
+def _row_cursor(q: QueryIR, is_async: bool) -> str:
+    """A new cursor returning tuples (rows are built positionally whatever the connection's
+    row_factory), decoding JSON itself when the rows hold some."""
+    cursor = f"{'AsyncRawCursor' if is_async else 'RawCursor'}(self._conn, row_factory=tuple_row)"
+    return f"json_from_text({cursor})" if json_rows(q) else cursor
 
 
 def method(q: QueryIR, is_async: bool) -> str:
@@ -148,7 +178,7 @@ def method(q: QueryIR, is_async: bool) -> str:
         body.append("        if not args:")
         body.append("            return []")
         lines = [
-            f"cur = {cursor}(self._conn, row_factory=tuple_row)",
+            f"cur = {_row_cursor(q, is_async)}",
             f"{aw}cur.executemany({q.const}, args, returning=True)",
             f"results: {returns(q)} = []",
             "while True:",
@@ -165,10 +195,9 @@ def method(q: QueryIR, is_async: bool) -> str:
         return "\n".join(body)
 
     params = _tuple([_dump(p, p.name) for p in q.params]) if q.params else "None"
-    # tuple rows whatever the connection's row_factory: rows are built positionally.
-    factory = ", row_factory=tuple_row" if q.row is not None else ""
     text = _text_of(q, _sqlconst_value(q.sql), q.const)
-    execute = f"{aw}{cursor}(self._conn{factory}).execute({text}, {params})"
+    new_cursor = _row_cursor(q, is_async) if q.row is not None else f"{cursor}(self._conn)"
+    execute = f"{aw}{new_cursor}.execute({text}, {params})"
     if q.kind == ":one":
         assert q.row is not None
         guarded([f"cur = {execute}", f"row = {aw}cur.fetchone()"])
@@ -202,7 +231,6 @@ def _filtered_method(q: QueryIR, is_async: bool) -> list[str]:
     """The same query with the authorization predicate at its placeholder (for the wrapper)."""
     assert q.row is not None and q.kind == ":many"
     aw = "await " if is_async else ""
-    cursor = "AsyncRawCursor" if is_async else "RawCursor"
     prefix = "async def" if is_async else "def"
     args = "".join(f", {p.name}: {p.annotation}" for p in q.params)
     items = [_dump(p, p.name) for p in q.params]
@@ -214,7 +242,7 @@ def _filtered_method(q: QueryIR, is_async: bool) -> list[str]:
         f'        """{q.name} with the authorization predicate in place of its placeholder."""',
         f"        query = {query}",
         "        try:",
-        f"            cur = {aw}{cursor}(self._conn, row_factory=tuple_row).execute(query, {all_params})",
+        f"            cur = {aw}{_row_cursor(q, is_async)}.execute(query, {all_params})",
         f"            rows = {aw}cur.fetchall()",
         "        except Error as exc:",
         f"            raise classify(exc, {_q(q.name)}) from exc",
@@ -335,7 +363,10 @@ def make_env() -> jinja2.Environment:
         split_filter=split_filter_sql,
         filter_parts=filter_parts,
         variant_lines=variant_lines,
+        enum_lookup=enum_lookup,
+        pytuple=lambda items: repr(tuple(items)),
     )
+    env.tests["returns_rows"] = returns_rows
     return env
 
 
@@ -371,35 +402,35 @@ class Renderer:
         self._render_methods()
         files: dict[str, str] = {}
         needs_exec_result = any(q.kind == ":execresult" for q in pkg.queries)
-        model_imports = _import_lines(
-            _imports_of_types(f.pytype for m in pkg.models for f in m.fields)
-            | {
-                ("dataclasses", "dataclass"),
-                ("enum", "StrEnum"),
-                ("typing", "Any"),
-                ("typing", "TypeAlias"),
-            },
-            drop_local=True,
-        )
         needs_decode = self._needs_decode()
+        needs_json = any(json_rows(q) for q in pkg.queries)
+        model_names = {
+            ("dataclasses", "dataclass"),
+            ("enum", "StrEnum"),
+            ("typing", "Any"),
+            ("typing", "TypeAlias"),
+            ("collections.abc", "Callable"),
+            ("typing", "cast"),
+        }
+        extra = []
         if needs_decode:
-            model_imports = _import_lines(
-                _imports_of_types(f.pytype for m in pkg.models for f in m.fields)
-                | {
-                    ("dataclasses", "dataclass"),
-                    ("enum", "StrEnum"),
-                    ("typing", "Any"),
-                    ("typing", "TypeAlias"),
-                    ("psycopg", "pq"),
-                },
-                drop_local=True,
-                extra=["import psycopg"],
-            )
+            model_names.add(("psycopg", "pq"))
+            extra.append("import psycopg")
+        if needs_json:
+            model_names.add(("typing", "TypeVar"))
+            extra = ["import json", "import psycopg.abc", "import psycopg.adapt"]
+            extra.append("import psycopg.types.json")
+        model_imports = _import_lines(
+            _imports_of_types(f.pytype for m in pkg.models for f in m.fields) | model_names,
+            drop_local=True,
+            extra=extra,
+        )
         files["models.py"] = self._tpl(
             "models.py.j2",
             source="the schema",
             imports=model_imports,
             needs_decode=needs_decode,
+            needs_json=needs_json,
             needs_null_variants=any(variant_lines(q) for q in pkg.queries),
             enums=pkg.enums,
             models=pkg.models,
@@ -496,6 +527,18 @@ class Renderer:
         found: set[tuple[str, str]] = set()
         for q in queries:
             found |= _imports_of_types(p.pytype for p in q.params)
+            if q.row is not None and returns_rows(q):
+                if q.row.is_model:
+                    found.add((".models", builder(q.row.class_name)))
+                else:
+                    found |= {("collections.abc", "Callable"), ("typing", "cast")}
+                found |= {
+                    (".models", builder(f.model.class_name))
+                    for f in q.row.fields
+                    if isinstance(f, EmbedIR)
+                }
+                if json_rows(q):
+                    found.add((".models", "json_from_text"))
             if q.row is not None:
                 if q.row.is_model:
                     found.add((".models", q.row.class_name))
@@ -583,6 +626,8 @@ def _imports_of_types(types: object, loaded: bool = False) -> set[tuple[str, str
         found |= set(t.imports)
         if loaded:
             found |= set(t.spec_imports)
+            if t.enum:
+                found.add((".models", enum_lookup(t.enum)))
         if t.array is not None:
             found |= set(t.array.imports)
     return found
@@ -595,7 +640,17 @@ def _name_order(name: str) -> tuple[int, str]:
 
 
 _STDLIB = frozenset(
-    ["collections.abc", "dataclasses", "datetime", "decimal", "enum", "ipaddress", "typing", "uuid"]
+    [
+        "collections.abc",
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "enum",
+        "ipaddress",
+        "json",
+        "typing",
+        "uuid",
+    ]
 )
 
 
@@ -628,7 +683,8 @@ def _import_lines(
             inner = "".join(f"    {n},\n" for n in sorted(by_module[module], key=_name_order))
             line = f"from {module} import (\n{inner})"
         groups[group].append(line)
-    groups[1] = (extra or []) + groups[1]  # `import x` before `from x import y`, as isort
+    for line in sorted(extra or [], reverse=True):  # `import x` before `from x import y`
+        groups[0 if line.split()[1].split(".")[0] in _STDLIB else 1].insert(0, line)
     lines: list[str] = []
     for g in groups:
         if g:

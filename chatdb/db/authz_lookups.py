@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -12,7 +13,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import JSON, UserStatus
+from .models import JSON, UserStatus, UserStatus_BY_VALUE, json_from_text
 
 GET_CHAT_FILE_OWNER_BY_ID = """
 SELECT id, owner_id, organization_id FROM chat_files WHERE id = $1
@@ -63,11 +64,39 @@ class GetChatFileOwnerByIDRow:
     organization_id: UUID
 
 
+class _GetChatFileOwnerByIDRowBuilder:
+    """Builds a GetChatFileOwnerByIDRow (``new_GetChatFileOwnerByIDRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('id', 'organization_id', 'owner_id')
+
+    def __init__(self, id: UUID, owner_id: UUID, organization_id: UUID) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.__class__ = GetChatFileOwnerByIDRow  # type: ignore[assignment]
+
+
+new_GetChatFileOwnerByIDRow = cast("Callable[[UUID, UUID, UUID], GetChatFileOwnerByIDRow]", _GetChatFileOwnerByIDRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatIDsByFileIDRow:
     """A row of GetChatIDsByFileID."""
 
     chat_id: UUID
+
+
+class _GetChatIDsByFileIDRowBuilder:
+    """Builds a GetChatIDsByFileIDRow (``new_GetChatIDsByFileIDRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_id',)
+
+    def __init__(self, chat_id: UUID) -> None:
+        self.chat_id = chat_id
+        self.__class__ = GetChatIDsByFileIDRow  # type: ignore[assignment]
+
+
+new_GetChatIDsByFileIDRow = cast("Callable[[UUID], GetChatIDsByFileIDRow]", _GetChatIDsByFileIDRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +113,26 @@ class GetAuthzSubjectByUserIDRow:
     group_ids: list[UUID]
 
 
+class _GetAuthzSubjectByUserIDRowBuilder:
+    """Builds a GetAuthzSubjectByUserIDRow (``new_GetAuthzSubjectByUserIDRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('deleted', 'group_ids', 'id', 'is_system', 'org_roles', 'rbac_roles', 'status', 'username')
+
+    def __init__(self, id: UUID, username: str, rbac_roles: list[str], is_system: bool, status: UserStatus, deleted: bool, org_roles: JSON, group_ids: list[UUID]) -> None:
+        self.id = id
+        self.username = username
+        self.rbac_roles = rbac_roles
+        self.is_system = is_system
+        self.status = status
+        self.deleted = deleted
+        self.org_roles = org_roles
+        self.group_ids = group_ids
+        self.__class__ = GetAuthzSubjectByUserIDRow  # type: ignore[assignment]
+
+
+new_GetAuthzSubjectByUserIDRow = cast("Callable[[UUID, str, list[str], bool, UserStatus, bool, JSON, list[UUID]], GetAuthzSubjectByUserIDRow]", _GetAuthzSubjectByUserIDRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetWorkspaceOwnerByIDRow:
     """A row of GetWorkspaceOwnerByID."""
@@ -93,11 +142,39 @@ class GetWorkspaceOwnerByIDRow:
     organization_id: UUID
 
 
+class _GetWorkspaceOwnerByIDRowBuilder:
+    """Builds a GetWorkspaceOwnerByIDRow (``new_GetWorkspaceOwnerByIDRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('id', 'organization_id', 'owner_id')
+
+    def __init__(self, id: UUID, owner_id: UUID, organization_id: UUID) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.__class__ = GetWorkspaceOwnerByIDRow  # type: ignore[assignment]
+
+
+new_GetWorkspaceOwnerByIDRow = cast("Callable[[UUID, UUID, UUID], GetWorkspaceOwnerByIDRow]", _GetWorkspaceOwnerByIDRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class IsOrganizationMemberRow:
     """A row of IsOrganizationMember."""
 
     member: bool
+
+
+class _IsOrganizationMemberRowBuilder:
+    """Builds a IsOrganizationMemberRow (``new_IsOrganizationMemberRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('member',)
+
+    def __init__(self, member: bool) -> None:
+        self.member = member
+        self.__class__ = IsOrganizationMemberRow  # type: ignore[assignment]
+
+
+new_IsOrganizationMemberRow = cast("Callable[[bool], IsOrganizationMemberRow]", _IsOrganizationMemberRowBuilder)
 
 
 class AuthzLookupsQueries:
@@ -117,7 +194,7 @@ class AuthzLookupsQueries:
             raise classify(exc, "GetChatFileOwnerByID") from exc
         if row is None:
             raise NotFound("GetChatFileOwnerByID")
-        return GetChatFileOwnerByIDRow(*row)
+        return new_GetChatFileOwnerByIDRow(*row)
 
     def get_chat_ids_by_file_id(self, *, file_id: UUID) -> list[GetChatIDsByFileIDRow]:
         """The chats a file is linked to (a file is readable through any chat the actor may read).
@@ -128,20 +205,20 @@ class AuthzLookupsQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatIDsByFileID") from exc
-        return [GetChatIDsByFileIDRow(*r) for r in rows]
+        return [new_GetChatIDsByFileIDRow(*r) for r in rows]
 
     def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
         """What authentication needs to build a user's Subject: site roles, per-organization roles (a JSON object organization id -> roles) and groups. Called before there is an actor.
 
         GetAuthzSubjectByUserID :one (authz_lookups.sql:14)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetAuthzSubjectByUserID") from exc
         if row is None:
             raise NotFound("GetAuthzSubjectByUserID")
-        return GetAuthzSubjectByUserIDRow(row[0], row[1], row[2], row[3], UserStatus(row[4]), row[5], row[6], row[7])
+        return new_GetAuthzSubjectByUserIDRow(row[0], row[1], row[2], row[3], UserStatus_BY_VALUE[row[4]], row[5], row[6], row[7])
 
     def get_workspace_owner_by_id(self, *, id: UUID) -> GetWorkspaceOwnerByIDRow:
         """A workspace's owner and organization (for `read workspace(<param>)` checks), deleted or not.
@@ -154,7 +231,7 @@ class AuthzLookupsQueries:
             raise classify(exc, "GetWorkspaceOwnerByID") from exc
         if row is None:
             raise NotFound("GetWorkspaceOwnerByID")
-        return GetWorkspaceOwnerByIDRow(*row)
+        return new_GetWorkspaceOwnerByIDRow(*row)
 
     def is_organization_member(self, *, user_id: UUID, organization_id: UUID) -> IsOrganizationMemberRow:
         """Whether the user is a member of the organization: an object built as "owned by <user> in <organization>" (`create chat(owner=..., org=...)`) exists only for a member.
@@ -167,7 +244,7 @@ class AuthzLookupsQueries:
             raise classify(exc, "IsOrganizationMember") from exc
         if row is None:
             raise NotFound("IsOrganizationMember")
-        return IsOrganizationMemberRow(*row)
+        return new_IsOrganizationMemberRow(*row)
 
 
 class AsyncAuthzLookupsQueries:
@@ -187,7 +264,7 @@ class AsyncAuthzLookupsQueries:
             raise classify(exc, "GetChatFileOwnerByID") from exc
         if row is None:
             raise NotFound("GetChatFileOwnerByID")
-        return GetChatFileOwnerByIDRow(*row)
+        return new_GetChatFileOwnerByIDRow(*row)
 
     async def get_chat_ids_by_file_id(self, *, file_id: UUID) -> list[GetChatIDsByFileIDRow]:
         """The chats a file is linked to (a file is readable through any chat the actor may read).
@@ -198,20 +275,20 @@ class AsyncAuthzLookupsQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatIDsByFileID") from exc
-        return [GetChatIDsByFileIDRow(*r) for r in rows]
+        return [new_GetChatIDsByFileIDRow(*r) for r in rows]
 
     async def get_authz_subject_by_user_id(self, *, user_id: UUID) -> GetAuthzSubjectByUserIDRow:
         """What authentication needs to build a user's Subject: site roles, per-organization roles (a JSON object organization id -> roles) and groups. Called before there is an actor.
 
         GetAuthzSubjectByUserID :one (authz_lookups.sql:14)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetAuthzSubjectByUserID") from exc
         if row is None:
             raise NotFound("GetAuthzSubjectByUserID")
-        return GetAuthzSubjectByUserIDRow(row[0], row[1], row[2], row[3], UserStatus(row[4]), row[5], row[6], row[7])
+        return new_GetAuthzSubjectByUserIDRow(row[0], row[1], row[2], row[3], UserStatus_BY_VALUE[row[4]], row[5], row[6], row[7])
 
     async def get_workspace_owner_by_id(self, *, id: UUID) -> GetWorkspaceOwnerByIDRow:
         """A workspace's owner and organization (for `read workspace(<param>)` checks), deleted or not.
@@ -224,7 +301,7 @@ class AsyncAuthzLookupsQueries:
             raise classify(exc, "GetWorkspaceOwnerByID") from exc
         if row is None:
             raise NotFound("GetWorkspaceOwnerByID")
-        return GetWorkspaceOwnerByIDRow(*row)
+        return new_GetWorkspaceOwnerByIDRow(*row)
 
     async def is_organization_member(self, *, user_id: UUID, organization_id: UUID) -> IsOrganizationMemberRow:
         """Whether the user is a member of the organization: an object built as "owned by <user> in <organization>" (`create chat(owner=..., org=...)`) exists only for a member.
@@ -237,4 +314,4 @@ class AsyncAuthzLookupsQueries:
             raise classify(exc, "IsOrganizationMember") from exc
         if row is None:
             raise NotFound("IsOrganizationMember")
-        return IsOrganizationMemberRow(*row)
+        return new_IsOrganizationMemberRow(*row)

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -112,6 +113,26 @@ class GetChatCostSummaryRow:
     total_runtime_ms: int
 
 
+class _GetChatCostSummaryRowBuilder:
+    """Builds a GetChatCostSummaryRow (``new_GetChatCostSummaryRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('priced_message_count', 'total_cache_creation_tokens', 'total_cache_read_tokens', 'total_cost_micros', 'total_input_tokens', 'total_output_tokens', 'total_runtime_ms', 'unpriced_message_count')
+
+    def __init__(self, total_cost_micros: int, priced_message_count: int, unpriced_message_count: int, total_input_tokens: int, total_output_tokens: int, total_cache_read_tokens: int, total_cache_creation_tokens: int, total_runtime_ms: int) -> None:
+        self.total_cost_micros = total_cost_micros
+        self.priced_message_count = priced_message_count
+        self.unpriced_message_count = unpriced_message_count
+        self.total_input_tokens = total_input_tokens
+        self.total_output_tokens = total_output_tokens
+        self.total_cache_read_tokens = total_cache_read_tokens
+        self.total_cache_creation_tokens = total_cache_creation_tokens
+        self.total_runtime_ms = total_runtime_ms
+        self.__class__ = GetChatCostSummaryRow  # type: ignore[assignment]
+
+
+new_GetChatCostSummaryRow = cast("Callable[[int, int, int, int, int, int, int, int], GetChatCostSummaryRow]", _GetChatCostSummaryRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatCostPerModelRow:
     """A row of GetChatCostPerModel."""
@@ -131,6 +152,31 @@ class GetChatCostPerModelRow:
     total_runtime_ms: int
 
 
+class _GetChatCostPerModelRowBuilder:
+    """Builds a GetChatCostPerModelRow (``new_GetChatCostPerModelRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('display_name', 'message_count', 'model', 'model_config_id', 'priced_message_count', 'provider', 'total_cache_creation_tokens', 'total_cache_read_tokens', 'total_cost_micros', 'total_input_tokens', 'total_output_tokens', 'total_runtime_ms', 'unpriced_message_count')
+
+    def __init__(self, model_config_id: UUID | None, display_name: str, provider: str, model: str, total_cost_micros: int, message_count: int, priced_message_count: int, unpriced_message_count: int, total_input_tokens: int, total_output_tokens: int, total_cache_read_tokens: int, total_cache_creation_tokens: int, total_runtime_ms: int) -> None:
+        self.model_config_id = model_config_id
+        self.display_name = display_name
+        self.provider = provider
+        self.model = model
+        self.total_cost_micros = total_cost_micros
+        self.message_count = message_count
+        self.priced_message_count = priced_message_count
+        self.unpriced_message_count = unpriced_message_count
+        self.total_input_tokens = total_input_tokens
+        self.total_output_tokens = total_output_tokens
+        self.total_cache_read_tokens = total_cache_read_tokens
+        self.total_cache_creation_tokens = total_cache_creation_tokens
+        self.total_runtime_ms = total_runtime_ms
+        self.__class__ = GetChatCostPerModelRow  # type: ignore[assignment]
+
+
+new_GetChatCostPerModelRow = cast("Callable[[UUID | None, str, str, str, int, int, int, int, int, int, int, int, int], GetChatCostPerModelRow]", _GetChatCostPerModelRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatCostPerChatRow:
     """A row of GetChatCostPerChat."""
@@ -146,6 +192,29 @@ class GetChatCostPerChatRow:
     total_cache_read_tokens: int
     total_cache_creation_tokens: int
     total_runtime_ms: int
+
+
+class _GetChatCostPerChatRowBuilder:
+    """Builds a GetChatCostPerChatRow (``new_GetChatCostPerChatRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_title', 'message_count', 'priced_message_count', 'root_chat_id', 'total_cache_creation_tokens', 'total_cache_read_tokens', 'total_cost_micros', 'total_input_tokens', 'total_output_tokens', 'total_runtime_ms', 'unpriced_message_count')
+
+    def __init__(self, root_chat_id: UUID, chat_title: str, total_cost_micros: int, message_count: int, priced_message_count: int, unpriced_message_count: int, total_input_tokens: int, total_output_tokens: int, total_cache_read_tokens: int, total_cache_creation_tokens: int, total_runtime_ms: int) -> None:
+        self.root_chat_id = root_chat_id
+        self.chat_title = chat_title
+        self.total_cost_micros = total_cost_micros
+        self.message_count = message_count
+        self.priced_message_count = priced_message_count
+        self.unpriced_message_count = unpriced_message_count
+        self.total_input_tokens = total_input_tokens
+        self.total_output_tokens = total_output_tokens
+        self.total_cache_read_tokens = total_cache_read_tokens
+        self.total_cache_creation_tokens = total_cache_creation_tokens
+        self.total_runtime_ms = total_runtime_ms
+        self.__class__ = GetChatCostPerChatRow  # type: ignore[assignment]
+
+
+new_GetChatCostPerChatRow = cast("Callable[[UUID, str, int, int, int, int, int, int, int, int, int], GetChatCostPerChatRow]", _GetChatCostPerChatRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +238,33 @@ class GetChatCostPerUserRow:
     total_count: int
 
 
+class _GetChatCostPerUserRowBuilder:
+    """Builds a GetChatCostPerUserRow (``new_GetChatCostPerUserRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('avatar_url', 'chat_count', 'message_count', 'name', 'priced_message_count', 'total_cache_creation_tokens', 'total_cache_read_tokens', 'total_cost_micros', 'total_count', 'total_input_tokens', 'total_output_tokens', 'total_runtime_ms', 'unpriced_message_count', 'user_id', 'username')
+
+    def __init__(self, user_id: UUID, username: str, name: str, avatar_url: str, total_cost_micros: int, message_count: int, chat_count: int, priced_message_count: int, unpriced_message_count: int, total_input_tokens: int, total_output_tokens: int, total_cache_read_tokens: int, total_cache_creation_tokens: int, total_runtime_ms: int, total_count: int) -> None:
+        self.user_id = user_id
+        self.username = username
+        self.name = name
+        self.avatar_url = avatar_url
+        self.total_cost_micros = total_cost_micros
+        self.message_count = message_count
+        self.chat_count = chat_count
+        self.priced_message_count = priced_message_count
+        self.unpriced_message_count = unpriced_message_count
+        self.total_input_tokens = total_input_tokens
+        self.total_output_tokens = total_output_tokens
+        self.total_cache_read_tokens = total_cache_read_tokens
+        self.total_cache_creation_tokens = total_cache_creation_tokens
+        self.total_runtime_ms = total_runtime_ms
+        self.total_count = total_count
+        self.__class__ = GetChatCostPerUserRow  # type: ignore[assignment]
+
+
+new_GetChatCostPerUserRow = cast("Callable[[UUID, str, str, str, int, int, int, int, int, int, int, int, int, int, int], GetChatCostPerUserRow]", _GetChatCostPerUserRowBuilder)
+
+
 class ChatCostsQueries:
     """Methods for the queries of sql/queries/chat_costs.sql (mixed into Querier)."""
 
@@ -186,7 +282,7 @@ class ChatCostsQueries:
             raise classify(exc, "GetChatCostSummary") from exc
         if row is None:
             raise NotFound("GetChatCostSummary")
-        return GetChatCostSummaryRow(*row)
+        return new_GetChatCostSummaryRow(*row)
 
     def get_chat_cost_per_model(self, *, owner_id: UUID, start: datetime, end: datetime) -> list[GetChatCostPerModelRow]:
         """The owner's cost by model config, most expensive first. Deleted model configs keep their names; messages without a model have a NULL model_config_id and empty names.
@@ -197,7 +293,7 @@ class ChatCostsQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerModel") from exc
-        return [GetChatCostPerModelRow(*r) for r in rows]
+        return [new_GetChatCostPerModelRow(*r) for r in rows]
 
     def get_chat_cost_per_chat(self, *, owner_id: UUID, start: datetime, end: datetime) -> list[GetChatCostPerChatRow]:
         """The owner's cost by conversation: sub-agent chats roll up into their root chat (coalesce(root_chat_id, id)), titled by the root ('' when the root is gone). Most expensive first.
@@ -208,7 +304,7 @@ class ChatCostsQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerChat") from exc
-        return [GetChatCostPerChatRow(*r) for r in rows]
+        return [new_GetChatCostPerChatRow(*r) for r in rows]
 
     def get_chat_cost_per_user(self, *, start: datetime, end: datetime, search: str | None, limit: int, offset: int) -> list[GetChatCostPerUserRow]:
         """Site-wide cost by chat owner, most expensive first, one page (limit, offset). search (NULL = everyone) is a case-insensitive substring of the username or the name; % and _ in it match literally. total_count is the number of matching users before paging.
@@ -219,7 +315,7 @@ class ChatCostsQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerUser") from exc
-        return [GetChatCostPerUserRow(*r) for r in rows]
+        return [new_GetChatCostPerUserRow(*r) for r in rows]
 
 
 class AsyncChatCostsQueries:
@@ -239,7 +335,7 @@ class AsyncChatCostsQueries:
             raise classify(exc, "GetChatCostSummary") from exc
         if row is None:
             raise NotFound("GetChatCostSummary")
-        return GetChatCostSummaryRow(*row)
+        return new_GetChatCostSummaryRow(*row)
 
     async def get_chat_cost_per_model(self, *, owner_id: UUID, start: datetime, end: datetime) -> list[GetChatCostPerModelRow]:
         """The owner's cost by model config, most expensive first. Deleted model configs keep their names; messages without a model have a NULL model_config_id and empty names.
@@ -250,7 +346,7 @@ class AsyncChatCostsQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerModel") from exc
-        return [GetChatCostPerModelRow(*r) for r in rows]
+        return [new_GetChatCostPerModelRow(*r) for r in rows]
 
     async def get_chat_cost_per_chat(self, *, owner_id: UUID, start: datetime, end: datetime) -> list[GetChatCostPerChatRow]:
         """The owner's cost by conversation: sub-agent chats roll up into their root chat (coalesce(root_chat_id, id)), titled by the root ('' when the root is gone). Most expensive first.
@@ -261,7 +357,7 @@ class AsyncChatCostsQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerChat") from exc
-        return [GetChatCostPerChatRow(*r) for r in rows]
+        return [new_GetChatCostPerChatRow(*r) for r in rows]
 
     async def get_chat_cost_per_user(self, *, start: datetime, end: datetime, search: str | None, limit: int, offset: int) -> list[GetChatCostPerUserRow]:
         """Site-wide cost by chat owner, most expensive first, one page (limit, offset). search (NULL = everyone) is a case-insensitive substring of the username or the name; % and _ in it match literally. total_count is the number of matching users before paging.
@@ -272,4 +368,4 @@ class AsyncChatCostsQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatCostPerUser") from exc
-        return [GetChatCostPerUserRow(*r) for r in rows]
+        return [new_GetChatCostPerUserRow(*r) for r in rows]

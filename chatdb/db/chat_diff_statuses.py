@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -14,7 +14,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import ChatDiffStatus
+from .models import ChatDiffStatus, new_ChatDiffStatus
 
 GET_CHAT_DIFF_STATUS_BY_CHAT_ID = """
 SELECT * FROM chat_diff_statuses
@@ -165,6 +165,42 @@ class AcquireStaleChatDiffStatusesRow:
     owner_id: UUID
 
 
+class _AcquireStaleChatDiffStatusesRowBuilder:
+    """Builds a AcquireStaleChatDiffStatusesRow (``new_AcquireStaleChatDiffStatusesRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('additions', 'approved', 'author_avatar_url', 'author_login', 'base_branch', 'changed_files', 'changes_requested', 'chat_id', 'commits', 'created_at', 'deletions', 'git_branch', 'git_remote_origin', 'head_branch', 'owner_id', 'pr_number', 'pull_request_draft', 'pull_request_state', 'pull_request_title', 'refreshed_at', 'reviewer_count', 'stale_at', 'updated_at', 'url')
+
+    def __init__(self, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, refreshed_at: datetime | None, stale_at: datetime, created_at: datetime, updated_at: datetime, git_branch: str, git_remote_origin: str, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, head_branch: str | None, owner_id: UUID) -> None:
+        self.chat_id = chat_id
+        self.url = url
+        self.pull_request_state = pull_request_state
+        self.changes_requested = changes_requested
+        self.additions = additions
+        self.deletions = deletions
+        self.changed_files = changed_files
+        self.refreshed_at = refreshed_at
+        self.stale_at = stale_at
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.git_branch = git_branch
+        self.git_remote_origin = git_remote_origin
+        self.pull_request_title = pull_request_title
+        self.pull_request_draft = pull_request_draft
+        self.author_login = author_login
+        self.author_avatar_url = author_avatar_url
+        self.base_branch = base_branch
+        self.pr_number = pr_number
+        self.commits = commits
+        self.approved = approved
+        self.reviewer_count = reviewer_count
+        self.head_branch = head_branch
+        self.owner_id = owner_id
+        self.__class__ = AcquireStaleChatDiffStatusesRow  # type: ignore[assignment]
+
+
+new_AcquireStaleChatDiffStatusesRow = cast("Callable[[UUID, str | None, str | None, bool, int, int, int, datetime | None, datetime, datetime, datetime, str, str, str, bool, str | None, str | None, str | None, int | None, int | None, bool | None, int | None, str | None, UUID], AcquireStaleChatDiffStatusesRow]", _AcquireStaleChatDiffStatusesRowBuilder)
+
+
 class ChatDiffStatusesQueries:
     """Methods for the queries of sql/queries/chat_diff_statuses.sql (mixed into Querier)."""
 
@@ -180,7 +216,7 @@ class ChatDiffStatusesQueries:
             raise classify(exc, "GetChatDiffStatusByChatID") from exc
         if row is None:
             raise NotFound("GetChatDiffStatusByChatID")
-        return ChatDiffStatus(*row)
+        return new_ChatDiffStatus(*row)
 
     def get_chat_diff_statuses_by_chat_ids(self, *, chat_ids: Sequence[UUID | None]) -> list[ChatDiffStatus]:
         """GetChatDiffStatusesByChatIDs :many (chat_diff_statuses.sql:6)"""
@@ -189,7 +225,7 @@ class ChatDiffStatusesQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatDiffStatusesByChatIDs") from exc
-        return [ChatDiffStatus(*r) for r in rows]
+        return [new_ChatDiffStatus(*r) for r in rows]
 
     def upsert_chat_diff_status_reference(self, *, chat_id: UUID, url: str | None, git_branch: str, git_remote_origin: str, stale_at: datetime) -> ChatDiffStatus:
         """Records where to look for the chat's pull request. On an existing row a NULL url keeps the old url and an empty git_branch / git_remote_origin keeps the old value, so a partial report never erases what is known; the row's updated_at is bumped.
@@ -202,7 +238,7 @@ class ChatDiffStatusesQueries:
             raise classify(exc, "UpsertChatDiffStatusReference") from exc
         if row is None:
             raise NotFound("UpsertChatDiffStatusReference")
-        return ChatDiffStatus(*row)
+        return new_ChatDiffStatus(*row)
 
     def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime | None, stale_at: datetime) -> ChatDiffStatus:
         """A full snapshot of the pull request from the git sync worker; bumps updated_at.
@@ -215,7 +251,7 @@ class ChatDiffStatusesQueries:
             raise classify(exc, "UpsertChatDiffStatus") from exc
         if row is None:
             raise NotFound("UpsertChatDiffStatus")
-        return ChatDiffStatus(*row)
+        return new_ChatDiffStatus(*row)
 
     def mark_chat_diff_status_stale(self, *, stale_at: datetime, chat_id: UUID) -> None:
         """Asks the git sync worker to refresh soon; changes stale_at only.
@@ -235,7 +271,7 @@ class ChatDiffStatusesQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireStaleChatDiffStatuses") from exc
-        return [AcquireStaleChatDiffStatusesRow(*r) for r in rows]
+        return [new_AcquireStaleChatDiffStatusesRow(*r) for r in rows]
 
     def backoff_chat_diff_status(self, *, stale_at: datetime, chat_id: UUID) -> None:
         """Reschedules the next refresh; keeps updated_at.
@@ -262,7 +298,7 @@ class AsyncChatDiffStatusesQueries:
             raise classify(exc, "GetChatDiffStatusByChatID") from exc
         if row is None:
             raise NotFound("GetChatDiffStatusByChatID")
-        return ChatDiffStatus(*row)
+        return new_ChatDiffStatus(*row)
 
     async def get_chat_diff_statuses_by_chat_ids(self, *, chat_ids: Sequence[UUID | None]) -> list[ChatDiffStatus]:
         """GetChatDiffStatusesByChatIDs :many (chat_diff_statuses.sql:6)"""
@@ -271,7 +307,7 @@ class AsyncChatDiffStatusesQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatDiffStatusesByChatIDs") from exc
-        return [ChatDiffStatus(*r) for r in rows]
+        return [new_ChatDiffStatus(*r) for r in rows]
 
     async def upsert_chat_diff_status_reference(self, *, chat_id: UUID, url: str | None, git_branch: str, git_remote_origin: str, stale_at: datetime) -> ChatDiffStatus:
         """Records where to look for the chat's pull request. On an existing row a NULL url keeps the old url and an empty git_branch / git_remote_origin keeps the old value, so a partial report never erases what is known; the row's updated_at is bumped.
@@ -284,7 +320,7 @@ class AsyncChatDiffStatusesQueries:
             raise classify(exc, "UpsertChatDiffStatusReference") from exc
         if row is None:
             raise NotFound("UpsertChatDiffStatusReference")
-        return ChatDiffStatus(*row)
+        return new_ChatDiffStatus(*row)
 
     async def upsert_chat_diff_status(self, *, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, head_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, refreshed_at: datetime | None, stale_at: datetime) -> ChatDiffStatus:
         """A full snapshot of the pull request from the git sync worker; bumps updated_at.
@@ -297,7 +333,7 @@ class AsyncChatDiffStatusesQueries:
             raise classify(exc, "UpsertChatDiffStatus") from exc
         if row is None:
             raise NotFound("UpsertChatDiffStatus")
-        return ChatDiffStatus(*row)
+        return new_ChatDiffStatus(*row)
 
     async def mark_chat_diff_status_stale(self, *, stale_at: datetime, chat_id: UUID) -> None:
         """Asks the git sync worker to refresh soon; changes stale_at only.
@@ -317,7 +353,7 @@ class AsyncChatDiffStatusesQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireStaleChatDiffStatuses") from exc
-        return [AcquireStaleChatDiffStatusesRow(*r) for r in rows]
+        return [new_AcquireStaleChatDiffStatusesRow(*r) for r in rows]
 
     async def backoff_chat_diff_status(self, *, stale_at: datetime, chat_id: UUID) -> None:
         """Reschedules the next refresh; keeps updated_at.

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -14,7 +14,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import ChatFile
+from .models import ChatFile, new_ChatFile
 
 INSERT_CHAT_FILE = """
 INSERT INTO chat_files (owner_id, organization_id, name, mimetype, data)
@@ -101,6 +101,24 @@ class InsertChatFileRow:
     mimetype: str
 
 
+class _InsertChatFileRowBuilder:
+    """Builds a InsertChatFileRow (``new_InsertChatFileRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('created_at', 'id', 'mimetype', 'name', 'organization_id', 'owner_id')
+
+    def __init__(self, id: UUID, owner_id: UUID, organization_id: UUID, created_at: datetime, name: str, mimetype: str) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.created_at = created_at
+        self.name = name
+        self.mimetype = mimetype
+        self.__class__ = InsertChatFileRow  # type: ignore[assignment]
+
+
+new_InsertChatFileRow = cast("Callable[[UUID, UUID, UUID, datetime, str, str], InsertChatFileRow]", _InsertChatFileRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatFileMetadataByChatIDRow:
     """A row of GetChatFileMetadataByChatID."""
@@ -111,6 +129,24 @@ class GetChatFileMetadataByChatIDRow:
     created_at: datetime
     name: str
     mimetype: str
+
+
+class _GetChatFileMetadataByChatIDRowBuilder:
+    """Builds a GetChatFileMetadataByChatIDRow (``new_GetChatFileMetadataByChatIDRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('created_at', 'id', 'mimetype', 'name', 'organization_id', 'owner_id')
+
+    def __init__(self, id: UUID, owner_id: UUID, organization_id: UUID, created_at: datetime, name: str, mimetype: str) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.created_at = created_at
+        self.name = name
+        self.mimetype = mimetype
+        self.__class__ = GetChatFileMetadataByChatIDRow  # type: ignore[assignment]
+
+
+new_GetChatFileMetadataByChatIDRow = cast("Callable[[UUID, UUID, UUID, datetime, str, str], GetChatFileMetadataByChatIDRow]", _GetChatFileMetadataByChatIDRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +161,42 @@ class GetChatFileMetadataByIDsRow:
     mimetype: str
 
 
+class _GetChatFileMetadataByIDsRowBuilder:
+    """Builds a GetChatFileMetadataByIDsRow (``new_GetChatFileMetadataByIDsRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('created_at', 'id', 'mimetype', 'name', 'organization_id', 'owner_id')
+
+    def __init__(self, id: UUID, owner_id: UUID, organization_id: UUID, created_at: datetime, name: str, mimetype: str) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.created_at = created_at
+        self.name = name
+        self.mimetype = mimetype
+        self.__class__ = GetChatFileMetadataByIDsRow  # type: ignore[assignment]
+
+
+new_GetChatFileMetadataByIDsRow = cast("Callable[[UUID, UUID, UUID, datetime, str, str], GetChatFileMetadataByIDsRow]", _GetChatFileMetadataByIDsRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class LinkChatFilesRow:
     """A row of LinkChatFiles."""
 
     refused: int
+
+
+class _LinkChatFilesRowBuilder:
+    """Builds a LinkChatFilesRow (``new_LinkChatFilesRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('refused',)
+
+    def __init__(self, refused: int) -> None:
+        self.refused = refused
+        self.__class__ = LinkChatFilesRow  # type: ignore[assignment]
+
+
+new_LinkChatFilesRow = cast("Callable[[int], LinkChatFilesRow]", _LinkChatFilesRowBuilder)
 
 
 class ChatFilesQueries:
@@ -149,7 +216,7 @@ class ChatFilesQueries:
             raise classify(exc, "InsertChatFile") from exc
         if row is None:
             raise NotFound("InsertChatFile")
-        return InsertChatFileRow(*row)
+        return new_InsertChatFileRow(*row)
 
     def get_chat_file_by_id(self, *, id: UUID) -> ChatFile:
         """GetChatFileByID :one (chat_files.sql:8)"""
@@ -160,7 +227,7 @@ class ChatFilesQueries:
             raise classify(exc, "GetChatFileByID") from exc
         if row is None:
             raise NotFound("GetChatFileByID")
-        return ChatFile(*row)
+        return new_ChatFile(*row)
 
     def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]:
         """The files linked to a chat, oldest first, without their data.
@@ -171,7 +238,7 @@ class ChatFilesQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFileMetadataByChatID") from exc
-        return [GetChatFileMetadataByChatIDRow(*r) for r in rows]
+        return [new_GetChatFileMetadataByChatIDRow(*r) for r in rows]
 
     def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]:
         """Lightweight metadata (no data) of the given files the actor may read, oldest first; ids that do not exist or are not readable are simply absent.
@@ -182,7 +249,7 @@ class ChatFilesQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFileMetadataByIDs") from exc
-        return [GetChatFileMetadataByIDsRow(*r) for r in rows]
+        return [new_GetChatFileMetadataByIDsRow(*r) for r in rows]
 
     def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
         """Links files to a chat, ignoring ids already linked (and repeats in file_ids). All or linked. Returns how many new ids were refused (0 = all linked). Two concurrent calls can each pass the cap; callers that need the cap exact lock the chat row first (GetChatByIDForUpdate) in the same transaction.
@@ -195,7 +262,7 @@ class ChatFilesQueries:
             raise classify(exc, "LinkChatFiles") from exc
         if row is None:
             raise NotFound("LinkChatFiles")
-        return LinkChatFilesRow(*row)
+        return new_LinkChatFilesRow(*row)
 
     def delete_old_chat_files(self, *, before_time: datetime, limit: int) -> int:
         """Retention: deletes up to limit files created before before_time, oldest first, that no longer matter to any chat: not linked to a non-archived chat, nor to a chat updated at or after before_time (an archived chat's updated_at is its archive time). Rows another purger holds are skipped.
@@ -225,7 +292,7 @@ class AsyncChatFilesQueries:
             raise classify(exc, "InsertChatFile") from exc
         if row is None:
             raise NotFound("InsertChatFile")
-        return InsertChatFileRow(*row)
+        return new_InsertChatFileRow(*row)
 
     async def get_chat_file_by_id(self, *, id: UUID) -> ChatFile:
         """GetChatFileByID :one (chat_files.sql:8)"""
@@ -236,7 +303,7 @@ class AsyncChatFilesQueries:
             raise classify(exc, "GetChatFileByID") from exc
         if row is None:
             raise NotFound("GetChatFileByID")
-        return ChatFile(*row)
+        return new_ChatFile(*row)
 
     async def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]:
         """The files linked to a chat, oldest first, without their data.
@@ -247,7 +314,7 @@ class AsyncChatFilesQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFileMetadataByChatID") from exc
-        return [GetChatFileMetadataByChatIDRow(*r) for r in rows]
+        return [new_GetChatFileMetadataByChatIDRow(*r) for r in rows]
 
     async def get_chat_file_metadata_by_ids(self, *, ids: Sequence[UUID | None]) -> list[GetChatFileMetadataByIDsRow]:
         """Lightweight metadata (no data) of the given files the actor may read, oldest first; ids that do not exist or are not readable are simply absent.
@@ -258,7 +325,7 @@ class AsyncChatFilesQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFileMetadataByIDs") from exc
-        return [GetChatFileMetadataByIDsRow(*r) for r in rows]
+        return [new_GetChatFileMetadataByIDsRow(*r) for r in rows]
 
     async def link_chat_files(self, *, chat_id: UUID, file_ids: Sequence[UUID | None], max_links: int) -> LinkChatFilesRow:
         """Links files to a chat, ignoring ids already linked (and repeats in file_ids). All or linked. Returns how many new ids were refused (0 = all linked). Two concurrent calls can each pass the cap; callers that need the cap exact lock the chat row first (GetChatByIDForUpdate) in the same transaction.
@@ -271,7 +338,7 @@ class AsyncChatFilesQueries:
             raise classify(exc, "LinkChatFiles") from exc
         if row is None:
             raise NotFound("LinkChatFiles")
-        return LinkChatFilesRow(*row)
+        return new_LinkChatFilesRow(*row)
 
     async def delete_old_chat_files(self, *, before_time: datetime, limit: int) -> int:
         """Retention: deletes up to limit files created before before_time, oldest first, that no longer matter to any chat: not linked to a non-archived chat, nor to a chat updated at or after before_time (an archived chat's updated_at is its archive time). Rows another purger holds are skipped.

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -14,7 +14,16 @@ from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
 
-from .models import JSON, ChatMessage, ChatMessageRole, ChatMessageVisibility
+from .models import (
+    JSON,
+    ChatMessage,
+    ChatMessageRole,
+    ChatMessageRole_BY_VALUE,
+    ChatMessageVisibility,
+    ChatMessageVisibility_BY_VALUE,
+    json_from_text,
+    new_ChatMessage,
+)
 
 INSERT_CHAT_MESSAGES = """
 WITH input AS (
@@ -179,6 +188,20 @@ class GetChatUserPromptsByChatIDRow:
     text: str
 
 
+class _GetChatUserPromptsByChatIDRowBuilder:
+    """Builds a GetChatUserPromptsByChatIDRow (``new_GetChatUserPromptsByChatIDRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('id', 'text')
+
+    def __init__(self, id: int, text: str) -> None:
+        self.id = id
+        self.text = text
+        self.__class__ = GetChatUserPromptsByChatIDRow  # type: ignore[assignment]
+
+
+new_GetChatUserPromptsByChatIDRow = cast("Callable[[int, str], GetChatUserPromptsByChatIDRow]", _GetChatUserPromptsByChatIDRowBuilder)
+
+
 class ChatMessagesQueries:
     """Methods for the queries of sql/queries/chat_messages.sql (mixed into Querier)."""
 
@@ -190,66 +213,66 @@ class ChatMessagesQueries:
 
         InsertChatMessages :many (chat_messages.sql:1)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "InsertChatMessages") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     def get_chat_message_by_id(self, *, id: int) -> ChatMessage:
         """GetChatMessageByID :one (chat_messages.sql:92)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatMessageByID") from exc
         if row is None:
             raise NotFound("GetChatMessageByID")
-        return ChatMessage(row[0], row[1], row[2], row[3], ChatMessageRole(row[4]), row[5], ChatMessageVisibility(row[6]), row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17], row[18], row[19], row[20])
+        return new_ChatMessage(row[0], row[1], row[2], row[3], ChatMessageRole_BY_VALUE[row[4]], row[5], ChatMessageVisibility_BY_VALUE[row[6]], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17], row[18], row[19], row[20])
 
     def get_chat_messages_by_chat_id(self, *, chat_id: UUID, after_id: int) -> list[ChatMessage]:
         """The live-streaming cursor: user-visible messages after after_id (0 = all), oldest first.
 
         GetChatMessagesByChatID :many (chat_messages.sql:97)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatID") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     def get_chat_messages_by_chat_id_desc_paginated(self, *, chat_id: UUID, before_id: int | None, limit: int) -> list[ChatMessage]:
         """A page of user-visible messages, newest first, older than before_id when given. Callers ask for limit + 1 rows to learn whether there is more without a COUNT. limit 0 means 50. The cursor is a plain range bound (no "IS NULL OR"), so even a generic prepared plan seeks the (chat_id, id) index to it instead of filtering every newer message.
 
         GetChatMessagesByChatIDDescPaginated :many (chat_messages.sql:107)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatIDDescPaginated") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     def get_chat_messages_for_prompt_by_chat_id(self, *, chat_id: UUID) -> list[ChatMessage]:
         """The model's prompt after compaction. The newest live compressed model-only message is the summary of everything before it: the prompt is the uncompressed system messages (system prompts survive compaction), that summary, and the uncompressed messages after it (every uncompressed message when there is no summary); model-visible, non-deleted, oldest first.
 
         GetChatMessagesForPromptByChatID :many (chat_messages.sql:121)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesForPromptByChatID") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     def get_last_chat_message_by_role(self, *, chat_id: UUID, role: ChatMessageRole) -> ChatMessage:
         """GetLastChatMessageByRole :one (chat_messages.sql:144)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetLastChatMessageByRole") from exc
         if row is None:
             raise NotFound("GetLastChatMessageByRole")
-        return ChatMessage(row[0], row[1], row[2], row[3], ChatMessageRole(row[4]), row[5], ChatMessageVisibility(row[6]), row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17], row[18], row[19], row[20])
+        return new_ChatMessage(row[0], row[1], row[2], row[3], ChatMessageRole_BY_VALUE[row[4]], row[5], ChatMessageVisibility_BY_VALUE[row[6]], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17], row[18], row[19], row[20])
 
     def soft_delete_chat_messages_after_id(self, *, chat_id: UUID, after_id: int) -> None:
         """Truncates the conversation after after_id; the rows stay for cost accounting.
@@ -285,7 +308,7 @@ class ChatMessagesQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatUserPromptsByChatID") from exc
-        return [GetChatUserPromptsByChatIDRow(*r) for r in rows]
+        return [new_GetChatUserPromptsByChatIDRow(*r) for r in rows]
 
 
 class AsyncChatMessagesQueries:
@@ -299,66 +322,66 @@ class AsyncChatMessagesQueries:
 
         InsertChatMessages :many (chat_messages.sql:1)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "InsertChatMessages") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     async def get_chat_message_by_id(self, *, id: int) -> ChatMessage:
         """GetChatMessageByID :one (chat_messages.sql:92)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatMessageByID") from exc
         if row is None:
             raise NotFound("GetChatMessageByID")
-        return ChatMessage(row[0], row[1], row[2], row[3], ChatMessageRole(row[4]), row[5], ChatMessageVisibility(row[6]), row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17], row[18], row[19], row[20])
+        return new_ChatMessage(row[0], row[1], row[2], row[3], ChatMessageRole_BY_VALUE[row[4]], row[5], ChatMessageVisibility_BY_VALUE[row[6]], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17], row[18], row[19], row[20])
 
     async def get_chat_messages_by_chat_id(self, *, chat_id: UUID, after_id: int) -> list[ChatMessage]:
         """The live-streaming cursor: user-visible messages after after_id (0 = all), oldest first.
 
         GetChatMessagesByChatID :many (chat_messages.sql:97)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatID") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     async def get_chat_messages_by_chat_id_desc_paginated(self, *, chat_id: UUID, before_id: int | None, limit: int) -> list[ChatMessage]:
         """A page of user-visible messages, newest first, older than before_id when given. Callers ask for limit + 1 rows to learn whether there is more without a COUNT. limit 0 means 50. The cursor is a plain range bound (no "IS NULL OR"), so even a generic prepared plan seeks the (chat_id, id) index to it instead of filtering every newer message.
 
         GetChatMessagesByChatIDDescPaginated :many (chat_messages.sql:107)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatIDDescPaginated") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     async def get_chat_messages_for_prompt_by_chat_id(self, *, chat_id: UUID) -> list[ChatMessage]:
         """The model's prompt after compaction. The newest live compressed model-only message is the summary of everything before it: the prompt is the uncompressed system messages (system prompts survive compaction), that summary, and the uncompressed messages after it (every uncompressed message when there is no summary); model-visible, non-deleted, oldest first.
 
         GetChatMessagesForPromptByChatID :many (chat_messages.sql:121)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesForPromptByChatID") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     async def get_last_chat_message_by_role(self, *, chat_id: UUID, role: ChatMessageRole) -> ChatMessage:
         """GetLastChatMessageByRole :one (chat_messages.sql:144)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetLastChatMessageByRole") from exc
         if row is None:
             raise NotFound("GetLastChatMessageByRole")
-        return ChatMessage(row[0], row[1], row[2], row[3], ChatMessageRole(row[4]), row[5], ChatMessageVisibility(row[6]), row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17], row[18], row[19], row[20])
+        return new_ChatMessage(row[0], row[1], row[2], row[3], ChatMessageRole_BY_VALUE[row[4]], row[5], ChatMessageVisibility_BY_VALUE[row[6]], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17], row[18], row[19], row[20])
 
     async def soft_delete_chat_messages_after_id(self, *, chat_id: UUID, after_id: int) -> None:
         """Truncates the conversation after after_id; the rows stay for cost accounting.
@@ -394,4 +417,4 @@ class AsyncChatMessagesQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatUserPromptsByChatID") from exc
-        return [GetChatUserPromptsByChatIDRow(*r) for r in rows]
+        return [new_GetChatUserPromptsByChatIDRow(*r) for r in rows]

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -13,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
 
-from .models import JSON, ChatModelConfig
+from .models import JSON, ChatModelConfig, json_from_text, new_ChatModelConfig
 
 GET_CHAT_MODEL_CONFIG_BY_ID = """
 SELECT * FROM chat_model_configs WHERE id = $1 AND NOT deleted
@@ -103,6 +104,19 @@ class CountEnabledModelsWithoutPricingRow:
     count: int
 
 
+class _CountEnabledModelsWithoutPricingRowBuilder:
+    """Builds a CountEnabledModelsWithoutPricingRow (``new_CountEnabledModelsWithoutPricingRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('count',)
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.__class__ = CountEnabledModelsWithoutPricingRow  # type: ignore[assignment]
+
+
+new_CountEnabledModelsWithoutPricingRow = cast("Callable[[int], CountEnabledModelsWithoutPricingRow]", _CountEnabledModelsWithoutPricingRowBuilder)
+
+
 class ChatModelConfigsQueries:
     """Methods for the queries of sql/queries/chat_model_configs.sql (mixed into Querier)."""
 
@@ -112,46 +126,46 @@ class ChatModelConfigsQueries:
     def get_chat_model_config_by_id(self, *, id: UUID) -> ChatModelConfig:
         """GetChatModelConfigByID :one (chat_model_configs.sql:8)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigByID") from exc
         if row is None:
             raise NotFound("GetChatModelConfigByID")
-        return ChatModelConfig(*row)
+        return new_ChatModelConfig(*row)
 
     def get_default_chat_model_config(self) -> ChatModelConfig:
         """The model a chat gets when none is chosen: a disabled default is no default (not found).
 
         GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetDefaultChatModelConfig") from exc
         if row is None:
             raise NotFound("GetDefaultChatModelConfig")
-        return ChatModelConfig(*row)
+        return new_ChatModelConfig(*row)
 
     def get_chat_model_configs(self) -> list[ChatModelConfig]:
         """GetChatModelConfigs :many (chat_model_configs.sql:17)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIGS, None)
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MODEL_CONFIGS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigs") from exc
-        return [ChatModelConfig(*r) for r in rows]
+        return [new_ChatModelConfig(*r) for r in rows]
 
     def get_enabled_chat_model_configs(self) -> list[ChatModelConfig]:
         """Usable models: enabled, not deleted, and their provider is configured and enabled.
 
         GetEnabledChatModelConfigs :many (chat_model_configs.sql:23)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatModelConfigs") from exc
-        return [ChatModelConfig(*r) for r in rows]
+        return [new_ChatModelConfig(*r) for r in rows]
 
     def count_enabled_models_without_pricing(self) -> CountEnabledModelsWithoutPricingRow:
         """Enabled live models whose messages will be unpriced: options.cost sets none of the four prices to a usable value (a non-negative JSON number or a decimal string, as chatdb.cost reads them).
@@ -164,31 +178,31 @@ class ChatModelConfigsQueries:
             raise classify(exc, "CountEnabledModelsWithoutPricing") from exc
         if row is None:
             raise NotFound("CountEnabledModelsWithoutPricing")
-        return CountEnabledModelsWithoutPricingRow(*row)
+        return new_CountEnabledModelsWithoutPricingRow(*row)
 
     def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
         """InsertChatModelConfig :one (chat_model_configs.sql:62)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatModelConfig") from exc
         if row is None:
             raise NotFound("InsertChatModelConfig")
-        return ChatModelConfig(*row)
+        return new_ChatModelConfig(*row)
 
     def update_chat_model_config(self, *, provider: str, model: str, display_name: str, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON, id: UUID) -> ChatModelConfig:
         """Full replace of a live config (a deleted one is not found); bumps updated_at.
 
         UpdateChatModelConfig :one (chat_model_configs.sql:89)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatModelConfig") from exc
         if row is None:
             raise NotFound("UpdateChatModelConfig")
-        return ChatModelConfig(*row)
+        return new_ChatModelConfig(*row)
 
     def delete_chat_model_config_by_id(self, *, id: UUID) -> None:
         """Soft delete; deleting an already deleted config changes nothing (deleted_at is kept).
@@ -216,46 +230,46 @@ class AsyncChatModelConfigsQueries:
     async def get_chat_model_config_by_id(self, *, id: UUID) -> ChatModelConfig:
         """GetChatModelConfigByID :one (chat_model_configs.sql:8)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigByID") from exc
         if row is None:
             raise NotFound("GetChatModelConfigByID")
-        return ChatModelConfig(*row)
+        return new_ChatModelConfig(*row)
 
     async def get_default_chat_model_config(self) -> ChatModelConfig:
         """The model a chat gets when none is chosen: a disabled default is no default (not found).
 
         GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetDefaultChatModelConfig") from exc
         if row is None:
             raise NotFound("GetDefaultChatModelConfig")
-        return ChatModelConfig(*row)
+        return new_ChatModelConfig(*row)
 
     async def get_chat_model_configs(self) -> list[ChatModelConfig]:
         """GetChatModelConfigs :many (chat_model_configs.sql:17)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIGS, None)
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MODEL_CONFIGS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigs") from exc
-        return [ChatModelConfig(*r) for r in rows]
+        return [new_ChatModelConfig(*r) for r in rows]
 
     async def get_enabled_chat_model_configs(self) -> list[ChatModelConfig]:
         """Usable models: enabled, not deleted, and their provider is configured and enabled.
 
         GetEnabledChatModelConfigs :many (chat_model_configs.sql:23)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatModelConfigs") from exc
-        return [ChatModelConfig(*r) for r in rows]
+        return [new_ChatModelConfig(*r) for r in rows]
 
     async def count_enabled_models_without_pricing(self) -> CountEnabledModelsWithoutPricingRow:
         """Enabled live models whose messages will be unpriced: options.cost sets none of the four prices to a usable value (a non-negative JSON number or a decimal string, as chatdb.cost reads them).
@@ -268,31 +282,31 @@ class AsyncChatModelConfigsQueries:
             raise classify(exc, "CountEnabledModelsWithoutPricing") from exc
         if row is None:
             raise NotFound("CountEnabledModelsWithoutPricing")
-        return CountEnabledModelsWithoutPricingRow(*row)
+        return new_CountEnabledModelsWithoutPricingRow(*row)
 
     async def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
         """InsertChatModelConfig :one (chat_model_configs.sql:62)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatModelConfig") from exc
         if row is None:
             raise NotFound("InsertChatModelConfig")
-        return ChatModelConfig(*row)
+        return new_ChatModelConfig(*row)
 
     async def update_chat_model_config(self, *, provider: str, model: str, display_name: str, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON, id: UUID) -> ChatModelConfig:
         """Full replace of a live config (a deleted one is not found); bumps updated_at.
 
         UpdateChatModelConfig :one (chat_model_configs.sql:89)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatModelConfig") from exc
         if row is None:
             raise NotFound("UpdateChatModelConfig")
-        return ChatModelConfig(*row)
+        return new_ChatModelConfig(*row)
 
     async def delete_chat_model_config_by_id(self, *, id: UUID) -> None:
         """Soft delete; deleting an already deleted config changes nothing (deleted_at is kept).

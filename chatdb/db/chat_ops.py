@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -12,7 +13,16 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import ChatMessage, ChatMessageRole, ChatMessageVisibility, NullVariants
+from .models import (
+    ChatMessage,
+    ChatMessageRole,
+    ChatMessageRole_BY_VALUE,
+    ChatMessageVisibility,
+    ChatMessageVisibility_BY_VALUE,
+    NullVariants,
+    json_from_text,
+    new_ChatMessage,
+)
 
 GET_WORKSPACE_FOR_CHAT_BINDING = """
 SELECT
@@ -93,11 +103,42 @@ class GetWorkspaceForChatBindingRow:
     agent_matches: bool
 
 
+class _GetWorkspaceForChatBindingRowBuilder:
+    """Builds a GetWorkspaceForChatBindingRow (``new_GetWorkspaceForChatBindingRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('agent_matches', 'build_matches', 'id', 'name', 'owned_by_chat_owner', 'owner_id')
+
+    def __init__(self, id: UUID, name: str, owner_id: UUID, owned_by_chat_owner: bool, build_matches: bool, agent_matches: bool) -> None:
+        self.id = id
+        self.name = name
+        self.owner_id = owner_id
+        self.owned_by_chat_owner = owned_by_chat_owner
+        self.build_matches = build_matches
+        self.agent_matches = agent_matches
+        self.__class__ = GetWorkspaceForChatBindingRow  # type: ignore[assignment]
+
+
+new_GetWorkspaceForChatBindingRow = cast("Callable[[UUID, str, UUID, bool, bool, bool], GetWorkspaceForChatBindingRow]", _GetWorkspaceForChatBindingRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class IsChatModelConfigUsableRow:
     """A row of IsChatModelConfigUsable."""
 
     usable: bool
+
+
+class _IsChatModelConfigUsableRowBuilder:
+    """Builds a IsChatModelConfigUsableRow (``new_IsChatModelConfigUsableRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('usable',)
+
+    def __init__(self, usable: bool) -> None:
+        self.usable = usable
+        self.__class__ = IsChatModelConfigUsableRow  # type: ignore[assignment]
+
+
+new_IsChatModelConfigUsableRow = cast("Callable[[bool], IsChatModelConfigUsableRow]", _IsChatModelConfigUsableRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +147,20 @@ class GetLatestWorkspaceAgentForChatRow:
 
     build_id: UUID
     agent_id: UUID
+
+
+class _GetLatestWorkspaceAgentForChatRowBuilder:
+    """Builds a GetLatestWorkspaceAgentForChatRow (``new_GetLatestWorkspaceAgentForChatRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('agent_id', 'build_id')
+
+    def __init__(self, build_id: UUID, agent_id: UUID) -> None:
+        self.build_id = build_id
+        self.agent_id = agent_id
+        self.__class__ = GetLatestWorkspaceAgentForChatRow  # type: ignore[assignment]
+
+
+new_GetLatestWorkspaceAgentForChatRow = cast("Callable[[UUID, UUID], GetLatestWorkspaceAgentForChatRow]", _GetLatestWorkspaceAgentForChatRowBuilder)
 
 
 class ChatOpsQueries:
@@ -125,7 +180,7 @@ class ChatOpsQueries:
             raise classify(exc, "GetWorkspaceForChatBinding") from exc
         if row is None:
             raise NotFound("GetWorkspaceForChatBinding")
-        return GetWorkspaceForChatBindingRow(*row)
+        return new_GetWorkspaceForChatBindingRow(*row)
 
     def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow:
         """Whether a model config can run a turn: it exists, is enabled and is not deleted. Chat users may ask (they pick models); reading the config itself needs deployment_config read.
@@ -138,18 +193,18 @@ class ChatOpsQueries:
             raise classify(exc, "IsChatModelConfigUsable") from exc
         if row is None:
             raise NotFound("IsChatModelConfigUsable")
-        return IsChatModelConfigUsableRow(*row)
+        return new_IsChatModelConfigUsableRow(*row)
 
     def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]:
         """The chat's live messages that carry workspace instruction files (a context-file part), oldest first: what a sub-agent chat copies from its parent. Same predicate as SoftDeleteContextFileMessages.
 
         GetChatContextFileMessages :many (chat_ops.sql:47)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatContextFileMessages") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow:
         """The seed's "resolve the latest build's agent" lookup, for repairing a stale binding: the latest build (highest build_number) of the workspace the chat is bound to, and that build's first agent (oldest, then id). Not found when the chat has no workspace, or the workspace's latest build has no agent.
@@ -162,7 +217,7 @@ class ChatOpsQueries:
             raise classify(exc, "GetLatestWorkspaceAgentForChat") from exc
         if row is None:
             raise NotFound("GetLatestWorkspaceAgentForChat")
-        return GetLatestWorkspaceAgentForChatRow(*row)
+        return new_GetLatestWorkspaceAgentForChatRow(*row)
 
 
 class AsyncChatOpsQueries:
@@ -182,7 +237,7 @@ class AsyncChatOpsQueries:
             raise classify(exc, "GetWorkspaceForChatBinding") from exc
         if row is None:
             raise NotFound("GetWorkspaceForChatBinding")
-        return GetWorkspaceForChatBindingRow(*row)
+        return new_GetWorkspaceForChatBindingRow(*row)
 
     async def is_chat_model_config_usable(self, *, id: UUID) -> IsChatModelConfigUsableRow:
         """Whether a model config can run a turn: it exists, is enabled and is not deleted. Chat users may ask (they pick models); reading the config itself needs deployment_config read.
@@ -195,18 +250,18 @@ class AsyncChatOpsQueries:
             raise classify(exc, "IsChatModelConfigUsable") from exc
         if row is None:
             raise NotFound("IsChatModelConfigUsable")
-        return IsChatModelConfigUsableRow(*row)
+        return new_IsChatModelConfigUsableRow(*row)
 
     async def get_chat_context_file_messages(self, *, chat_id: UUID) -> list[ChatMessage]:
         """The chat's live messages that carry workspace instruction files (a context-file part), oldest first: what a sub-agent chat copies from its parent. Same predicate as SoftDeleteContextFileMessages.
 
         GetChatContextFileMessages :many (chat_ops.sql:47)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatContextFileMessages") from exc
-        return [ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole(r[4]), r[5], ChatMessageVisibility(r[6]), r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
+        return [new_ChatMessage(r[0], r[1], r[2], r[3], ChatMessageRole_BY_VALUE[r[4]], r[5], ChatMessageVisibility_BY_VALUE[r[6]], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20]) for r in rows]
 
     async def get_latest_workspace_agent_for_chat(self, *, chat_id: UUID) -> GetLatestWorkspaceAgentForChatRow:
         """The seed's "resolve the latest build's agent" lookup, for repairing a stale binding: the latest build (highest build_number) of the workspace the chat is bound to, and that build's first agent (oldest, then id). Not found when the chat has no workspace, or the workspace's latest build has no agent.
@@ -219,4 +274,4 @@ class AsyncChatOpsQueries:
             raise classify(exc, "GetLatestWorkspaceAgentForChat") from exc
         if row is None:
             raise NotFound("GetLatestWorkspaceAgentForChat")
-        return GetLatestWorkspaceAgentForChatRow(*row)
+        return new_GetLatestWorkspaceAgentForChatRow(*row)

@@ -11,7 +11,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import ChatProvider, NullVariants
+from .models import ChatProvider, NullVariants, new_ChatProvider
 
 GET_CHAT_PROVIDER_BY_ID = """
 SELECT * FROM chat_providers WHERE id = $1
@@ -81,7 +81,7 @@ class ChatProvidersQueries:
             raise classify(exc, "GetChatProviderByID") from exc
         if row is None:
             raise NotFound("GetChatProviderByID")
-        return ChatProvider(*row)
+        return new_ChatProvider(*row)
 
     def get_chat_provider_by_provider(self, *, provider: str) -> ChatProvider:
         """GetChatProviderByProvider :one (chat_providers.sql:9)"""
@@ -92,7 +92,7 @@ class ChatProvidersQueries:
             raise classify(exc, "GetChatProviderByProvider") from exc
         if row is None:
             raise NotFound("GetChatProviderByProvider")
-        return ChatProvider(*row)
+        return new_ChatProvider(*row)
 
     def get_chat_providers(self) -> list[ChatProvider]:
         """GetChatProviders :many (chat_providers.sql:13)"""
@@ -101,7 +101,7 @@ class ChatProvidersQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatProviders") from exc
-        return [ChatProvider(*r) for r in rows]
+        return [new_ChatProvider(*r) for r in rows]
 
     def get_enabled_chat_providers(self) -> list[ChatProvider]:
         """GetEnabledChatProviders :many (chat_providers.sql:17)"""
@@ -110,7 +110,7 @@ class ChatProvidersQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatProviders") from exc
-        return [ChatProvider(*r) for r in rows]
+        return [new_ChatProvider(*r) for r in rows]
 
     def insert_chat_provider(self, *, provider: str, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, created_by: UUID | None) -> ChatProvider:
         """InsertChatProvider :one (chat_providers.sql:21)"""
@@ -121,7 +121,7 @@ class ChatProvidersQueries:
             raise classify(exc, "InsertChatProvider") from exc
         if row is None:
             raise NotFound("InsertChatProvider")
-        return ChatProvider(*row)
+        return new_ChatProvider(*row)
 
     def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
         """Full replace of the editable fields (the provider kind is the row's identity); bumps updated_at. A NULL api_key keeps the stored key and its key id: changing other fields never needs the secret (which most actors may not read).
@@ -134,7 +134,7 @@ class ChatProvidersQueries:
             raise classify(exc, "UpdateChatProvider") from exc
         if row is None:
             raise NotFound("UpdateChatProvider")
-        return ChatProvider(*row)
+        return new_ChatProvider(*row)
 
     def delete_chat_provider_by_id(self, *, id: UUID) -> None:
         """DeleteChatProviderByID :exec (chat_providers.sql:55)"""
@@ -159,7 +159,7 @@ class AsyncChatProvidersQueries:
             raise classify(exc, "GetChatProviderByID") from exc
         if row is None:
             raise NotFound("GetChatProviderByID")
-        return ChatProvider(*row)
+        return new_ChatProvider(*row)
 
     async def get_chat_provider_by_provider(self, *, provider: str) -> ChatProvider:
         """GetChatProviderByProvider :one (chat_providers.sql:9)"""
@@ -170,7 +170,7 @@ class AsyncChatProvidersQueries:
             raise classify(exc, "GetChatProviderByProvider") from exc
         if row is None:
             raise NotFound("GetChatProviderByProvider")
-        return ChatProvider(*row)
+        return new_ChatProvider(*row)
 
     async def get_chat_providers(self) -> list[ChatProvider]:
         """GetChatProviders :many (chat_providers.sql:13)"""
@@ -179,7 +179,7 @@ class AsyncChatProvidersQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatProviders") from exc
-        return [ChatProvider(*r) for r in rows]
+        return [new_ChatProvider(*r) for r in rows]
 
     async def get_enabled_chat_providers(self) -> list[ChatProvider]:
         """GetEnabledChatProviders :many (chat_providers.sql:17)"""
@@ -188,7 +188,7 @@ class AsyncChatProvidersQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatProviders") from exc
-        return [ChatProvider(*r) for r in rows]
+        return [new_ChatProvider(*r) for r in rows]
 
     async def insert_chat_provider(self, *, provider: str, display_name: str, api_key: str, api_key_key_id: str | None, base_url: str, enabled: bool, created_by: UUID | None) -> ChatProvider:
         """InsertChatProvider :one (chat_providers.sql:21)"""
@@ -199,7 +199,7 @@ class AsyncChatProvidersQueries:
             raise classify(exc, "InsertChatProvider") from exc
         if row is None:
             raise NotFound("InsertChatProvider")
-        return ChatProvider(*row)
+        return new_ChatProvider(*row)
 
     async def update_chat_provider(self, *, display_name: str, api_key: str | None, api_key_key_id: str | None, base_url: str, enabled: bool, id: UUID) -> ChatProvider:
         """Full replace of the editable fields (the provider kind is the row's identity); bumps updated_at. A NULL api_key keeps the stored key and its key id: changing other fields never needs the secret (which most actors may not read).
@@ -212,7 +212,7 @@ class AsyncChatProvidersQueries:
             raise classify(exc, "UpdateChatProvider") from exc
         if row is None:
             raise NotFound("UpdateChatProvider")
-        return ChatProvider(*row)
+        return new_ChatProvider(*row)
 
     async def delete_chat_provider_by_id(self, *, id: UUID) -> None:
         """DeleteChatProviderByID :exec (chat_providers.sql:55)"""

@@ -13,7 +13,14 @@ from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
 
-from .models import JSON, ChatQueuedMessage, ChatQueuedMessageQuarantine
+from .models import (
+    JSON,
+    ChatQueuedMessage,
+    ChatQueuedMessageQuarantine,
+    json_from_text,
+    new_ChatQueuedMessage,
+    new_ChatQueuedMessageQuarantine,
+)
 
 INSERT_CHAT_QUEUED_MESSAGE = """
 INSERT INTO chat_queued_messages (chat_id, content, model_config_id)
@@ -74,24 +81,24 @@ class ChatQueuedMessagesQueries:
 
         InsertChatQueuedMessage :one (chat_queued_messages.sql:1)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatQueuedMessage") from exc
         if row is None:
             raise NotFound("InsertChatQueuedMessage")
-        return ChatQueuedMessage(*row)
+        return new_ChatQueuedMessage(*row)
 
     def get_chat_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessage]:
         """The queue in FIFO order.
 
         GetChatQueuedMessages :many (chat_queued_messages.sql:8)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQueuedMessages") from exc
-        return [ChatQueuedMessage(*r) for r in rows]
+        return [new_ChatQueuedMessage(*r) for r in rows]
 
     def delete_chat_queued_message(self, *, id: int, chat_id: UUID) -> None:
         """Scoped to the chat: the id of another chat's queued message deletes nothing.
@@ -114,37 +121,37 @@ class ChatQueuedMessagesQueries:
 
         PopNextQueuedMessage :one (chat_queued_messages.sql:26)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "PopNextQueuedMessage") from exc
         if row is None:
             raise NotFound("PopNextQueuedMessage")
-        return ChatQueuedMessage(*row)
+        return new_ChatQueuedMessage(*row)
 
     def quarantine_chat_queued_message(self, *, id: int, chat_id: UUID, content: JSON, model_config_id: UUID | None, queued_at: datetime, reason: str) -> ChatQueuedMessageQuarantine:
         """Records a queued message that cannot be delivered (already removed from the queue) and why; promotion then goes on with the next one.
 
         QuarantineChatQueuedMessage :one (chat_queued_messages.sql:40)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "QuarantineChatQueuedMessage") from exc
         if row is None:
             raise NotFound("QuarantineChatQueuedMessage")
-        return ChatQueuedMessageQuarantine(*row)
+        return new_ChatQueuedMessageQuarantine(*row)
 
     def get_chat_quarantined_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessageQuarantine]:
         """The chat's undeliverable queued messages, oldest first.
 
         GetChatQuarantinedQueuedMessages :many (chat_queued_messages.sql:49)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQuarantinedQueuedMessages") from exc
-        return [ChatQueuedMessageQuarantine(*r) for r in rows]
+        return [new_ChatQueuedMessageQuarantine(*r) for r in rows]
 
 
 class AsyncChatQueuedMessagesQueries:
@@ -158,24 +165,24 @@ class AsyncChatQueuedMessagesQueries:
 
         InsertChatQueuedMessage :one (chat_queued_messages.sql:1)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatQueuedMessage") from exc
         if row is None:
             raise NotFound("InsertChatQueuedMessage")
-        return ChatQueuedMessage(*row)
+        return new_ChatQueuedMessage(*row)
 
     async def get_chat_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessage]:
         """The queue in FIFO order.
 
         GetChatQueuedMessages :many (chat_queued_messages.sql:8)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQueuedMessages") from exc
-        return [ChatQueuedMessage(*r) for r in rows]
+        return [new_ChatQueuedMessage(*r) for r in rows]
 
     async def delete_chat_queued_message(self, *, id: int, chat_id: UUID) -> None:
         """Scoped to the chat: the id of another chat's queued message deletes nothing.
@@ -198,34 +205,34 @@ class AsyncChatQueuedMessagesQueries:
 
         PopNextQueuedMessage :one (chat_queued_messages.sql:26)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "PopNextQueuedMessage") from exc
         if row is None:
             raise NotFound("PopNextQueuedMessage")
-        return ChatQueuedMessage(*row)
+        return new_ChatQueuedMessage(*row)
 
     async def quarantine_chat_queued_message(self, *, id: int, chat_id: UUID, content: JSON, model_config_id: UUID | None, queued_at: datetime, reason: str) -> ChatQueuedMessageQuarantine:
         """Records a queued message that cannot be delivered (already removed from the queue) and why; promotion then goes on with the next one.
 
         QuarantineChatQueuedMessage :one (chat_queued_messages.sql:40)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "QuarantineChatQueuedMessage") from exc
         if row is None:
             raise NotFound("QuarantineChatQueuedMessage")
-        return ChatQueuedMessageQuarantine(*row)
+        return new_ChatQueuedMessageQuarantine(*row)
 
     async def get_chat_quarantined_queued_messages(self, *, chat_id: UUID) -> list[ChatQueuedMessageQuarantine]:
         """The chat's undeliverable queued messages, oldest first.
 
         GetChatQuarantinedQueuedMessages :many (chat_queued_messages.sql:49)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQuarantinedQueuedMessages") from exc
-        return [ChatQueuedMessageQuarantine(*r) for r in rows]
+        return [new_ChatQueuedMessageQuarantine(*r) for r in rows]

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -201,11 +201,38 @@ class ListUserChatCompactionThresholdsRow:
     threshold_percent: int
 
 
+class _ListUserChatCompactionThresholdsRowBuilder:
+    """Builds a ListUserChatCompactionThresholdsRow (``new_ListUserChatCompactionThresholdsRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('model_config_id', 'threshold_percent')
+
+    def __init__(self, model_config_id: UUID, threshold_percent: int) -> None:
+        self.model_config_id = model_config_id
+        self.threshold_percent = threshold_percent
+        self.__class__ = ListUserChatCompactionThresholdsRow  # type: ignore[assignment]
+
+
+new_ListUserChatCompactionThresholdsRow = cast("Callable[[UUID, int], ListUserChatCompactionThresholdsRow]", _ListUserChatCompactionThresholdsRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetUserChatCompactionThresholdRow:
     """A row of GetUserChatCompactionThreshold."""
 
     threshold_percent: int
+
+
+class _GetUserChatCompactionThresholdRowBuilder:
+    """Builds a GetUserChatCompactionThresholdRow (``new_GetUserChatCompactionThresholdRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('threshold_percent',)
+
+    def __init__(self, threshold_percent: int) -> None:
+        self.threshold_percent = threshold_percent
+        self.__class__ = GetUserChatCompactionThresholdRow  # type: ignore[assignment]
+
+
+new_GetUserChatCompactionThresholdRow = cast("Callable[[int], GetUserChatCompactionThresholdRow]", _GetUserChatCompactionThresholdRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,11 +243,38 @@ class UpdateUserChatCompactionThresholdRow:
     threshold_percent: int
 
 
+class _UpdateUserChatCompactionThresholdRowBuilder:
+    """Builds a UpdateUserChatCompactionThresholdRow (``new_UpdateUserChatCompactionThresholdRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('model_config_id', 'threshold_percent')
+
+    def __init__(self, model_config_id: UUID, threshold_percent: int) -> None:
+        self.model_config_id = model_config_id
+        self.threshold_percent = threshold_percent
+        self.__class__ = UpdateUserChatCompactionThresholdRow  # type: ignore[assignment]
+
+
+new_UpdateUserChatCompactionThresholdRow = cast("Callable[[UUID, int], UpdateUserChatCompactionThresholdRow]", _UpdateUserChatCompactionThresholdRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetUserChatCustomPromptRow:
     """A row of GetUserChatCustomPrompt."""
 
     chat_custom_prompt: str
+
+
+class _GetUserChatCustomPromptRowBuilder:
+    """Builds a GetUserChatCustomPromptRow (``new_GetUserChatCustomPromptRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_custom_prompt',)
+
+    def __init__(self, chat_custom_prompt: str) -> None:
+        self.chat_custom_prompt = chat_custom_prompt
+        self.__class__ = GetUserChatCustomPromptRow  # type: ignore[assignment]
+
+
+new_GetUserChatCustomPromptRow = cast("Callable[[str], GetUserChatCustomPromptRow]", _GetUserChatCustomPromptRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +284,19 @@ class UpdateUserChatCustomPromptRow:
     chat_custom_prompt: str
 
 
+class _UpdateUserChatCustomPromptRowBuilder:
+    """Builds a UpdateUserChatCustomPromptRow (``new_UpdateUserChatCustomPromptRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_custom_prompt',)
+
+    def __init__(self, chat_custom_prompt: str) -> None:
+        self.chat_custom_prompt = chat_custom_prompt
+        self.__class__ = UpdateUserChatCustomPromptRow  # type: ignore[assignment]
+
+
+new_UpdateUserChatCustomPromptRow = cast("Callable[[str], UpdateUserChatCustomPromptRow]", _UpdateUserChatCustomPromptRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatSystemPromptRow:
     """A row of GetChatSystemPrompt."""
@@ -237,11 +304,37 @@ class GetChatSystemPromptRow:
     chat_system_prompt: str
 
 
+class _GetChatSystemPromptRowBuilder:
+    """Builds a GetChatSystemPromptRow (``new_GetChatSystemPromptRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_system_prompt',)
+
+    def __init__(self, chat_system_prompt: str) -> None:
+        self.chat_system_prompt = chat_system_prompt
+        self.__class__ = GetChatSystemPromptRow  # type: ignore[assignment]
+
+
+new_GetChatSystemPromptRow = cast("Callable[[str], GetChatSystemPromptRow]", _GetChatSystemPromptRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatIncludeDefaultSystemPromptRow:
     """A row of GetChatIncludeDefaultSystemPrompt."""
 
     include_default_system_prompt: bool
+
+
+class _GetChatIncludeDefaultSystemPromptRowBuilder:
+    """Builds a GetChatIncludeDefaultSystemPromptRow (``new_GetChatIncludeDefaultSystemPromptRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('include_default_system_prompt',)
+
+    def __init__(self, include_default_system_prompt: bool) -> None:
+        self.include_default_system_prompt = include_default_system_prompt
+        self.__class__ = GetChatIncludeDefaultSystemPromptRow  # type: ignore[assignment]
+
+
+new_GetChatIncludeDefaultSystemPromptRow = cast("Callable[[bool], GetChatIncludeDefaultSystemPromptRow]", _GetChatIncludeDefaultSystemPromptRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,11 +345,38 @@ class GetChatSystemPromptSettingsRow:
     include_default_system_prompt: bool | None
 
 
+class _GetChatSystemPromptSettingsRowBuilder:
+    """Builds a GetChatSystemPromptSettingsRow (``new_GetChatSystemPromptSettingsRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_system_prompt', 'include_default_system_prompt')
+
+    def __init__(self, chat_system_prompt: str, include_default_system_prompt: bool | None) -> None:
+        self.chat_system_prompt = chat_system_prompt
+        self.include_default_system_prompt = include_default_system_prompt
+        self.__class__ = GetChatSystemPromptSettingsRow  # type: ignore[assignment]
+
+
+new_GetChatSystemPromptSettingsRow = cast("Callable[[str, bool | None], GetChatSystemPromptSettingsRow]", _GetChatSystemPromptSettingsRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatDesktopEnabledRow:
     """A row of GetChatDesktopEnabled."""
 
     desktop_enabled: bool
+
+
+class _GetChatDesktopEnabledRowBuilder:
+    """Builds a GetChatDesktopEnabledRow (``new_GetChatDesktopEnabledRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('desktop_enabled',)
+
+    def __init__(self, desktop_enabled: bool) -> None:
+        self.desktop_enabled = desktop_enabled
+        self.__class__ = GetChatDesktopEnabledRow  # type: ignore[assignment]
+
+
+new_GetChatDesktopEnabledRow = cast("Callable[[bool], GetChatDesktopEnabledRow]", _GetChatDesktopEnabledRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +386,19 @@ class GetChatTemplateAllowlistRow:
     template_ids: list[UUID]
 
 
+class _GetChatTemplateAllowlistRowBuilder:
+    """Builds a GetChatTemplateAllowlistRow (``new_GetChatTemplateAllowlistRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('template_ids',)
+
+    def __init__(self, template_ids: list[UUID]) -> None:
+        self.template_ids = template_ids
+        self.__class__ = GetChatTemplateAllowlistRow  # type: ignore[assignment]
+
+
+new_GetChatTemplateAllowlistRow = cast("Callable[[list[UUID]], GetChatTemplateAllowlistRow]", _GetChatTemplateAllowlistRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatWorkspaceTTLRow:
     """A row of GetChatWorkspaceTTL."""
@@ -273,11 +406,37 @@ class GetChatWorkspaceTTLRow:
     workspace_ttl: timedelta
 
 
+class _GetChatWorkspaceTTLRowBuilder:
+    """Builds a GetChatWorkspaceTTLRow (``new_GetChatWorkspaceTTLRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('workspace_ttl',)
+
+    def __init__(self, workspace_ttl: timedelta) -> None:
+        self.workspace_ttl = workspace_ttl
+        self.__class__ = GetChatWorkspaceTTLRow  # type: ignore[assignment]
+
+
+new_GetChatWorkspaceTTLRow = cast("Callable[[timedelta], GetChatWorkspaceTTLRow]", _GetChatWorkspaceTTLRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatRetentionDaysRow:
     """A row of GetChatRetentionDays."""
 
     retention_days: int
+
+
+class _GetChatRetentionDaysRowBuilder:
+    """Builds a GetChatRetentionDaysRow (``new_GetChatRetentionDaysRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('retention_days',)
+
+    def __init__(self, retention_days: int) -> None:
+        self.retention_days = retention_days
+        self.__class__ = GetChatRetentionDaysRow  # type: ignore[assignment]
+
+
+new_GetChatRetentionDaysRow = cast("Callable[[int], GetChatRetentionDaysRow]", _GetChatRetentionDaysRowBuilder)
 
 
 class ChatSettingsQueries:
@@ -295,7 +454,7 @@ class ChatSettingsQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListUserChatCompactionThresholds") from exc
-        return [ListUserChatCompactionThresholdsRow(*r) for r in rows]
+        return [new_ListUserChatCompactionThresholdsRow(*r) for r in rows]
 
     def get_user_chat_compaction_threshold(self, *, user_id: UUID, model_config_id: UUID) -> GetUserChatCompactionThresholdRow:
         """Not found when the user has no override for that model, or only a malformed one (the model's own threshold then applies).
@@ -308,7 +467,7 @@ class ChatSettingsQueries:
             raise classify(exc, "GetUserChatCompactionThreshold") from exc
         if row is None:
             raise NotFound("GetUserChatCompactionThreshold")
-        return GetUserChatCompactionThresholdRow(*row)
+        return new_GetUserChatCompactionThresholdRow(*row)
 
     def update_user_chat_compaction_threshold(self, *, user_id: UUID, threshold_percent: int, model_config_id: UUID) -> UpdateUserChatCompactionThresholdRow:
         """Sets the user's override for a model. A threshold outside 0..100 is refused by user_configs_chat_compaction_threshold_check (CheckViolation, nothing written); the model config must be live and enabled, otherwise nothing is written and the query finds no row (NotFound).
@@ -321,7 +480,7 @@ class ChatSettingsQueries:
             raise classify(exc, "UpdateUserChatCompactionThreshold") from exc
         if row is None:
             raise NotFound("UpdateUserChatCompactionThreshold")
-        return UpdateUserChatCompactionThresholdRow(*row)
+        return new_UpdateUserChatCompactionThresholdRow(*row)
 
     def delete_user_chat_compaction_threshold(self, *, user_id: UUID, model_config_id: UUID) -> None:
         """Idempotent: deleting a missing override is not an error.
@@ -343,7 +502,7 @@ class ChatSettingsQueries:
             raise classify(exc, "GetUserChatCustomPrompt") from exc
         if row is None:
             raise NotFound("GetUserChatCustomPrompt")
-        return GetUserChatCustomPromptRow(*row)
+        return new_GetUserChatCustomPromptRow(*row)
 
     def update_user_chat_custom_prompt(self, *, user_id: UUID, chat_custom_prompt: str) -> UpdateUserChatCustomPromptRow:
         """UpdateUserChatCustomPrompt :one (chat_settings.sql:84)"""
@@ -354,7 +513,7 @@ class ChatSettingsQueries:
             raise classify(exc, "UpdateUserChatCustomPrompt") from exc
         if row is None:
             raise NotFound("UpdateUserChatCustomPrompt")
-        return UpdateUserChatCustomPromptRow(*row)
+        return new_UpdateUserChatCustomPromptRow(*row)
 
     def get_chat_system_prompt(self) -> GetChatSystemPromptRow:
         """The deployment's custom system prompt; '' when none.
@@ -367,7 +526,7 @@ class ChatSettingsQueries:
             raise classify(exc, "GetChatSystemPrompt") from exc
         if row is None:
             raise NotFound("GetChatSystemPrompt")
-        return GetChatSystemPromptRow(*row)
+        return new_GetChatSystemPromptRow(*row)
 
     def upsert_chat_system_prompt(self, *, chat_system_prompt: str) -> None:
         """UpsertChatSystemPrompt :exec (chat_settings.sql:99)"""
@@ -387,7 +546,7 @@ class ChatSettingsQueries:
             raise classify(exc, "GetChatIncludeDefaultSystemPrompt") from exc
         if row is None:
             raise NotFound("GetChatIncludeDefaultSystemPrompt")
-        return GetChatIncludeDefaultSystemPromptRow(*row)
+        return new_GetChatIncludeDefaultSystemPromptRow(*row)
 
     def get_chat_system_prompt_settings(self) -> GetChatSystemPromptSettingsRow:
         """Both system prompt settings in one statement, for building a new chat's first messages. It never fails on a malformed stored flag: include_default_system_prompt is NULL when the stored value is not a boolean (the caller then falls back to the built-in default prompt alone), true when never set.
@@ -400,7 +559,7 @@ class ChatSettingsQueries:
             raise classify(exc, "GetChatSystemPromptSettings") from exc
         if row is None:
             raise NotFound("GetChatSystemPromptSettings")
-        return GetChatSystemPromptSettingsRow(*row)
+        return new_GetChatSystemPromptSettingsRow(*row)
 
     def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
         """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:137)"""
@@ -420,7 +579,7 @@ class ChatSettingsQueries:
             raise classify(exc, "GetChatDesktopEnabled") from exc
         if row is None:
             raise NotFound("GetChatDesktopEnabled")
-        return GetChatDesktopEnabledRow(*row)
+        return new_GetChatDesktopEnabledRow(*row)
 
     def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
         """UpsertChatDesktopEnabled :exec (chat_settings.sql:154)"""
@@ -440,7 +599,7 @@ class ChatSettingsQueries:
             raise classify(exc, "GetChatTemplateAllowlist") from exc
         if row is None:
             raise NotFound("GetChatTemplateAllowlist")
-        return GetChatTemplateAllowlistRow(*row)
+        return new_GetChatTemplateAllowlistRow(*row)
 
     def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
         """Stored as a JSON array of ids (an empty array allows every template).
@@ -462,7 +621,7 @@ class ChatSettingsQueries:
             raise classify(exc, "GetChatWorkspaceTTL") from exc
         if row is None:
             raise NotFound("GetChatWorkspaceTTL")
-        return GetChatWorkspaceTTLRow(*row)
+        return new_GetChatWorkspaceTTLRow(*row)
 
     def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
         """UpsertChatWorkspaceTTL :exec (chat_settings.sql:194)"""
@@ -482,7 +641,7 @@ class ChatSettingsQueries:
             raise classify(exc, "GetChatRetentionDays") from exc
         if row is None:
             raise NotFound("GetChatRetentionDays")
-        return GetChatRetentionDaysRow(*row)
+        return new_GetChatRetentionDaysRow(*row)
 
     def upsert_chat_retention_days(self, *, retention_days: int) -> None:
         """days >= 0; the caller validates it (site_configs has no CHECK per key).
@@ -509,7 +668,7 @@ class AsyncChatSettingsQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListUserChatCompactionThresholds") from exc
-        return [ListUserChatCompactionThresholdsRow(*r) for r in rows]
+        return [new_ListUserChatCompactionThresholdsRow(*r) for r in rows]
 
     async def get_user_chat_compaction_threshold(self, *, user_id: UUID, model_config_id: UUID) -> GetUserChatCompactionThresholdRow:
         """Not found when the user has no override for that model, or only a malformed one (the model's own threshold then applies).
@@ -522,7 +681,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "GetUserChatCompactionThreshold") from exc
         if row is None:
             raise NotFound("GetUserChatCompactionThreshold")
-        return GetUserChatCompactionThresholdRow(*row)
+        return new_GetUserChatCompactionThresholdRow(*row)
 
     async def update_user_chat_compaction_threshold(self, *, user_id: UUID, threshold_percent: int, model_config_id: UUID) -> UpdateUserChatCompactionThresholdRow:
         """Sets the user's override for a model. A threshold outside 0..100 is refused by user_configs_chat_compaction_threshold_check (CheckViolation, nothing written); the model config must be live and enabled, otherwise nothing is written and the query finds no row (NotFound).
@@ -535,7 +694,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "UpdateUserChatCompactionThreshold") from exc
         if row is None:
             raise NotFound("UpdateUserChatCompactionThreshold")
-        return UpdateUserChatCompactionThresholdRow(*row)
+        return new_UpdateUserChatCompactionThresholdRow(*row)
 
     async def delete_user_chat_compaction_threshold(self, *, user_id: UUID, model_config_id: UUID) -> None:
         """Idempotent: deleting a missing override is not an error.
@@ -557,7 +716,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "GetUserChatCustomPrompt") from exc
         if row is None:
             raise NotFound("GetUserChatCustomPrompt")
-        return GetUserChatCustomPromptRow(*row)
+        return new_GetUserChatCustomPromptRow(*row)
 
     async def update_user_chat_custom_prompt(self, *, user_id: UUID, chat_custom_prompt: str) -> UpdateUserChatCustomPromptRow:
         """UpdateUserChatCustomPrompt :one (chat_settings.sql:84)"""
@@ -568,7 +727,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "UpdateUserChatCustomPrompt") from exc
         if row is None:
             raise NotFound("UpdateUserChatCustomPrompt")
-        return UpdateUserChatCustomPromptRow(*row)
+        return new_UpdateUserChatCustomPromptRow(*row)
 
     async def get_chat_system_prompt(self) -> GetChatSystemPromptRow:
         """The deployment's custom system prompt; '' when none.
@@ -581,7 +740,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "GetChatSystemPrompt") from exc
         if row is None:
             raise NotFound("GetChatSystemPrompt")
-        return GetChatSystemPromptRow(*row)
+        return new_GetChatSystemPromptRow(*row)
 
     async def upsert_chat_system_prompt(self, *, chat_system_prompt: str) -> None:
         """UpsertChatSystemPrompt :exec (chat_settings.sql:99)"""
@@ -601,7 +760,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "GetChatIncludeDefaultSystemPrompt") from exc
         if row is None:
             raise NotFound("GetChatIncludeDefaultSystemPrompt")
-        return GetChatIncludeDefaultSystemPromptRow(*row)
+        return new_GetChatIncludeDefaultSystemPromptRow(*row)
 
     async def get_chat_system_prompt_settings(self) -> GetChatSystemPromptSettingsRow:
         """Both system prompt settings in one statement, for building a new chat's first messages. It never fails on a malformed stored flag: include_default_system_prompt is NULL when the stored value is not a boolean (the caller then falls back to the built-in default prompt alone), true when never set.
@@ -614,7 +773,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "GetChatSystemPromptSettings") from exc
         if row is None:
             raise NotFound("GetChatSystemPromptSettings")
-        return GetChatSystemPromptSettingsRow(*row)
+        return new_GetChatSystemPromptSettingsRow(*row)
 
     async def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
         """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:137)"""
@@ -634,7 +793,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "GetChatDesktopEnabled") from exc
         if row is None:
             raise NotFound("GetChatDesktopEnabled")
-        return GetChatDesktopEnabledRow(*row)
+        return new_GetChatDesktopEnabledRow(*row)
 
     async def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
         """UpsertChatDesktopEnabled :exec (chat_settings.sql:154)"""
@@ -654,7 +813,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "GetChatTemplateAllowlist") from exc
         if row is None:
             raise NotFound("GetChatTemplateAllowlist")
-        return GetChatTemplateAllowlistRow(*row)
+        return new_GetChatTemplateAllowlistRow(*row)
 
     async def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
         """Stored as a JSON array of ids (an empty array allows every template).
@@ -676,7 +835,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "GetChatWorkspaceTTL") from exc
         if row is None:
             raise NotFound("GetChatWorkspaceTTL")
-        return GetChatWorkspaceTTLRow(*row)
+        return new_GetChatWorkspaceTTLRow(*row)
 
     async def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
         """UpsertChatWorkspaceTTL :exec (chat_settings.sql:194)"""
@@ -696,7 +855,7 @@ class AsyncChatSettingsQueries:
             raise classify(exc, "GetChatRetentionDays") from exc
         if row is None:
             raise NotFound("GetChatRetentionDays")
-        return GetChatRetentionDaysRow(*row)
+        return new_GetChatRetentionDaysRow(*row)
 
     async def upsert_chat_retention_days(self, *, retention_days: int) -> None:
         """days >= 0; the caller validates it (site_configs has no CHECK per key).

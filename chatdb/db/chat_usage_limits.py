@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -13,7 +14,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import ChatUsageLimitConfig, NullVariants
+from .models import ChatUsageLimitConfig, NullVariants, new_ChatUsageLimitConfig
 
 GET_CHAT_USAGE_LIMIT_CONFIG = """
 SELECT * FROM chat_usage_limit_config WHERE singleton
@@ -168,6 +169,23 @@ class ListChatUsageLimitOverridesRow:
     spend_limit_micros: int
 
 
+class _ListChatUsageLimitOverridesRowBuilder:
+    """Builds a ListChatUsageLimitOverridesRow (``new_ListChatUsageLimitOverridesRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('avatar_url', 'name', 'spend_limit_micros', 'user_id', 'username')
+
+    def __init__(self, user_id: UUID, username: str, name: str, avatar_url: str, spend_limit_micros: int) -> None:
+        self.user_id = user_id
+        self.username = username
+        self.name = name
+        self.avatar_url = avatar_url
+        self.spend_limit_micros = spend_limit_micros
+        self.__class__ = ListChatUsageLimitOverridesRow  # type: ignore[assignment]
+
+
+new_ListChatUsageLimitOverridesRow = cast("Callable[[UUID, str, str, str, int], ListChatUsageLimitOverridesRow]", _ListChatUsageLimitOverridesRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatUsageLimitUserOverrideRow:
     """A row of GetChatUsageLimitUserOverride."""
@@ -176,12 +194,40 @@ class GetChatUsageLimitUserOverrideRow:
     spend_limit_micros: int
 
 
+class _GetChatUsageLimitUserOverrideRowBuilder:
+    """Builds a GetChatUsageLimitUserOverrideRow (``new_GetChatUsageLimitUserOverrideRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('spend_limit_micros', 'user_id')
+
+    def __init__(self, user_id: UUID, spend_limit_micros: int) -> None:
+        self.user_id = user_id
+        self.spend_limit_micros = spend_limit_micros
+        self.__class__ = GetChatUsageLimitUserOverrideRow  # type: ignore[assignment]
+
+
+new_GetChatUsageLimitUserOverrideRow = cast("Callable[[UUID, int], GetChatUsageLimitUserOverrideRow]", _GetChatUsageLimitUserOverrideRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class UpsertChatUsageLimitUserOverrideRow:
     """A row of UpsertChatUsageLimitUserOverride."""
 
     user_id: UUID
     spend_limit_micros: int
+
+
+class _UpsertChatUsageLimitUserOverrideRowBuilder:
+    """Builds a UpsertChatUsageLimitUserOverrideRow (``new_UpsertChatUsageLimitUserOverrideRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('spend_limit_micros', 'user_id')
+
+    def __init__(self, user_id: UUID, spend_limit_micros: int) -> None:
+        self.user_id = user_id
+        self.spend_limit_micros = spend_limit_micros
+        self.__class__ = UpsertChatUsageLimitUserOverrideRow  # type: ignore[assignment]
+
+
+new_UpsertChatUsageLimitUserOverrideRow = cast("Callable[[UUID, int], UpsertChatUsageLimitUserOverrideRow]", _UpsertChatUsageLimitUserOverrideRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +243,45 @@ class ListChatUsageLimitGroupOverridesRow:
     member_count: int
 
 
+class _ListChatUsageLimitGroupOverridesRowBuilder:
+    """Builds a ListChatUsageLimitGroupOverridesRow (``new_ListChatUsageLimitGroupOverridesRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('group_avatar_url', 'group_display_name', 'group_id', 'group_name', 'member_count', 'organization_id', 'spend_limit_micros')
+
+    def __init__(self, group_id: UUID, organization_id: UUID, group_name: str, group_display_name: str, group_avatar_url: str, spend_limit_micros: int, member_count: int) -> None:
+        self.group_id = group_id
+        self.organization_id = organization_id
+        self.group_name = group_name
+        self.group_display_name = group_display_name
+        self.group_avatar_url = group_avatar_url
+        self.spend_limit_micros = spend_limit_micros
+        self.member_count = member_count
+        self.__class__ = ListChatUsageLimitGroupOverridesRow  # type: ignore[assignment]
+
+
+new_ListChatUsageLimitGroupOverridesRow = cast("Callable[[UUID, UUID, str, str, str, int, int], ListChatUsageLimitGroupOverridesRow]", _ListChatUsageLimitGroupOverridesRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatUsageLimitGroupOverrideRow:
     """A row of GetChatUsageLimitGroupOverride."""
 
     group_id: UUID
     spend_limit_micros: int
+
+
+class _GetChatUsageLimitGroupOverrideRowBuilder:
+    """Builds a GetChatUsageLimitGroupOverrideRow (``new_GetChatUsageLimitGroupOverrideRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('group_id', 'spend_limit_micros')
+
+    def __init__(self, group_id: UUID, spend_limit_micros: int) -> None:
+        self.group_id = group_id
+        self.spend_limit_micros = spend_limit_micros
+        self.__class__ = GetChatUsageLimitGroupOverrideRow  # type: ignore[assignment]
+
+
+new_GetChatUsageLimitGroupOverrideRow = cast("Callable[[UUID, int], GetChatUsageLimitGroupOverrideRow]", _GetChatUsageLimitGroupOverrideRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,11 +292,38 @@ class UpsertChatUsageLimitGroupOverrideRow:
     spend_limit_micros: int
 
 
+class _UpsertChatUsageLimitGroupOverrideRowBuilder:
+    """Builds a UpsertChatUsageLimitGroupOverrideRow (``new_UpsertChatUsageLimitGroupOverrideRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('group_id', 'spend_limit_micros')
+
+    def __init__(self, group_id: UUID, spend_limit_micros: int) -> None:
+        self.group_id = group_id
+        self.spend_limit_micros = spend_limit_micros
+        self.__class__ = UpsertChatUsageLimitGroupOverrideRow  # type: ignore[assignment]
+
+
+new_UpsertChatUsageLimitGroupOverrideRow = cast("Callable[[UUID, int], UpsertChatUsageLimitGroupOverrideRow]", _UpsertChatUsageLimitGroupOverrideRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetUserGroupSpendLimitRow:
     """A row of GetUserGroupSpendLimit."""
 
     limit_micros: int | None
+
+
+class _GetUserGroupSpendLimitRowBuilder:
+    """Builds a GetUserGroupSpendLimitRow (``new_GetUserGroupSpendLimitRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('limit_micros',)
+
+    def __init__(self, limit_micros: int | None) -> None:
+        self.limit_micros = limit_micros
+        self.__class__ = GetUserGroupSpendLimitRow  # type: ignore[assignment]
+
+
+new_GetUserGroupSpendLimitRow = cast("Callable[[int | None], GetUserGroupSpendLimitRow]", _GetUserGroupSpendLimitRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,11 +335,39 @@ class ResolveUserChatSpendLimitRow:
     period: str
 
 
+class _ResolveUserChatSpendLimitRowBuilder:
+    """Builds a ResolveUserChatSpendLimitRow (``new_ResolveUserChatSpendLimitRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('limit_micros', 'period', 'source')
+
+    def __init__(self, limit_micros: int | None, source: str, period: str) -> None:
+        self.limit_micros = limit_micros
+        self.source = source
+        self.period = period
+        self.__class__ = ResolveUserChatSpendLimitRow  # type: ignore[assignment]
+
+
+new_ResolveUserChatSpendLimitRow = cast("Callable[[int | None, str, str], ResolveUserChatSpendLimitRow]", _ResolveUserChatSpendLimitRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetUserChatSpendInPeriodRow:
     """A row of GetUserChatSpendInPeriod."""
 
     total_spend_micros: int
+
+
+class _GetUserChatSpendInPeriodRowBuilder:
+    """Builds a GetUserChatSpendInPeriodRow (``new_GetUserChatSpendInPeriodRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('total_spend_micros',)
+
+    def __init__(self, total_spend_micros: int) -> None:
+        self.total_spend_micros = total_spend_micros
+        self.__class__ = GetUserChatSpendInPeriodRow  # type: ignore[assignment]
+
+
+new_GetUserChatSpendInPeriodRow = cast("Callable[[int], GetUserChatSpendInPeriodRow]", _GetUserChatSpendInPeriodRowBuilder)
 
 
 class ChatUsageLimitsQueries:
@@ -251,7 +385,7 @@ class ChatUsageLimitsQueries:
             raise classify(exc, "GetChatUsageLimitConfig") from exc
         if row is None:
             raise NotFound("GetChatUsageLimitConfig")
-        return ChatUsageLimitConfig(*row)
+        return new_ChatUsageLimitConfig(*row)
 
     def upsert_chat_usage_limit_config(self, *, enabled: bool, default_limit_micros: int, period: str) -> ChatUsageLimitConfig:
         """UpsertChatUsageLimitConfig :one (chat_usage_limits.sql:11)"""
@@ -262,7 +396,7 @@ class ChatUsageLimitsQueries:
             raise classify(exc, "UpsertChatUsageLimitConfig") from exc
         if row is None:
             raise NotFound("UpsertChatUsageLimitConfig")
-        return ChatUsageLimitConfig(*row)
+        return new_ChatUsageLimitConfig(*row)
 
     def list_chat_usage_limit_overrides(self) -> list[ListChatUsageLimitOverridesRow]:
         """Users with a personal spend limit, by username.
@@ -273,7 +407,7 @@ class ChatUsageLimitsQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListChatUsageLimitOverrides") from exc
-        return [ListChatUsageLimitOverridesRow(*r) for r in rows]
+        return [new_ListChatUsageLimitOverridesRow(*r) for r in rows]
 
     def get_chat_usage_limit_user_override(self, *, user_id: UUID) -> GetChatUsageLimitUserOverrideRow:
         """Not found when the user has no override.
@@ -286,7 +420,7 @@ class ChatUsageLimitsQueries:
             raise classify(exc, "GetChatUsageLimitUserOverride") from exc
         if row is None:
             raise NotFound("GetChatUsageLimitUserOverride")
-        return GetChatUsageLimitUserOverrideRow(*row)
+        return new_GetChatUsageLimitUserOverrideRow(*row)
 
     def upsert_chat_usage_limit_user_override(self, *, spend_limit_micros: int, user_id: UUID) -> UpsertChatUsageLimitUserOverrideRow:
         """Sets the user's limit, > 0 (users_chat_spend_limit_micros_check); keeps users.updated_at. Not found for an unknown user. (The value comes through a sub-select so that it is a required
@@ -299,7 +433,7 @@ class ChatUsageLimitsQueries:
             raise classify(exc, "UpsertChatUsageLimitUserOverride") from exc
         if row is None:
             raise NotFound("UpsertChatUsageLimitUserOverride")
-        return UpsertChatUsageLimitUserOverrideRow(*row)
+        return new_UpsertChatUsageLimitUserOverrideRow(*row)
 
     def delete_chat_usage_limit_user_override(self, *, user_id: UUID) -> None:
         """DeleteChatUsageLimitUserOverride :exec (chat_usage_limits.sql:54)"""
@@ -317,7 +451,7 @@ class ChatUsageLimitsQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListChatUsageLimitGroupOverrides") from exc
-        return [ListChatUsageLimitGroupOverridesRow(*r) for r in rows]
+        return [new_ListChatUsageLimitGroupOverridesRow(*r) for r in rows]
 
     def get_chat_usage_limit_group_override(self, *, group_id: UUID) -> GetChatUsageLimitGroupOverrideRow:
         """Not found when the group has no override.
@@ -330,7 +464,7 @@ class ChatUsageLimitsQueries:
             raise classify(exc, "GetChatUsageLimitGroupOverride") from exc
         if row is None:
             raise NotFound("GetChatUsageLimitGroupOverride")
-        return GetChatUsageLimitGroupOverrideRow(*row)
+        return new_GetChatUsageLimitGroupOverrideRow(*row)
 
     def upsert_chat_usage_limit_group_override(self, *, spend_limit_micros: int, group_id: UUID) -> UpsertChatUsageLimitGroupOverrideRow:
         """Sets the group's limit, > 0 (groups_chat_spend_limit_micros_check); not found for an unknown group. Same shape as UpsertChatUsageLimitUserOverride.
@@ -343,7 +477,7 @@ class ChatUsageLimitsQueries:
             raise classify(exc, "UpsertChatUsageLimitGroupOverride") from exc
         if row is None:
             raise NotFound("UpsertChatUsageLimitGroupOverride")
-        return UpsertChatUsageLimitGroupOverrideRow(*row)
+        return new_UpsertChatUsageLimitGroupOverrideRow(*row)
 
     def delete_chat_usage_limit_group_override(self, *, group_id: UUID) -> None:
         """DeleteChatUsageLimitGroupOverride :exec (chat_usage_limits.sql:95)"""
@@ -363,7 +497,7 @@ class ChatUsageLimitsQueries:
             raise classify(exc, "GetUserGroupSpendLimit") from exc
         if row is None:
             raise NotFound("GetUserGroupSpendLimit")
-        return GetUserGroupSpendLimitRow(*row)
+        return new_GetUserGroupSpendLimitRow(*row)
 
     def resolve_user_chat_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> ResolveUserChatSpendLimitRow:
         """The limit that applies to the user and where it comes from, first match wins: 'disabled' (limits are off; limit_micros NULL), 'user' (the user's override), 'group' (the lowest limit of the user's groups, in that organization when given), 'default' (the config's default_limit_micros). period is the config's period, so the caller can compute the window. Always one row.
@@ -376,7 +510,7 @@ class ChatUsageLimitsQueries:
             raise classify(exc, "ResolveUserChatSpendLimit") from exc
         if row is None:
             raise NotFound("ResolveUserChatSpendLimit")
-        return ResolveUserChatSpendLimitRow(*row)
+        return new_ResolveUserChatSpendLimitRow(*row)
 
     def get_user_chat_spend_in_period(self, *, user_id: UUID, start: datetime, end: datetime, organization_id: UUID | None) -> GetUserChatSpendInPeriodRow:
         """Priced cost of the user's chats' messages created in [start, end), deleted ones included; only chats of that organization when given. Always one row (0 when nothing was spent).
@@ -389,7 +523,7 @@ class ChatUsageLimitsQueries:
             raise classify(exc, "GetUserChatSpendInPeriod") from exc
         if row is None:
             raise NotFound("GetUserChatSpendInPeriod")
-        return GetUserChatSpendInPeriodRow(*row)
+        return new_GetUserChatSpendInPeriodRow(*row)
 
 
 class AsyncChatUsageLimitsQueries:
@@ -407,7 +541,7 @@ class AsyncChatUsageLimitsQueries:
             raise classify(exc, "GetChatUsageLimitConfig") from exc
         if row is None:
             raise NotFound("GetChatUsageLimitConfig")
-        return ChatUsageLimitConfig(*row)
+        return new_ChatUsageLimitConfig(*row)
 
     async def upsert_chat_usage_limit_config(self, *, enabled: bool, default_limit_micros: int, period: str) -> ChatUsageLimitConfig:
         """UpsertChatUsageLimitConfig :one (chat_usage_limits.sql:11)"""
@@ -418,7 +552,7 @@ class AsyncChatUsageLimitsQueries:
             raise classify(exc, "UpsertChatUsageLimitConfig") from exc
         if row is None:
             raise NotFound("UpsertChatUsageLimitConfig")
-        return ChatUsageLimitConfig(*row)
+        return new_ChatUsageLimitConfig(*row)
 
     async def list_chat_usage_limit_overrides(self) -> list[ListChatUsageLimitOverridesRow]:
         """Users with a personal spend limit, by username.
@@ -429,7 +563,7 @@ class AsyncChatUsageLimitsQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListChatUsageLimitOverrides") from exc
-        return [ListChatUsageLimitOverridesRow(*r) for r in rows]
+        return [new_ListChatUsageLimitOverridesRow(*r) for r in rows]
 
     async def get_chat_usage_limit_user_override(self, *, user_id: UUID) -> GetChatUsageLimitUserOverrideRow:
         """Not found when the user has no override.
@@ -442,7 +576,7 @@ class AsyncChatUsageLimitsQueries:
             raise classify(exc, "GetChatUsageLimitUserOverride") from exc
         if row is None:
             raise NotFound("GetChatUsageLimitUserOverride")
-        return GetChatUsageLimitUserOverrideRow(*row)
+        return new_GetChatUsageLimitUserOverrideRow(*row)
 
     async def upsert_chat_usage_limit_user_override(self, *, spend_limit_micros: int, user_id: UUID) -> UpsertChatUsageLimitUserOverrideRow:
         """Sets the user's limit, > 0 (users_chat_spend_limit_micros_check); keeps users.updated_at. Not found for an unknown user. (The value comes through a sub-select so that it is a required
@@ -455,7 +589,7 @@ class AsyncChatUsageLimitsQueries:
             raise classify(exc, "UpsertChatUsageLimitUserOverride") from exc
         if row is None:
             raise NotFound("UpsertChatUsageLimitUserOverride")
-        return UpsertChatUsageLimitUserOverrideRow(*row)
+        return new_UpsertChatUsageLimitUserOverrideRow(*row)
 
     async def delete_chat_usage_limit_user_override(self, *, user_id: UUID) -> None:
         """DeleteChatUsageLimitUserOverride :exec (chat_usage_limits.sql:54)"""
@@ -473,7 +607,7 @@ class AsyncChatUsageLimitsQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "ListChatUsageLimitGroupOverrides") from exc
-        return [ListChatUsageLimitGroupOverridesRow(*r) for r in rows]
+        return [new_ListChatUsageLimitGroupOverridesRow(*r) for r in rows]
 
     async def get_chat_usage_limit_group_override(self, *, group_id: UUID) -> GetChatUsageLimitGroupOverrideRow:
         """Not found when the group has no override.
@@ -486,7 +620,7 @@ class AsyncChatUsageLimitsQueries:
             raise classify(exc, "GetChatUsageLimitGroupOverride") from exc
         if row is None:
             raise NotFound("GetChatUsageLimitGroupOverride")
-        return GetChatUsageLimitGroupOverrideRow(*row)
+        return new_GetChatUsageLimitGroupOverrideRow(*row)
 
     async def upsert_chat_usage_limit_group_override(self, *, spend_limit_micros: int, group_id: UUID) -> UpsertChatUsageLimitGroupOverrideRow:
         """Sets the group's limit, > 0 (groups_chat_spend_limit_micros_check); not found for an unknown group. Same shape as UpsertChatUsageLimitUserOverride.
@@ -499,7 +633,7 @@ class AsyncChatUsageLimitsQueries:
             raise classify(exc, "UpsertChatUsageLimitGroupOverride") from exc
         if row is None:
             raise NotFound("UpsertChatUsageLimitGroupOverride")
-        return UpsertChatUsageLimitGroupOverrideRow(*row)
+        return new_UpsertChatUsageLimitGroupOverrideRow(*row)
 
     async def delete_chat_usage_limit_group_override(self, *, group_id: UUID) -> None:
         """DeleteChatUsageLimitGroupOverride :exec (chat_usage_limits.sql:95)"""
@@ -519,7 +653,7 @@ class AsyncChatUsageLimitsQueries:
             raise classify(exc, "GetUserGroupSpendLimit") from exc
         if row is None:
             raise NotFound("GetUserGroupSpendLimit")
-        return GetUserGroupSpendLimitRow(*row)
+        return new_GetUserGroupSpendLimitRow(*row)
 
     async def resolve_user_chat_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> ResolveUserChatSpendLimitRow:
         """The limit that applies to the user and where it comes from, first match wins: 'disabled' (limits are off; limit_micros NULL), 'user' (the user's override), 'group' (the lowest limit of the user's groups, in that organization when given), 'default' (the config's default_limit_micros). period is the config's period, so the caller can compute the window. Always one row.
@@ -532,7 +666,7 @@ class AsyncChatUsageLimitsQueries:
             raise classify(exc, "ResolveUserChatSpendLimit") from exc
         if row is None:
             raise NotFound("ResolveUserChatSpendLimit")
-        return ResolveUserChatSpendLimitRow(*row)
+        return new_ResolveUserChatSpendLimitRow(*row)
 
     async def get_user_chat_spend_in_period(self, *, user_id: UUID, start: datetime, end: datetime, organization_id: UUID | None) -> GetUserChatSpendInPeriodRow:
         """Priced cost of the user's chats' messages created in [start, end), deleted ones included; only chats of that organization when given. Always one row (0 when nothing was spent).
@@ -545,4 +679,4 @@ class AsyncChatUsageLimitsQueries:
             raise classify(exc, "GetUserChatSpendInPeriod") from exc
         if row is None:
             raise NotFound("GetUserChatSpendInPeriod")
-        return GetUserChatSpendInPeriodRow(*row)
+        return new_GetUserChatSpendInPeriodRow(*row)

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -13,7 +14,21 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import Chat, ChatClientType, ChatLease, ChatMode, ChatPlanMode, ChatStatus
+from .models import (
+    Chat,
+    ChatClientType,
+    ChatClientType_BY_VALUE,
+    ChatLease,
+    ChatMode,
+    ChatMode_BY_VALUE,
+    ChatPlanMode,
+    ChatPlanMode_BY_VALUE,
+    ChatStatus,
+    ChatStatus_BY_VALUE,
+    json_from_text,
+    new_Chat,
+    new_ChatLease,
+)
 
 ACQUIRE_CHATS = """
 WITH claimable AS (
@@ -67,6 +82,19 @@ class UpdateChatHeartbeatsRow:
     id: UUID
 
 
+class _UpdateChatHeartbeatsRowBuilder:
+    """Builds a UpdateChatHeartbeatsRow (``new_UpdateChatHeartbeatsRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('id',)
+
+    def __init__(self, id: UUID) -> None:
+        self.id = id
+        self.__class__ = UpdateChatHeartbeatsRow  # type: ignore[assignment]
+
+
+new_UpdateChatHeartbeatsRow = cast("Callable[[UUID], UpdateChatHeartbeatsRow]", _UpdateChatHeartbeatsRowBuilder)
+
+
 class ChatWorkersQueries:
     """Methods for the queries of sql/queries/chat_workers.sql (mixed into Querier)."""
 
@@ -78,11 +106,11 @@ class ChatWorkersQueries:
 
         AcquireChats :many (chat_workers.sql:3)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireChats") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. It writes only the narrow lease rows (a lease exists exactly while its chat runs, under that chat's worker: migration 000040), never the chats row, so updated_at and chats.heartbeat_at stay.
@@ -93,7 +121,7 @@ class ChatWorkersQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "UpdateChatHeartbeats") from exc
-        return [UpdateChatHeartbeatsRow(*r) for r in rows]
+        return [new_UpdateChatHeartbeatsRow(*r) for r in rows]
 
     def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
         """The running chat's lease (its worker and live heartbeat), locked: stale recovery re-checks it after locking the chat, so a heartbeat that committed after the scan wins, and one that comes later waits and then finds the lease gone.
@@ -106,18 +134,18 @@ class ChatWorkersQueries:
             raise classify(exc, "GetChatLeaseForUpdate") from exc
         if row is None:
             raise NotFound("GetChatLeaseForUpdate")
-        return ChatLease(*row)
+        return new_ChatLease(*row)
 
     def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
         """Chats whose worker stopped heartbeating (the lease's heartbeat: it starts as the chat's heartbeat_at, else started_at, else updated_at), and requires_action chats left untouched since the threshold.
 
         GetStaleChats :many (chat_workers.sql:44)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_STALE_CHATS, (stale_threshold,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_STALE_CHATS, (stale_threshold,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetStaleChats") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
 
 class AsyncChatWorkersQueries:
@@ -131,11 +159,11 @@ class AsyncChatWorkersQueries:
 
         AcquireChats :many (chat_workers.sql:3)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireChats") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     async def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
         """One statement for every running chat of the worker; the caller diffs the returned ids against what it runs to notice chats taken over or finished elsewhere. It writes only the narrow lease rows (a lease exists exactly while its chat runs, under that chat's worker: migration 000040), never the chats row, so updated_at and chats.heartbeat_at stay.
@@ -146,7 +174,7 @@ class AsyncChatWorkersQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "UpdateChatHeartbeats") from exc
-        return [UpdateChatHeartbeatsRow(*r) for r in rows]
+        return [new_UpdateChatHeartbeatsRow(*r) for r in rows]
 
     async def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
         """The running chat's lease (its worker and live heartbeat), locked: stale recovery re-checks it after locking the chat, so a heartbeat that committed after the scan wins, and one that comes later waits and then finds the lease gone.
@@ -159,15 +187,15 @@ class AsyncChatWorkersQueries:
             raise classify(exc, "GetChatLeaseForUpdate") from exc
         if row is None:
             raise NotFound("GetChatLeaseForUpdate")
-        return ChatLease(*row)
+        return new_ChatLease(*row)
 
     async def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
         """Chats whose worker stopped heartbeating (the lease's heartbeat: it starts as the chat's heartbeat_at, else started_at, else updated_at), and requires_action chats left untouched since the threshold.
 
         GetStaleChats :many (chat_workers.sql:44)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_STALE_CHATS, (stale_threshold,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_STALE_CHATS, (stale_threshold,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetStaleChats") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]

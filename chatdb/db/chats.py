@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -19,11 +19,17 @@ from .models import (
     JSON,
     Chat,
     ChatClientType,
+    ChatClientType_BY_VALUE,
     ChatMode,
+    ChatMode_BY_VALUE,
     ChatPlanMode,
+    ChatPlanMode_BY_VALUE,
     ChatStatus,
+    ChatStatus_BY_VALUE,
     NullVariants,
     decode_value,
+    json_from_text,
+    new_Chat,
 )
 
 INSERT_CHAT = """
@@ -404,12 +410,40 @@ class GetChatsRow:
     has_unread: bool
 
 
+class _GetChatsRowBuilder:
+    """Builds a GetChatsRow (``new_GetChatsRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chats', 'has_unread')
+
+    def __init__(self, chats: Chat, has_unread: bool) -> None:
+        self.chats = chats
+        self.has_unread = has_unread
+        self.__class__ = GetChatsRow  # type: ignore[assignment]
+
+
+new_GetChatsRow = cast("Callable[[Chat, bool], GetChatsRow]", _GetChatsRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChildChatsByParentIDsRow:
     """A row of GetChildChatsByParentIDs."""
 
     chats: Chat
     has_unread: bool
+
+
+class _GetChildChatsByParentIDsRowBuilder:
+    """Builds a GetChildChatsByParentIDsRow (``new_GetChildChatsByParentIDsRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chats', 'has_unread')
+
+    def __init__(self, chats: Chat, has_unread: bool) -> None:
+        self.chats = chats
+        self.has_unread = has_unread
+        self.__class__ = GetChildChatsByParentIDsRow  # type: ignore[assignment]
+
+
+new_GetChildChatsByParentIDsRow = cast("Callable[[Chat, bool], GetChildChatsByParentIDsRow]", _GetChildChatsByParentIDsRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +454,22 @@ class GetLatestChatIDsByWorkspaceIDsRow:
     id: UUID
     owner_id: UUID
     organization_id: UUID
+
+
+class _GetLatestChatIDsByWorkspaceIDsRowBuilder:
+    """Builds a GetLatestChatIDsByWorkspaceIDsRow (``new_GetLatestChatIDsByWorkspaceIDsRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('id', 'organization_id', 'owner_id', 'workspace_id')
+
+    def __init__(self, workspace_id: UUID, id: UUID, owner_id: UUID, organization_id: UUID) -> None:
+        self.workspace_id = workspace_id
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.__class__ = GetLatestChatIDsByWorkspaceIDsRow  # type: ignore[assignment]
+
+
+new_GetLatestChatIDsByWorkspaceIDsRow = cast("Callable[[UUID, UUID, UUID, UUID], GetLatestChatIDsByWorkspaceIDsRow]", _GetLatestChatIDsByWorkspaceIDsRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,6 +486,19 @@ class GetChatFamilyIDsByRootIDRow:
     id: UUID
 
 
+class _GetChatFamilyIDsByRootIDRowBuilder:
+    """Builds a GetChatFamilyIDsByRootIDRow (``new_GetChatFamilyIDsByRootIDRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('id',)
+
+    def __init__(self, id: UUID) -> None:
+        self.id = id
+        self.__class__ = GetChatFamilyIDsByRootIDRow  # type: ignore[assignment]
+
+
+new_GetChatFamilyIDsByRootIDRow = cast("Callable[[UUID], GetChatFamilyIDsByRootIDRow]", _GetChatFamilyIDsByRootIDRowBuilder)
+
+
 class ChatsQueries:
     """Methods for the queries of sql/queries/chats.sql (mixed into Querier)."""
 
@@ -447,78 +510,78 @@ class ChatsQueries:
 
         InsertChat :one (chats.sql:3)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChat") from exc
         if row is None:
             raise NotFound("InsertChat")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def get_chat_by_id(self, *, id: UUID) -> Chat:
         """GetChatByID :one (chats.sql:43)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID, (id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByID") from exc
         if row is None:
             raise NotFound("GetChatByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def get_chat_by_id_for_update(self, *, id: UUID) -> Chat:
         """Locks the row until the end of the caller's transaction.
 
         GetChatByIDForUpdate :one (chats.sql:47)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByIDForUpdate") from exc
         if row is None:
             raise NotFound("GetChatByIDForUpdate")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """The chat list: root chats only, pinned first (by pin_order), then newest updated. All four sort keys run DESC (pin_order is negated) so the keyset cursor is one row-value comparison against the after_id row, and idx_chats_list(_by_owner) serves the order. An after_id that no longer exists, or names a chat the actor may not read, yields an empty `chats` shadows the outer one, so the filter's chats.* columns are the cursor row's), so nothing about an unreadable chat (its pin or update time) shapes the answer.
 
         GetChats :many (chats.sql:52)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
-        return [GetChatsRow(Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])), r[27]) for r in rows]
+        return [new_GetChatsRow(new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]), r[27]) for r in rows]
 
     def _get_chats_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """GetChats with the authorization predicate in place of its placeholder."""
         query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_BETWEEN_FILTERS_1 + authz_sql + GET_CHATS_AFTER_FILTER
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
-        return [GetChatsRow(Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])), r[27]) for r in rows]
+        return [new_GetChatsRow(new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]), r[27]) for r in rows]
 
     def get_child_chats_by_parent_ids(self, *, parent_ids: Sequence[UUID | None], archived: bool | None) -> list[GetChildChatsByParentIDsRow]:
         """Sub-agent chats of the given parents, newest first, with the same has_unread as GetChats.
 
         GetChildChatsByParentIDs :many (chats.sql:96)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChildChatsByParentIDs") from exc
-        return [GetChildChatsByParentIDsRow(Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])), r[27]) for r in rows]
+        return [new_GetChildChatsByParentIDsRow(new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]), r[27]) for r in rows]
 
     def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
         """GetChatsByWorkspaceIDs :many (chats.sql:115)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsByWorkspaceIDs") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     def get_latest_chat_ids_by_workspace_ids(self, *, workspace_ids: Sequence[UUID | None]) -> list[GetLatestChatIDsByWorkspaceIDsRow]:
         """For each workspace, the most recently updated chat bound to it (archived or not); owner_id and organization_id are there for the authorization filter.
@@ -529,146 +592,146 @@ class ChatsQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetLatestChatIDsByWorkspaceIDs") from exc
-        return [GetLatestChatIDsByWorkspaceIDsRow(*r) for r in rows]
+        return [new_GetLatestChatIDsByWorkspaceIDsRow(*r) for r in rows]
 
     def get_active_chats_by_agent_id(self, *, agent_id: UUID) -> list[Chat]:
         """Non-archived chats bound to the agent that have not finished (completed/error excluded).
 
         GetActiveChatsByAgentID :many (chats.sql:131)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetActiveChatsByAgentID") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     def update_chat_by_id(self, *, title: str | None, labels: JSON | None, id: UUID) -> Chat:
         """NULL keeps the old value; labels are replaced whole, never merged.
 
         UpdateChatByID :one (chats.sql:141)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatByID") from exc
         if row is None:
             raise NotFound("UpdateChatByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_title_by_id(self, *, title: str, id: UUID) -> Chat:
         """Automatic titles: renames without moving the chat in the list (keeps updated_at).
 
         UpdateChatTitleByID :one (chats.sql:151)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatTitleByID") from exc
         if row is None:
             raise NotFound("UpdateChatTitleByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_status(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, id: UUID) -> Chat:
         """NULLs clear: a released chat has no worker, a recovered chat no last_error.
 
         UpdateChatStatus :one (chats.sql:156)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatus") from exc
         if row is None:
             raise NotFound("UpdateChatStatus")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_status_preserve_updated_at(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, updated_at: datetime, id: UUID) -> Chat:
         """UpdateChatStatus where the caller decides updated_at.
 
         UpdateChatStatusPreserveUpdatedAt :one (chats.sql:169)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatusPreserveUpdatedAt") from exc
         if row is None:
             raise NotFound("UpdateChatStatusPreserveUpdatedAt")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_last_model_config_by_id(self, *, last_model_config_id: UUID, id: UUID) -> Chat:
         """Keeps updated_at.
 
         UpdateChatLastModelConfigByID :one (chats.sql:182)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastModelConfigByID") from exc
         if row is None:
             raise NotFound("UpdateChatLastModelConfigByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_workspace_binding(self, *, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
         """Overwrites all three (NULL unbinds).
 
         UpdateChatWorkspaceBinding :one (chats.sql:187)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatWorkspaceBinding") from exc
         if row is None:
             raise NotFound("UpdateChatWorkspaceBinding")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_build_agent_binding(self, *, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
         """A new build/agent of the same workspace: workspace_id is kept.
 
         UpdateChatBuildAgentBinding :one (chats.sql:198)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatBuildAgentBinding") from exc
         if row is None:
             raise NotFound("UpdateChatBuildAgentBinding")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
         """UpdateChatMCPServerIDs :one (chats.sql:208)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatMCPServerIDs") from exc
         if row is None:
             raise NotFound("UpdateChatMCPServerIDs")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_plan_mode_by_id(self, *, plan_mode: ChatPlanMode | None, id: UUID) -> Chat:
         """Keeps updated_at (NULL = normal mode).
 
         UpdateChatPlanModeByID :one (chats.sql:216)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatPlanModeByID") from exc
         if row is None:
             raise NotFound("UpdateChatPlanModeByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_last_injected_context(self, *, last_injected_context: JSON | None, id: UUID) -> Chat:
         """Caches the injected context parts (context-file and skill parts) without their internal fields, stripped here so no path can store them (seed: "Internal fields ... are stripped at write time"; chatdb.content's INTERNAL_FIELDS: a context-file's content, os and directory, a skill's directory). A skill keeps its meta_file. Keeps updated_at.
 
         UpdateChatLastInjectedContext :one (chats.sql:221)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastInjectedContext") from exc
         if row is None:
             raise NotFound("UpdateChatLastInjectedContext")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """Moves the read watermark; keeps updated_at.
@@ -684,22 +747,22 @@ class ChatsQueries:
 
         ArchiveChatByID :many (chats.sql:256)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(ARCHIVE_CHAT_BY_ID, (id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "ArchiveChatByID") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """The reverse of ArchiveChatByID over the same family (the chat and its descendants); pin order and run state are not restored. A chat whose parent is archived stays archived and nothing is returned, so an archived parent never gets a live child back.
 
         UnarchiveChatByID :many (chats.sql:289)"""
         try:
-            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "UnarchiveChatByID") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     def lock_chat_owner_pins(self, *, id: UUID) -> None:
         """Serializes every change to the pinned list of the chat's owner (pin, unpin, reorder, archive): a transaction-scoped advisory lock keyed on the owner. The pin queries renumber other chats of the owner from their snapshot, so two of them at once would hand out the same position or write a position onto a chat archived meanwhile. Taken before any chat row of that owner is locked, so the lock order is always owner's pins, then chat rows.
@@ -746,7 +809,7 @@ class ChatsQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFamilyIDsByRootID") from exc
-        return [GetChatFamilyIDsByRootIDRow(*r) for r in rows]
+        return [new_GetChatFamilyIDsByRootIDRow(*r) for r in rows]
 
 
 class AsyncChatsQueries:
@@ -760,78 +823,78 @@ class AsyncChatsQueries:
 
         InsertChat :one (chats.sql:3)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChat") from exc
         if row is None:
             raise NotFound("InsertChat")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def get_chat_by_id(self, *, id: UUID) -> Chat:
         """GetChatByID :one (chats.sql:43)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID, (id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByID") from exc
         if row is None:
             raise NotFound("GetChatByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def get_chat_by_id_for_update(self, *, id: UUID) -> Chat:
         """Locks the row until the end of the caller's transaction.
 
         GetChatByIDForUpdate :one (chats.sql:47)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByIDForUpdate") from exc
         if row is None:
             raise NotFound("GetChatByIDForUpdate")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """The chat list: root chats only, pinned first (by pin_order), then newest updated. All four sort keys run DESC (pin_order is negated) so the keyset cursor is one row-value comparison against the after_id row, and idx_chats_list(_by_owner) serves the order. An after_id that no longer exists, or names a chat the actor may not read, yields an empty `chats` shadows the outer one, so the filter's chats.* columns are the cursor row's), so nothing about an unreadable chat (its pin or update time) shapes the answer.
 
         GetChats :many (chats.sql:52)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
-        return [GetChatsRow(Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])), r[27]) for r in rows]
+        return [new_GetChatsRow(new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]), r[27]) for r in rows]
 
     async def _get_chats_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """GetChats with the authorization predicate in place of its placeholder."""
         query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_BETWEEN_FILTERS_1 + authz_sql + GET_CHATS_AFTER_FILTER
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
-        return [GetChatsRow(Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])), r[27]) for r in rows]
+        return [new_GetChatsRow(new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]), r[27]) for r in rows]
 
     async def get_child_chats_by_parent_ids(self, *, parent_ids: Sequence[UUID | None], archived: bool | None) -> list[GetChildChatsByParentIDsRow]:
         """Sub-agent chats of the given parents, newest first, with the same has_unread as GetChats.
 
         GetChildChatsByParentIDs :many (chats.sql:96)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChildChatsByParentIDs") from exc
-        return [GetChildChatsByParentIDsRow(Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])), r[27]) for r in rows]
+        return [new_GetChildChatsByParentIDsRow(new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]), r[27]) for r in rows]
 
     async def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
         """GetChatsByWorkspaceIDs :many (chats.sql:115)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsByWorkspaceIDs") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     async def get_latest_chat_ids_by_workspace_ids(self, *, workspace_ids: Sequence[UUID | None]) -> list[GetLatestChatIDsByWorkspaceIDsRow]:
         """For each workspace, the most recently updated chat bound to it (archived or not); owner_id and organization_id are there for the authorization filter.
@@ -842,146 +905,146 @@ class AsyncChatsQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetLatestChatIDsByWorkspaceIDs") from exc
-        return [GetLatestChatIDsByWorkspaceIDsRow(*r) for r in rows]
+        return [new_GetLatestChatIDsByWorkspaceIDsRow(*r) for r in rows]
 
     async def get_active_chats_by_agent_id(self, *, agent_id: UUID) -> list[Chat]:
         """Non-archived chats bound to the agent that have not finished (completed/error excluded).
 
         GetActiveChatsByAgentID :many (chats.sql:131)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetActiveChatsByAgentID") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     async def update_chat_by_id(self, *, title: str | None, labels: JSON | None, id: UUID) -> Chat:
         """NULL keeps the old value; labels are replaced whole, never merged.
 
         UpdateChatByID :one (chats.sql:141)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatByID") from exc
         if row is None:
             raise NotFound("UpdateChatByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_title_by_id(self, *, title: str, id: UUID) -> Chat:
         """Automatic titles: renames without moving the chat in the list (keeps updated_at).
 
         UpdateChatTitleByID :one (chats.sql:151)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatTitleByID") from exc
         if row is None:
             raise NotFound("UpdateChatTitleByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_status(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, id: UUID) -> Chat:
         """NULLs clear: a released chat has no worker, a recovered chat no last_error.
 
         UpdateChatStatus :one (chats.sql:156)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatus") from exc
         if row is None:
             raise NotFound("UpdateChatStatus")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_status_preserve_updated_at(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, updated_at: datetime, id: UUID) -> Chat:
         """UpdateChatStatus where the caller decides updated_at.
 
         UpdateChatStatusPreserveUpdatedAt :one (chats.sql:169)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatusPreserveUpdatedAt") from exc
         if row is None:
             raise NotFound("UpdateChatStatusPreserveUpdatedAt")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_last_model_config_by_id(self, *, last_model_config_id: UUID, id: UUID) -> Chat:
         """Keeps updated_at.
 
         UpdateChatLastModelConfigByID :one (chats.sql:182)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastModelConfigByID") from exc
         if row is None:
             raise NotFound("UpdateChatLastModelConfigByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_workspace_binding(self, *, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
         """Overwrites all three (NULL unbinds).
 
         UpdateChatWorkspaceBinding :one (chats.sql:187)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatWorkspaceBinding") from exc
         if row is None:
             raise NotFound("UpdateChatWorkspaceBinding")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_build_agent_binding(self, *, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
         """A new build/agent of the same workspace: workspace_id is kept.
 
         UpdateChatBuildAgentBinding :one (chats.sql:198)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatBuildAgentBinding") from exc
         if row is None:
             raise NotFound("UpdateChatBuildAgentBinding")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
         """UpdateChatMCPServerIDs :one (chats.sql:208)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatMCPServerIDs") from exc
         if row is None:
             raise NotFound("UpdateChatMCPServerIDs")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_plan_mode_by_id(self, *, plan_mode: ChatPlanMode | None, id: UUID) -> Chat:
         """Keeps updated_at (NULL = normal mode).
 
         UpdateChatPlanModeByID :one (chats.sql:216)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatPlanModeByID") from exc
         if row is None:
             raise NotFound("UpdateChatPlanModeByID")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_last_injected_context(self, *, last_injected_context: JSON | None, id: UUID) -> Chat:
         """Caches the injected context parts (context-file and skill parts) without their internal fields, stripped here so no path can store them (seed: "Internal fields ... are stripped at write time"; chatdb.content's INTERNAL_FIELDS: a context-file's content, os and directory, a skill's directory). A skill keeps its meta_file. Keeps updated_at.
 
         UpdateChatLastInjectedContext :one (chats.sql:221)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastInjectedContext") from exc
         if row is None:
             raise NotFound("UpdateChatLastInjectedContext")
-        return Chat(row[0], row[1], row[2], row[3], ChatStatus(row[4]), row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode(row[15]), row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode(row[24]), row[25], ChatClientType(row[26]))
+        return new_Chat(row[0], row[1], row[2], row[3], ChatStatus_BY_VALUE[row[4]], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], row[13], row[14], None if row[15] is None else ChatMode_BY_VALUE[row[15]], row[16], row[17], row[18], row[19], row[20], row[21], row[22], row[23], None if row[24] is None else ChatPlanMode_BY_VALUE[row[24]], row[25], ChatClientType_BY_VALUE[row[26]])
 
     async def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
         """Moves the read watermark; keeps updated_at.
@@ -997,22 +1060,22 @@ class AsyncChatsQueries:
 
         ArchiveChatByID :many (chats.sql:256)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(ARCHIVE_CHAT_BY_ID, (id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "ArchiveChatByID") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     async def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
         """The reverse of ArchiveChatByID over the same family (the chat and its descendants); pin order and run state are not restored. A chat whose parent is archived stays archived and nothing is returned, so an archived parent never gets a live child back.
 
         UnarchiveChatByID :many (chats.sql:289)"""
         try:
-            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UNARCHIVE_CHAT_BY_ID, (id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "UnarchiveChatByID") from exc
-        return [Chat(r[0], r[1], r[2], r[3], ChatStatus(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode(r[15]), r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode(r[24]), r[25], ChatClientType(r[26])) for r in rows]
+        return [new_Chat(r[0], r[1], r[2], r[3], ChatStatus_BY_VALUE[r[4]], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], None if r[15] is None else ChatMode_BY_VALUE[r[15]], r[16], r[17], r[18], r[19], r[20], r[21], r[22], r[23], None if r[24] is None else ChatPlanMode_BY_VALUE[r[24]], r[25], ChatClientType_BY_VALUE[r[26]]) for r in rows]
 
     async def lock_chat_owner_pins(self, *, id: UUID) -> None:
         """Serializes every change to the pinned list of the chat's owner (pin, unpin, reorder, archive): a transaction-scoped advisory lock keyed on the owner. The pin queries renumber other chats of the owner from their snapshot, so two of them at once would hand out the same position or write a position onto a chat archived meanwhile. Taken before any chat row of that owner is locked, so the lock order is always owner's pins, then chat rows.
@@ -1059,4 +1122,4 @@ class AsyncChatsQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatFamilyIDsByRootID") from exc
-        return [GetChatFamilyIDsByRootIDRow(*r) for r in rows]
+        return [new_GetChatFamilyIDsByRootIDRow(*r) for r in rows]

@@ -13,7 +13,13 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import McpServerConfig, McpServerUserToken, NullVariants
+from .models import (
+    McpServerConfig,
+    McpServerUserToken,
+    NullVariants,
+    new_McpServerConfig,
+    new_McpServerUserToken,
+)
 
 GET_MCP_SERVER_CONFIG_BY_ID = """
 SELECT * FROM mcp_server_configs WHERE id = $1
@@ -228,7 +234,7 @@ class McpServersQueries:
             raise classify(exc, "GetMCPServerConfigByID") from exc
         if row is None:
             raise NotFound("GetMCPServerConfigByID")
-        return McpServerConfig(*row)
+        return new_McpServerConfig(*row)
 
     def get_mcp_server_config_by_slug(self, *, slug: str) -> McpServerConfig:
         """GetMCPServerConfigBySlug :one (mcp_servers.sql:10)"""
@@ -239,7 +245,7 @@ class McpServersQueries:
             raise classify(exc, "GetMCPServerConfigBySlug") from exc
         if row is None:
             raise NotFound("GetMCPServerConfigBySlug")
-        return McpServerConfig(*row)
+        return new_McpServerConfig(*row)
 
     def get_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetMCPServerConfigs :many (mcp_servers.sql:14)"""
@@ -248,7 +254,7 @@ class McpServersQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigs") from exc
-        return [McpServerConfig(*r) for r in rows]
+        return [new_McpServerConfig(*r) for r in rows]
 
     def get_enabled_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetEnabledMCPServerConfigs :many (mcp_servers.sql:18)"""
@@ -257,7 +263,7 @@ class McpServersQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledMCPServerConfigs") from exc
-        return [McpServerConfig(*r) for r in rows]
+        return [new_McpServerConfig(*r) for r in rows]
 
     def get_mcp_server_configs_by_ids(self, *, ids: Sequence[UUID | None]) -> list[McpServerConfig]:
         """Unknown ids are skipped (chats.mcp_server_ids has no foreign key).
@@ -268,7 +274,7 @@ class McpServersQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigsByIDs") from exc
-        return [McpServerConfig(*r) for r in rows]
+        return [new_McpServerConfig(*r) for r in rows]
 
     def get_forced_mcp_server_configs(self) -> list[McpServerConfig]:
         """Enabled servers injected into every chat (availability force_on).
@@ -279,7 +285,7 @@ class McpServersQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetForcedMCPServerConfigs") from exc
-        return [McpServerConfig(*r) for r in rows]
+        return [new_McpServerConfig(*r) for r in rows]
 
     def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
         """InsertMCPServerConfig :one (mcp_servers.sql:36)"""
@@ -290,7 +296,7 @@ class McpServersQueries:
             raise classify(exc, "InsertMCPServerConfig") from exc
         if row is None:
             raise NotFound("InsertMCPServerConfig")
-        return McpServerConfig(*row)
+        return new_McpServerConfig(*row)
 
     def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
         """Full replace of every editable field; bumps updated_at. A NULL secret keeps the stored value and its key id: changing other fields never needs the secret (which most actors may not read).
@@ -303,7 +309,7 @@ class McpServersQueries:
             raise classify(exc, "UpdateMCPServerConfig") from exc
         if row is None:
             raise NotFound("UpdateMCPServerConfig")
-        return McpServerConfig(*row)
+        return new_McpServerConfig(*row)
 
     def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
         """Its user tokens go with it (cascade); chats keep the dangling id until CleanupDeletedMCPServerIDsFromChats runs.
@@ -323,7 +329,7 @@ class McpServersQueries:
             raise classify(exc, "GetMCPServerUserToken") from exc
         if row is None:
             raise NotFound("GetMCPServerUserToken")
-        return McpServerUserToken(*row)
+        return new_McpServerUserToken(*row)
 
     def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
         """GetMCPServerUserTokensByUserID :many (mcp_servers.sql:150)"""
@@ -332,7 +338,7 @@ class McpServersQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerUserTokensByUserID") from exc
-        return [McpServerUserToken(*r) for r in rows]
+        return [new_McpServerUserToken(*r) for r in rows]
 
     def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
         """One token per (server, user): a new grant replaces the old one and bumps updated_at.
@@ -345,7 +351,7 @@ class McpServersQueries:
             raise classify(exc, "UpsertMCPServerUserToken") from exc
         if row is None:
             raise NotFound("UpsertMCPServerUserToken")
-        return McpServerUserToken(*row)
+        return new_McpServerUserToken(*row)
 
     def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
         """DeleteMCPServerUserToken :exec (mcp_servers.sql:189)"""
@@ -379,7 +385,7 @@ class AsyncMcpServersQueries:
             raise classify(exc, "GetMCPServerConfigByID") from exc
         if row is None:
             raise NotFound("GetMCPServerConfigByID")
-        return McpServerConfig(*row)
+        return new_McpServerConfig(*row)
 
     async def get_mcp_server_config_by_slug(self, *, slug: str) -> McpServerConfig:
         """GetMCPServerConfigBySlug :one (mcp_servers.sql:10)"""
@@ -390,7 +396,7 @@ class AsyncMcpServersQueries:
             raise classify(exc, "GetMCPServerConfigBySlug") from exc
         if row is None:
             raise NotFound("GetMCPServerConfigBySlug")
-        return McpServerConfig(*row)
+        return new_McpServerConfig(*row)
 
     async def get_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetMCPServerConfigs :many (mcp_servers.sql:14)"""
@@ -399,7 +405,7 @@ class AsyncMcpServersQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigs") from exc
-        return [McpServerConfig(*r) for r in rows]
+        return [new_McpServerConfig(*r) for r in rows]
 
     async def get_enabled_mcp_server_configs(self) -> list[McpServerConfig]:
         """GetEnabledMCPServerConfigs :many (mcp_servers.sql:18)"""
@@ -408,7 +414,7 @@ class AsyncMcpServersQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledMCPServerConfigs") from exc
-        return [McpServerConfig(*r) for r in rows]
+        return [new_McpServerConfig(*r) for r in rows]
 
     async def get_mcp_server_configs_by_ids(self, *, ids: Sequence[UUID | None]) -> list[McpServerConfig]:
         """Unknown ids are skipped (chats.mcp_server_ids has no foreign key).
@@ -419,7 +425,7 @@ class AsyncMcpServersQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerConfigsByIDs") from exc
-        return [McpServerConfig(*r) for r in rows]
+        return [new_McpServerConfig(*r) for r in rows]
 
     async def get_forced_mcp_server_configs(self) -> list[McpServerConfig]:
         """Enabled servers injected into every chat (availability force_on).
@@ -430,7 +436,7 @@ class AsyncMcpServersQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetForcedMCPServerConfigs") from exc
-        return [McpServerConfig(*r) for r in rows]
+        return [new_McpServerConfig(*r) for r in rows]
 
     async def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
         """InsertMCPServerConfig :one (mcp_servers.sql:36)"""
@@ -441,7 +447,7 @@ class AsyncMcpServersQueries:
             raise classify(exc, "InsertMCPServerConfig") from exc
         if row is None:
             raise NotFound("InsertMCPServerConfig")
-        return McpServerConfig(*row)
+        return new_McpServerConfig(*row)
 
     async def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
         """Full replace of every editable field; bumps updated_at. A NULL secret keeps the stored value and its key id: changing other fields never needs the secret (which most actors may not read).
@@ -454,7 +460,7 @@ class AsyncMcpServersQueries:
             raise classify(exc, "UpdateMCPServerConfig") from exc
         if row is None:
             raise NotFound("UpdateMCPServerConfig")
-        return McpServerConfig(*row)
+        return new_McpServerConfig(*row)
 
     async def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
         """Its user tokens go with it (cascade); chats keep the dangling id until CleanupDeletedMCPServerIDsFromChats runs.
@@ -474,7 +480,7 @@ class AsyncMcpServersQueries:
             raise classify(exc, "GetMCPServerUserToken") from exc
         if row is None:
             raise NotFound("GetMCPServerUserToken")
-        return McpServerUserToken(*row)
+        return new_McpServerUserToken(*row)
 
     async def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
         """GetMCPServerUserTokensByUserID :many (mcp_servers.sql:150)"""
@@ -483,7 +489,7 @@ class AsyncMcpServersQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetMCPServerUserTokensByUserID") from exc
-        return [McpServerUserToken(*r) for r in rows]
+        return [new_McpServerUserToken(*r) for r in rows]
 
     async def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
         """One token per (server, user): a new grant replaces the old one and bumps updated_at.
@@ -496,7 +502,7 @@ class AsyncMcpServersQueries:
             raise classify(exc, "UpsertMCPServerUserToken") from exc
         if row is None:
             raise NotFound("UpsertMCPServerUserToken")
-        return McpServerUserToken(*row)
+        return new_McpServerUserToken(*row)
 
     async def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
         """DeleteMCPServerUserToken :exec (mcp_servers.sql:189)"""

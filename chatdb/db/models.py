@@ -3,17 +3,36 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar, cast
 from uuid import UUID
 
-import psycopg
+import psycopg.abc
+import psycopg.adapt
+import psycopg.types.json
 from psycopg import pq
 
 # A decoded json/jsonb value: dict, list, str, int, float, bool or None.
 JSON: TypeAlias = Any
+
+
+class _EnumValues(dict[str, Any]):
+    """An enum's members by value, for values read: a dict lookup costs a fraction of the
+    enum's call (EnumMeta.__call__, then __new__); a value the enum lacks raises as the call
+    does."""
+
+    __slots__ = ("enum",)
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__((member.value, member) for member in enum)
+        self.enum = enum
+
+    def __missing__(self, value: str) -> Any:
+        return self.enum(value)
 
 
 class ChatClientType(StrEnum):
@@ -21,6 +40,9 @@ class ChatClientType(StrEnum):
 
     UI = 'ui'
     API = 'api'
+
+
+ChatClientType_BY_VALUE: dict[str, ChatClientType] = _EnumValues(ChatClientType)
 
 
 class ChatMessageRole(StrEnum):
@@ -32,12 +54,18 @@ class ChatMessageRole(StrEnum):
     TOOL = 'tool'
 
 
+ChatMessageRole_BY_VALUE: dict[str, ChatMessageRole] = _EnumValues(ChatMessageRole)
+
+
 class ChatMessageVisibility(StrEnum):
     """PostgreSQL enum ``chat_message_visibility``."""
 
     USER = 'user'
     MODEL = 'model'
     BOTH = 'both'
+
+
+ChatMessageVisibility_BY_VALUE: dict[str, ChatMessageVisibility] = _EnumValues(ChatMessageVisibility)
 
 
 class ChatMode(StrEnum):
@@ -47,10 +75,16 @@ class ChatMode(StrEnum):
     EXPLORE = 'explore'
 
 
+ChatMode_BY_VALUE: dict[str, ChatMode] = _EnumValues(ChatMode)
+
+
 class ChatPlanMode(StrEnum):
     """PostgreSQL enum ``chat_plan_mode``."""
 
     PLAN = 'plan'
+
+
+ChatPlanMode_BY_VALUE: dict[str, ChatPlanMode] = _EnumValues(ChatPlanMode)
 
 
 class ChatStatus(StrEnum):
@@ -65,12 +99,18 @@ class ChatStatus(StrEnum):
     REQUIRES_ACTION = 'requires_action'
 
 
+ChatStatus_BY_VALUE: dict[str, ChatStatus] = _EnumValues(ChatStatus)
+
+
 class UserStatus(StrEnum):
     """PostgreSQL enum ``user_status``."""
 
     ACTIVE = 'active'
     SUSPENDED = 'suspended'
     DORMANT = 'dormant'
+
+
+UserStatus_BY_VALUE: dict[str, UserStatus] = _EnumValues(UserStatus)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +142,61 @@ class ChatDiffStatus:
     head_branch: str | None
 
 
+class _ChatDiffStatusBuilder:
+    """Builds a ChatDiffStatus (``new_ChatDiffStatus``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('additions', 'approved', 'author_avatar_url', 'author_login', 'base_branch', 'changed_files', 'changes_requested', 'chat_id', 'commits', 'created_at', 'deletions', 'git_branch', 'git_remote_origin', 'head_branch', 'pr_number', 'pull_request_draft', 'pull_request_state', 'pull_request_title', 'refreshed_at', 'reviewer_count', 'stale_at', 'updated_at', 'url')
+
+    def __init__(self, chat_id: UUID, url: str | None, pull_request_state: str | None, changes_requested: bool, additions: int, deletions: int, changed_files: int, refreshed_at: datetime | None, stale_at: datetime, created_at: datetime, updated_at: datetime, git_branch: str, git_remote_origin: str, pull_request_title: str, pull_request_draft: bool, author_login: str | None, author_avatar_url: str | None, base_branch: str | None, pr_number: int | None, commits: int | None, approved: bool | None, reviewer_count: int | None, head_branch: str | None) -> None:
+        self.chat_id = chat_id
+        self.url = url
+        self.pull_request_state = pull_request_state
+        self.changes_requested = changes_requested
+        self.additions = additions
+        self.deletions = deletions
+        self.changed_files = changed_files
+        self.refreshed_at = refreshed_at
+        self.stale_at = stale_at
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.git_branch = git_branch
+        self.git_remote_origin = git_remote_origin
+        self.pull_request_title = pull_request_title
+        self.pull_request_draft = pull_request_draft
+        self.author_login = author_login
+        self.author_avatar_url = author_avatar_url
+        self.base_branch = base_branch
+        self.pr_number = pr_number
+        self.commits = commits
+        self.approved = approved
+        self.reviewer_count = reviewer_count
+        self.head_branch = head_branch
+        self.__class__ = ChatDiffStatus  # type: ignore[assignment]
+
+
+new_ChatDiffStatus = cast("Callable[[UUID, str | None, str | None, bool, int, int, int, datetime | None, datetime, datetime, datetime, str, str, str, bool, str | None, str | None, str | None, int | None, int | None, bool | None, int | None, str | None], ChatDiffStatus]", _ChatDiffStatusBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatFileLink:
     """A row of ``chat_file_links``."""
 
     chat_id: UUID
     file_id: UUID
+
+
+class _ChatFileLinkBuilder:
+    """Builds a ChatFileLink (``new_ChatFileLink``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_id', 'file_id')
+
+    def __init__(self, chat_id: UUID, file_id: UUID) -> None:
+        self.chat_id = chat_id
+        self.file_id = file_id
+        self.__class__ = ChatFileLink  # type: ignore[assignment]
+
+
+new_ChatFileLink = cast("Callable[[UUID, UUID], ChatFileLink]", _ChatFileLinkBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +212,25 @@ class ChatFile:
     data: bytes
 
 
+class _ChatFileBuilder:
+    """Builds a ChatFile (``new_ChatFile``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('created_at', 'data', 'id', 'mimetype', 'name', 'organization_id', 'owner_id')
+
+    def __init__(self, id: UUID, owner_id: UUID, organization_id: UUID, created_at: datetime, name: str, mimetype: str, data: bytes) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.created_at = created_at
+        self.name = name
+        self.mimetype = mimetype
+        self.data = data
+        self.__class__ = ChatFile  # type: ignore[assignment]
+
+
+new_ChatFile = cast("Callable[[UUID, UUID, UUID, datetime, str, str, bytes], ChatFile]", _ChatFileBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatLease:
     """A row of ``chat_leases``."""
@@ -130,6 +238,21 @@ class ChatLease:
     chat_id: UUID
     worker_id: UUID | None
     heartbeat_at: datetime
+
+
+class _ChatLeaseBuilder:
+    """Builds a ChatLease (``new_ChatLease``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_id', 'heartbeat_at', 'worker_id')
+
+    def __init__(self, chat_id: UUID, worker_id: UUID | None, heartbeat_at: datetime) -> None:
+        self.chat_id = chat_id
+        self.worker_id = worker_id
+        self.heartbeat_at = heartbeat_at
+        self.__class__ = ChatLease  # type: ignore[assignment]
+
+
+new_ChatLease = cast("Callable[[UUID, UUID | None, datetime], ChatLease]", _ChatLeaseBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +282,39 @@ class ChatMessage:
     provider_response_id: str | None
 
 
+class _ChatMessageBuilder:
+    """Builds a ChatMessage (``new_ChatMessage``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('cache_creation_tokens', 'cache_read_tokens', 'chat_id', 'compressed', 'content', 'content_version', 'context_limit', 'created_at', 'created_by', 'deleted', 'id', 'input_tokens', 'model_config_id', 'output_tokens', 'provider_response_id', 'reasoning_tokens', 'role', 'runtime_ms', 'total_cost_micros', 'total_tokens', 'visibility')
+
+    def __init__(self, id: int, chat_id: UUID, model_config_id: UUID | None, created_at: datetime, role: ChatMessageRole, content: JSON | None, visibility: ChatMessageVisibility, input_tokens: int | None, output_tokens: int | None, total_tokens: int | None, reasoning_tokens: int | None, cache_creation_tokens: int | None, cache_read_tokens: int | None, context_limit: int | None, compressed: bool, created_by: UUID | None, content_version: int, total_cost_micros: int | None, deleted: bool, runtime_ms: int | None, provider_response_id: str | None) -> None:
+        self.id = id
+        self.chat_id = chat_id
+        self.model_config_id = model_config_id
+        self.created_at = created_at
+        self.role = role
+        self.content = content
+        self.visibility = visibility
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.total_tokens = total_tokens
+        self.reasoning_tokens = reasoning_tokens
+        self.cache_creation_tokens = cache_creation_tokens
+        self.cache_read_tokens = cache_read_tokens
+        self.context_limit = context_limit
+        self.compressed = compressed
+        self.created_by = created_by
+        self.content_version = content_version
+        self.total_cost_micros = total_cost_micros
+        self.deleted = deleted
+        self.runtime_ms = runtime_ms
+        self.provider_response_id = provider_response_id
+        self.__class__ = ChatMessage  # type: ignore[assignment]
+
+
+new_ChatMessage = cast("Callable[[int, UUID, UUID | None, datetime, ChatMessageRole, JSON | None, ChatMessageVisibility, int | None, int | None, int | None, int | None, int | None, int | None, int | None, bool, UUID | None, int, int | None, bool, int | None, str | None], ChatMessage]", _ChatMessageBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatModelConfig:
     """A row of ``chat_model_configs``."""
@@ -180,6 +336,33 @@ class ChatModelConfig:
     options: JSON
 
 
+class _ChatModelConfigBuilder:
+    """Builds a ChatModelConfig (``new_ChatModelConfig``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('compression_threshold', 'context_limit', 'created_at', 'created_by', 'deleted', 'deleted_at', 'display_name', 'enabled', 'id', 'is_default', 'model', 'options', 'provider', 'updated_at', 'updated_by')
+
+    def __init__(self, id: UUID, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, deleted: bool, deleted_at: datetime | None, created_at: datetime, updated_at: datetime, context_limit: int, compression_threshold: int, options: JSON) -> None:
+        self.id = id
+        self.provider = provider
+        self.model = model
+        self.display_name = display_name
+        self.created_by = created_by
+        self.updated_by = updated_by
+        self.enabled = enabled
+        self.is_default = is_default
+        self.deleted = deleted
+        self.deleted_at = deleted_at
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.context_limit = context_limit
+        self.compression_threshold = compression_threshold
+        self.options = options
+        self.__class__ = ChatModelConfig  # type: ignore[assignment]
+
+
+new_ChatModelConfig = cast("Callable[[UUID, str, str, str, UUID | None, UUID | None, bool, bool, bool, datetime | None, datetime, datetime, int, int, JSON], ChatModelConfig]", _ChatModelConfigBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatProvider:
     """A row of ``chat_providers``."""
@@ -196,6 +379,28 @@ class ChatProvider:
     base_url: str
 
 
+class _ChatProviderBuilder:
+    """Builds a ChatProvider (``new_ChatProvider``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('api_key', 'api_key_key_id', 'base_url', 'created_at', 'created_by', 'display_name', 'enabled', 'id', 'provider', 'updated_at')
+
+    def __init__(self, id: UUID, provider: str, display_name: str, api_key: str, api_key_key_id: str | None, created_by: UUID | None, enabled: bool, created_at: datetime, updated_at: datetime, base_url: str) -> None:
+        self.id = id
+        self.provider = provider
+        self.display_name = display_name
+        self.api_key = api_key
+        self.api_key_key_id = api_key_key_id
+        self.created_by = created_by
+        self.enabled = enabled
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.base_url = base_url
+        self.__class__ = ChatProvider  # type: ignore[assignment]
+
+
+new_ChatProvider = cast("Callable[[UUID, str, str, str, str | None, UUID | None, bool, datetime, datetime, str], ChatProvider]", _ChatProviderBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatQueuedMessageQuarantine:
     """A row of ``chat_queued_message_quarantine``."""
@@ -209,6 +414,25 @@ class ChatQueuedMessageQuarantine:
     quarantined_at: datetime
 
 
+class _ChatQueuedMessageQuarantineBuilder:
+    """Builds a ChatQueuedMessageQuarantine (``new_ChatQueuedMessageQuarantine``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_id', 'content', 'id', 'model_config_id', 'quarantined_at', 'queued_at', 'reason')
+
+    def __init__(self, id: int, chat_id: UUID, content: JSON, model_config_id: UUID | None, queued_at: datetime, reason: str, quarantined_at: datetime) -> None:
+        self.id = id
+        self.chat_id = chat_id
+        self.content = content
+        self.model_config_id = model_config_id
+        self.queued_at = queued_at
+        self.reason = reason
+        self.quarantined_at = quarantined_at
+        self.__class__ = ChatQueuedMessageQuarantine  # type: ignore[assignment]
+
+
+new_ChatQueuedMessageQuarantine = cast("Callable[[int, UUID, JSON, UUID | None, datetime, str, datetime], ChatQueuedMessageQuarantine]", _ChatQueuedMessageQuarantineBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatQueuedMessage:
     """A row of ``chat_queued_messages``."""
@@ -218,6 +442,23 @@ class ChatQueuedMessage:
     content: JSON
     created_at: datetime
     model_config_id: UUID | None
+
+
+class _ChatQueuedMessageBuilder:
+    """Builds a ChatQueuedMessage (``new_ChatQueuedMessage``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_id', 'content', 'created_at', 'id', 'model_config_id')
+
+    def __init__(self, id: int, chat_id: UUID, content: JSON, created_at: datetime, model_config_id: UUID | None) -> None:
+        self.id = id
+        self.chat_id = chat_id
+        self.content = content
+        self.created_at = created_at
+        self.model_config_id = model_config_id
+        self.__class__ = ChatQueuedMessage  # type: ignore[assignment]
+
+
+new_ChatQueuedMessage = cast("Callable[[int, UUID, JSON, datetime, UUID | None], ChatQueuedMessage]", _ChatQueuedMessageBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +471,24 @@ class ChatUsageLimitConfig:
     period: str
     created_at: datetime
     updated_at: datetime
+
+
+class _ChatUsageLimitConfigBuilder:
+    """Builds a ChatUsageLimitConfig (``new_ChatUsageLimitConfig``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('created_at', 'default_limit_micros', 'enabled', 'period', 'singleton', 'updated_at')
+
+    def __init__(self, singleton: bool, enabled: bool, default_limit_micros: int, period: str, created_at: datetime, updated_at: datetime) -> None:
+        self.singleton = singleton
+        self.enabled = enabled
+        self.default_limit_micros = default_limit_micros
+        self.period = period
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.__class__ = ChatUsageLimitConfig  # type: ignore[assignment]
+
+
+new_ChatUsageLimitConfig = cast("Callable[[bool, bool, int, str, datetime, datetime], ChatUsageLimitConfig]", _ChatUsageLimitConfigBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +524,45 @@ class Chat:
     client_type: ChatClientType
 
 
+class _ChatBuilder:
+    """Builds a Chat (``new_Chat``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('agent_id', 'archived', 'build_id', 'client_type', 'created_at', 'dynamic_tools', 'heartbeat_at', 'id', 'labels', 'last_error', 'last_injected_context', 'last_model_config_id', 'last_read_message_id', 'mcp_server_ids', 'mode', 'organization_id', 'owner_id', 'parent_chat_id', 'pin_order', 'plan_mode', 'root_chat_id', 'started_at', 'status', 'title', 'updated_at', 'worker_id', 'workspace_id')
+
+    def __init__(self, id: UUID, owner_id: UUID, workspace_id: UUID | None, title: str, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, created_at: datetime, updated_at: datetime, parent_chat_id: UUID | None, root_chat_id: UUID | None, last_model_config_id: UUID, archived: bool, last_error: str | None, mode: ChatMode | None, last_read_message_id: int | None, mcp_server_ids: list[UUID], labels: dict[str, str], build_id: UUID | None, agent_id: UUID | None, pin_order: int, last_injected_context: JSON | None, dynamic_tools: JSON | None, plan_mode: ChatPlanMode | None, organization_id: UUID, client_type: ChatClientType) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.workspace_id = workspace_id
+        self.title = title
+        self.status = status
+        self.worker_id = worker_id
+        self.started_at = started_at
+        self.heartbeat_at = heartbeat_at
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.parent_chat_id = parent_chat_id
+        self.root_chat_id = root_chat_id
+        self.last_model_config_id = last_model_config_id
+        self.archived = archived
+        self.last_error = last_error
+        self.mode = mode
+        self.last_read_message_id = last_read_message_id
+        self.mcp_server_ids = mcp_server_ids
+        self.labels = labels
+        self.build_id = build_id
+        self.agent_id = agent_id
+        self.pin_order = pin_order
+        self.last_injected_context = last_injected_context
+        self.dynamic_tools = dynamic_tools
+        self.plan_mode = plan_mode
+        self.organization_id = organization_id
+        self.client_type = client_type
+        self.__class__ = Chat  # type: ignore[assignment]
+
+
+new_Chat = cast("Callable[[UUID, UUID, UUID | None, str, ChatStatus, UUID | None, datetime | None, datetime | None, datetime, datetime, UUID | None, UUID | None, UUID, bool, str | None, ChatMode | None, int | None, list[UUID], dict[str, str], UUID | None, UUID | None, int, JSON | None, JSON | None, ChatPlanMode | None, UUID, ChatClientType], Chat]", _ChatBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class DbcryptKey:
     """A row of ``dbcrypt_keys``."""
@@ -277,12 +575,44 @@ class DbcryptKey:
     revoked_at: datetime | None
 
 
+class _DbcryptKeyBuilder:
+    """Builds a DbcryptKey (``new_DbcryptKey``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('active_key_digest', 'created_at', 'number', 'revoked_at', 'revoked_key_digest', 'test')
+
+    def __init__(self, number: int, active_key_digest: str | None, revoked_key_digest: str | None, test: str, created_at: datetime, revoked_at: datetime | None) -> None:
+        self.number = number
+        self.active_key_digest = active_key_digest
+        self.revoked_key_digest = revoked_key_digest
+        self.test = test
+        self.created_at = created_at
+        self.revoked_at = revoked_at
+        self.__class__ = DbcryptKey  # type: ignore[assignment]
+
+
+new_DbcryptKey = cast("Callable[[int, str | None, str | None, str, datetime, datetime | None], DbcryptKey]", _DbcryptKeyBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GroupMember:
     """A row of ``group_members``."""
 
     user_id: UUID
     group_id: UUID
+
+
+class _GroupMemberBuilder:
+    """Builds a GroupMember (``new_GroupMember``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('group_id', 'user_id')
+
+    def __init__(self, user_id: UUID, group_id: UUID) -> None:
+        self.user_id = user_id
+        self.group_id = group_id
+        self.__class__ = GroupMember  # type: ignore[assignment]
+
+
+new_GroupMember = cast("Callable[[UUID, UUID], GroupMember]", _GroupMemberBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +625,24 @@ class Group:
     display_name: str
     avatar_url: str
     chat_spend_limit_micros: int | None
+
+
+class _GroupBuilder:
+    """Builds a Group (``new_Group``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('avatar_url', 'chat_spend_limit_micros', 'display_name', 'id', 'name', 'organization_id')
+
+    def __init__(self, id: UUID, organization_id: UUID, name: str, display_name: str, avatar_url: str, chat_spend_limit_micros: int | None) -> None:
+        self.id = id
+        self.organization_id = organization_id
+        self.name = name
+        self.display_name = display_name
+        self.avatar_url = avatar_url
+        self.chat_spend_limit_micros = chat_spend_limit_micros
+        self.__class__ = Group  # type: ignore[assignment]
+
+
+new_Group = cast("Callable[[UUID, UUID, str, str, str, int | None], Group]", _GroupBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +680,47 @@ class McpServerConfig:
     allow_in_plan_mode: bool
 
 
+class _McpServerConfigBuilder:
+    """Builds a McpServerConfig (``new_McpServerConfig``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('allow_in_plan_mode', 'api_key_header', 'api_key_value', 'api_key_value_key_id', 'auth_type', 'availability', 'created_at', 'created_by', 'custom_headers', 'custom_headers_key_id', 'description', 'display_name', 'enabled', 'icon_url', 'id', 'model_intent', 'oauth2_auth_url', 'oauth2_client_id', 'oauth2_client_secret', 'oauth2_client_secret_key_id', 'oauth2_scopes', 'oauth2_token_url', 'slug', 'tool_allow_list', 'tool_deny_list', 'transport', 'updated_at', 'updated_by', 'url')
+
+    def __init__(self, id: UUID, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: list[str], tool_deny_list: list[str], availability: str, enabled: bool, created_by: UUID | None, updated_by: UUID | None, created_at: datetime, updated_at: datetime, model_intent: bool, allow_in_plan_mode: bool) -> None:
+        self.id = id
+        self.display_name = display_name
+        self.slug = slug
+        self.description = description
+        self.icon_url = icon_url
+        self.transport = transport
+        self.url = url
+        self.auth_type = auth_type
+        self.oauth2_client_id = oauth2_client_id
+        self.oauth2_client_secret = oauth2_client_secret
+        self.oauth2_client_secret_key_id = oauth2_client_secret_key_id
+        self.oauth2_auth_url = oauth2_auth_url
+        self.oauth2_token_url = oauth2_token_url
+        self.oauth2_scopes = oauth2_scopes
+        self.api_key_header = api_key_header
+        self.api_key_value = api_key_value
+        self.api_key_value_key_id = api_key_value_key_id
+        self.custom_headers = custom_headers
+        self.custom_headers_key_id = custom_headers_key_id
+        self.tool_allow_list = tool_allow_list
+        self.tool_deny_list = tool_deny_list
+        self.availability = availability
+        self.enabled = enabled
+        self.created_by = created_by
+        self.updated_by = updated_by
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.model_intent = model_intent
+        self.allow_in_plan_mode = allow_in_plan_mode
+        self.__class__ = McpServerConfig  # type: ignore[assignment]
+
+
+new_McpServerConfig = cast("Callable[[UUID, str, str, str, str, str, str, str, str, str, str | None, str, str, str, str, str, str | None, str, str | None, list[str], list[str], str, bool, UUID | None, UUID | None, datetime, datetime, bool, bool], McpServerConfig]", _McpServerConfigBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class McpServerUserToken:
     """A row of ``mcp_server_user_tokens``."""
@@ -349,6 +738,29 @@ class McpServerUserToken:
     updated_at: datetime
 
 
+class _McpServerUserTokenBuilder:
+    """Builds a McpServerUserToken (``new_McpServerUserToken``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('access_token', 'access_token_key_id', 'created_at', 'expiry', 'id', 'mcp_server_config_id', 'refresh_token', 'refresh_token_key_id', 'token_type', 'updated_at', 'user_id')
+
+    def __init__(self, id: UUID, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None, created_at: datetime, updated_at: datetime) -> None:
+        self.id = id
+        self.mcp_server_config_id = mcp_server_config_id
+        self.user_id = user_id
+        self.access_token = access_token
+        self.access_token_key_id = access_token_key_id
+        self.refresh_token = refresh_token
+        self.refresh_token_key_id = refresh_token_key_id
+        self.token_type = token_type
+        self.expiry = expiry
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.__class__ = McpServerUserToken  # type: ignore[assignment]
+
+
+new_McpServerUserToken = cast("Callable[[UUID, UUID, UUID, str, str | None, str, str | None, str, datetime | None, datetime, datetime], McpServerUserToken]", _McpServerUserTokenBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class OrganizationMember:
     """A row of ``organization_members``."""
@@ -358,6 +770,23 @@ class OrganizationMember:
     roles: list[str]
     created_at: datetime
     updated_at: datetime
+
+
+class _OrganizationMemberBuilder:
+    """Builds a OrganizationMember (``new_OrganizationMember``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('created_at', 'organization_id', 'roles', 'updated_at', 'user_id')
+
+    def __init__(self, organization_id: UUID, user_id: UUID, roles: list[str], created_at: datetime, updated_at: datetime) -> None:
+        self.organization_id = organization_id
+        self.user_id = user_id
+        self.roles = roles
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.__class__ = OrganizationMember  # type: ignore[assignment]
+
+
+new_OrganizationMember = cast("Callable[[UUID, UUID, list[str], datetime, datetime], OrganizationMember]", _OrganizationMemberBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,12 +801,44 @@ class Organization:
     updated_at: datetime
 
 
+class _OrganizationBuilder:
+    """Builds a Organization (``new_Organization``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('created_at', 'display_name', 'id', 'is_default', 'name', 'updated_at')
+
+    def __init__(self, id: UUID, name: str, display_name: str, is_default: bool, created_at: datetime, updated_at: datetime) -> None:
+        self.id = id
+        self.name = name
+        self.display_name = display_name
+        self.is_default = is_default
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.__class__ = Organization  # type: ignore[assignment]
+
+
+new_Organization = cast("Callable[[UUID, str, str, bool, datetime, datetime], Organization]", _OrganizationBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     """A row of ``site_configs``."""
 
     key: str
     value: str
+
+
+class _SiteConfigBuilder:
+    """Builds a SiteConfig (``new_SiteConfig``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('key', 'value')
+
+    def __init__(self, key: str, value: str) -> None:
+        self.key = key
+        self.value = value
+        self.__class__ = SiteConfig  # type: ignore[assignment]
+
+
+new_SiteConfig = cast("Callable[[str, str], SiteConfig]", _SiteConfigBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +848,21 @@ class UserConfig:
     user_id: UUID
     key: str
     value: str
+
+
+class _UserConfigBuilder:
+    """Builds a UserConfig (``new_UserConfig``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('key', 'user_id', 'value')
+
+    def __init__(self, user_id: UUID, key: str, value: str) -> None:
+        self.user_id = user_id
+        self.key = key
+        self.value = value
+        self.__class__ = UserConfig  # type: ignore[assignment]
+
+
+new_UserConfig = cast("Callable[[UUID, str, str], UserConfig]", _UserConfigBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +883,30 @@ class User:
     chat_spend_limit_micros: int | None
 
 
+class _UserBuilder:
+    """Builds a User (``new_User``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('avatar_url', 'chat_spend_limit_micros', 'created_at', 'deleted', 'email', 'id', 'is_system', 'name', 'rbac_roles', 'status', 'updated_at', 'username')
+
+    def __init__(self, id: UUID, email: str, username: str, name: str, avatar_url: str, status: UserStatus, rbac_roles: list[str], deleted: bool, is_system: bool, created_at: datetime, updated_at: datetime, chat_spend_limit_micros: int | None) -> None:
+        self.id = id
+        self.email = email
+        self.username = username
+        self.name = name
+        self.avatar_url = avatar_url
+        self.status = status
+        self.rbac_roles = rbac_roles
+        self.deleted = deleted
+        self.is_system = is_system
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.chat_spend_limit_micros = chat_spend_limit_micros
+        self.__class__ = User  # type: ignore[assignment]
+
+
+new_User = cast("Callable[[UUID, str, str, str, str, UserStatus, list[str], bool, bool, datetime, datetime, int | None], User]", _UserBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class WorkspaceAgent:
     """A row of ``workspace_agents``."""
@@ -417,6 +917,22 @@ class WorkspaceAgent:
     created_at: datetime
 
 
+class _WorkspaceAgentBuilder:
+    """Builds a WorkspaceAgent (``new_WorkspaceAgent``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('build_id', 'created_at', 'id', 'name')
+
+    def __init__(self, id: UUID, build_id: UUID, name: str, created_at: datetime) -> None:
+        self.id = id
+        self.build_id = build_id
+        self.name = name
+        self.created_at = created_at
+        self.__class__ = WorkspaceAgent  # type: ignore[assignment]
+
+
+new_WorkspaceAgent = cast("Callable[[UUID, UUID, str, datetime], WorkspaceAgent]", _WorkspaceAgentBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class WorkspaceBuild:
     """A row of ``workspace_builds``."""
@@ -425,6 +941,22 @@ class WorkspaceBuild:
     workspace_id: UUID
     build_number: int
     created_at: datetime
+
+
+class _WorkspaceBuildBuilder:
+    """Builds a WorkspaceBuild (``new_WorkspaceBuild``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('build_number', 'created_at', 'id', 'workspace_id')
+
+    def __init__(self, id: UUID, workspace_id: UUID, build_number: int, created_at: datetime) -> None:
+        self.id = id
+        self.workspace_id = workspace_id
+        self.build_number = build_number
+        self.created_at = created_at
+        self.__class__ = WorkspaceBuild  # type: ignore[assignment]
+
+
+new_WorkspaceBuild = cast("Callable[[UUID, UUID, int, datetime], WorkspaceBuild]", _WorkspaceBuildBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,6 +970,25 @@ class Workspace:
     deleted: bool
     created_at: datetime
     updated_at: datetime
+
+
+class _WorkspaceBuilder:
+    """Builds a Workspace (``new_Workspace``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('created_at', 'deleted', 'id', 'name', 'organization_id', 'owner_id', 'updated_at')
+
+    def __init__(self, id: UUID, owner_id: UUID, organization_id: UUID, name: str, deleted: bool, created_at: datetime, updated_at: datetime) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.name = name
+        self.deleted = deleted
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.__class__ = Workspace  # type: ignore[assignment]
+
+
+new_Workspace = cast("Callable[[UUID, UUID, UUID, str, bool, datetime, datetime], Workspace]", _WorkspaceBuilder)
 
 
 # ---- decoding values psycopg leaves as text (user enums in arrays, composite types, void) ----
@@ -545,6 +1096,47 @@ def decode_value(spec: tuple[Any, ...], value: Any) -> Any:
         fields = _parse_record(value) if isinstance(value, str) else list(value)
         return spec[1](*(decode_value(s, f) for s, f in zip(spec[2], fields, strict=True)))
     return value
+
+
+# ---- json/jsonb values of the rows read ----
+
+# The scanner json.loads runs (a default decoder's; typeshed does not declare the attribute).
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_STOCK_JSON_LOADERS = ((114, psycopg.types.json.JsonLoader), (3802, psycopg.types.json.JsonbLoader))
+_Cursor = TypeVar("_Cursor", bound=psycopg.abc.AdaptContext)
+
+
+class _JsonFromText(psycopg.adapt.Loader):
+    """json/jsonb text as the values psycopg's stock loader returns, in less time.
+
+    The stock loader copies the buffer to bytes and calls json.loads, which detects the
+    encoding, decodes, and matches the whitespace around the value with regular expressions
+    before and after the C scanner does the work. This calls the scanner directly on the
+    UTF-8 text; whatever it does not take whole (surrounding whitespace, a byte-order mark, a
+    byte that is not UTF-8, bad JSON) goes through json.loads exactly as the stock loader's
+    does, errors included.
+    """
+
+    def load(self, data: psycopg.abc.Buffer) -> Any:
+        try:
+            text = str(data, "utf-8")
+            value, end = _scan_json(text, 0)
+            if end == len(text):
+                return value
+        except (StopIteration, ValueError):
+            pass
+        return json.loads(bytes(data))
+
+
+def json_from_text(cur: _Cursor) -> _Cursor:
+    """``cur``, decoding json and jsonb with ``_JsonFromText`` where psycopg's stock loader
+    (json.loads) would. A loader the connection or psycopg was given (``set_json_loads``) is
+    kept; only this cursor's adapters change, never the connection's or psycopg's."""
+    adapters = cur.adapters
+    for oid, stock in _STOCK_JSON_LOADERS:
+        if adapters.get_loader(oid, psycopg.pq.Format.TEXT) is stock and stock._loads is json.loads:
+            adapters.register_loader(oid, _JsonFromText)
+    return cur
 
 
 class NullVariants:

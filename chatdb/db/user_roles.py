@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -29,6 +29,20 @@ class UpdateUserSiteRolesRow:
     rbac_roles: list[str]
 
 
+class _UpdateUserSiteRolesRowBuilder:
+    """Builds a UpdateUserSiteRolesRow (``new_UpdateUserSiteRolesRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('id', 'rbac_roles')
+
+    def __init__(self, id: UUID, rbac_roles: list[str]) -> None:
+        self.id = id
+        self.rbac_roles = rbac_roles
+        self.__class__ = UpdateUserSiteRolesRow  # type: ignore[assignment]
+
+
+new_UpdateUserSiteRolesRow = cast("Callable[[UUID, list[str]], UpdateUserSiteRolesRow]", _UpdateUserSiteRolesRowBuilder)
+
+
 class UserRolesQueries:
     """Methods for the queries of sql/queries/user_roles.sql (mixed into Querier)."""
 
@@ -46,7 +60,7 @@ class UserRolesQueries:
             raise classify(exc, "UpdateUserSiteRoles") from exc
         if row is None:
             raise NotFound("UpdateUserSiteRoles")
-        return UpdateUserSiteRolesRow(*row)
+        return new_UpdateUserSiteRolesRow(*row)
 
 
 class AsyncUserRolesQueries:
@@ -66,4 +80,4 @@ class AsyncUserRolesQueries:
             raise classify(exc, "UpdateUserSiteRoles") from exc
         if row is None:
             raise NotFound("UpdateUserSiteRoles")
-        return UpdateUserSiteRolesRow(*row)
+        return new_UpdateUserSiteRolesRow(*row)
