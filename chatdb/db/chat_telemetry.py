@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncRawCursor, Connection, Error, RawCursor
@@ -13,7 +14,16 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import ChatClientType, ChatMode, ChatPlanMode, ChatStatus
+from .models import (
+    ChatClientType,
+    ChatClientType_BY_VALUE,
+    ChatMode,
+    ChatMode_BY_VALUE,
+    ChatPlanMode,
+    ChatPlanMode_BY_VALUE,
+    ChatStatus,
+    ChatStatus_BY_VALUE,
+)
 
 GET_CHATS_UPDATED_AFTER = """
 SELECT
@@ -157,6 +167,35 @@ class GetChatsUpdatedAfterRow:
     mcp_server_count: int
 
 
+class _GetChatsUpdatedAfterRowBuilder:
+    """Builds a GetChatsUpdatedAfterRow (``new_GetChatsUpdatedAfterRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('archived', 'client_type', 'created_at', 'has_parent', 'id', 'last_model_config_id', 'mcp_server_count', 'mode', 'organization_id', 'owner_id', 'parent_chat_id', 'pinned', 'plan_mode', 'root_chat_id', 'status', 'updated_at', 'workspace_id')
+
+    def __init__(self, id: UUID, owner_id: UUID, organization_id: UUID, created_at: datetime, updated_at: datetime, status: ChatStatus, mode: ChatMode | None, plan_mode: ChatPlanMode | None, client_type: ChatClientType, workspace_id: UUID | None, parent_chat_id: UUID | None, root_chat_id: UUID | None, has_parent: bool, archived: bool, pinned: bool, last_model_config_id: UUID, mcp_server_count: int) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.status = status
+        self.mode = mode
+        self.plan_mode = plan_mode
+        self.client_type = client_type
+        self.workspace_id = workspace_id
+        self.parent_chat_id = parent_chat_id
+        self.root_chat_id = root_chat_id
+        self.has_parent = has_parent
+        self.archived = archived
+        self.pinned = pinned
+        self.last_model_config_id = last_model_config_id
+        self.mcp_server_count = mcp_server_count
+        self.__class__ = GetChatsUpdatedAfterRow  # type: ignore[assignment]
+
+
+new_GetChatsUpdatedAfterRow = cast("Callable[[UUID, UUID, UUID, datetime, datetime, ChatStatus, ChatMode | None, ChatPlanMode | None, ChatClientType, UUID | None, UUID | None, UUID | None, bool, bool, bool, UUID, int], GetChatsUpdatedAfterRow]", _GetChatsUpdatedAfterRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatMessageSummariesPerChatRow:
     """A row of GetChatMessageSummariesPerChat."""
@@ -181,6 +220,36 @@ class GetChatMessageSummariesPerChatRow:
     last_message_at: datetime
 
 
+class _GetChatMessageSummariesPerChatRowBuilder:
+    """Builds a GetChatMessageSummariesPerChatRow (``new_GetChatMessageSummariesPerChatRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('assistant_message_count', 'chat_id', 'compressed_message_count', 'deleted_message_count', 'distinct_model_count', 'first_message_at', 'last_message_at', 'message_count', 'system_message_count', 'tool_message_count', 'total_cache_creation_tokens', 'total_cache_read_tokens', 'total_cost_micros', 'total_input_tokens', 'total_output_tokens', 'total_reasoning_tokens', 'total_runtime_ms', 'user_message_count')
+
+    def __init__(self, chat_id: UUID, message_count: int, system_message_count: int, user_message_count: int, assistant_message_count: int, tool_message_count: int, deleted_message_count: int, total_input_tokens: int, total_output_tokens: int, total_reasoning_tokens: int, total_cache_creation_tokens: int, total_cache_read_tokens: int, total_cost_micros: int, total_runtime_ms: int, distinct_model_count: int, compressed_message_count: int, first_message_at: datetime, last_message_at: datetime) -> None:
+        self.chat_id = chat_id
+        self.message_count = message_count
+        self.system_message_count = system_message_count
+        self.user_message_count = user_message_count
+        self.assistant_message_count = assistant_message_count
+        self.tool_message_count = tool_message_count
+        self.deleted_message_count = deleted_message_count
+        self.total_input_tokens = total_input_tokens
+        self.total_output_tokens = total_output_tokens
+        self.total_reasoning_tokens = total_reasoning_tokens
+        self.total_cache_creation_tokens = total_cache_creation_tokens
+        self.total_cache_read_tokens = total_cache_read_tokens
+        self.total_cost_micros = total_cost_micros
+        self.total_runtime_ms = total_runtime_ms
+        self.distinct_model_count = distinct_model_count
+        self.compressed_message_count = compressed_message_count
+        self.first_message_at = first_message_at
+        self.last_message_at = last_message_at
+        self.__class__ = GetChatMessageSummariesPerChatRow  # type: ignore[assignment]
+
+
+new_GetChatMessageSummariesPerChatRow = cast("Callable[[UUID, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, datetime, datetime], GetChatMessageSummariesPerChatRow]", _GetChatMessageSummariesPerChatRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatModelConfigsForTelemetryRow:
     """A row of GetChatModelConfigsForTelemetry."""
@@ -196,6 +265,27 @@ class GetChatModelConfigsForTelemetryRow:
     updated_at: datetime
 
 
+class _GetChatModelConfigsForTelemetryRowBuilder:
+    """Builds a GetChatModelConfigsForTelemetryRow (``new_GetChatModelConfigsForTelemetryRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('compression_threshold', 'context_limit', 'created_at', 'enabled', 'id', 'is_default', 'model', 'provider', 'updated_at')
+
+    def __init__(self, id: UUID, provider: str, model: str, context_limit: int, compression_threshold: int, enabled: bool, is_default: bool, created_at: datetime, updated_at: datetime) -> None:
+        self.id = id
+        self.provider = provider
+        self.model = model
+        self.context_limit = context_limit
+        self.compression_threshold = compression_threshold
+        self.enabled = enabled
+        self.is_default = is_default
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.__class__ = GetChatModelConfigsForTelemetryRow  # type: ignore[assignment]
+
+
+new_GetChatModelConfigsForTelemetryRow = cast("Callable[[UUID, str, str, int, int, bool, bool, datetime, datetime], GetChatModelConfigsForTelemetryRow]", _GetChatModelConfigsForTelemetryRowBuilder)
+
+
 @dataclass(frozen=True, slots=True)
 class GetChatDiffStatusSummaryRow:
     """A row of GetChatDiffStatusSummary."""
@@ -204,6 +294,22 @@ class GetChatDiffStatusSummaryRow:
     open_prs: int
     merged_prs: int
     closed_prs: int
+
+
+class _GetChatDiffStatusSummaryRowBuilder:
+    """Builds a GetChatDiffStatusSummaryRow (``new_GetChatDiffStatusSummaryRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('closed_prs', 'merged_prs', 'open_prs', 'total_prs')
+
+    def __init__(self, total_prs: int, open_prs: int, merged_prs: int, closed_prs: int) -> None:
+        self.total_prs = total_prs
+        self.open_prs = open_prs
+        self.merged_prs = merged_prs
+        self.closed_prs = closed_prs
+        self.__class__ = GetChatDiffStatusSummaryRow  # type: ignore[assignment]
+
+
+new_GetChatDiffStatusSummaryRow = cast("Callable[[int, int, int, int], GetChatDiffStatusSummaryRow]", _GetChatDiffStatusSummaryRowBuilder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +321,23 @@ class DeleteOldChatsRow:
     organization_id: UUID
     parent_chat_id: UUID | None
     root_chat_id: UUID | None
+
+
+class _DeleteOldChatsRowBuilder:
+    """Builds a DeleteOldChatsRow (``new_DeleteOldChatsRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('id', 'organization_id', 'owner_id', 'parent_chat_id', 'root_chat_id')
+
+    def __init__(self, id: UUID, owner_id: UUID, organization_id: UUID, parent_chat_id: UUID | None, root_chat_id: UUID | None) -> None:
+        self.id = id
+        self.owner_id = owner_id
+        self.organization_id = organization_id
+        self.parent_chat_id = parent_chat_id
+        self.root_chat_id = root_chat_id
+        self.__class__ = DeleteOldChatsRow  # type: ignore[assignment]
+
+
+new_DeleteOldChatsRow = cast("Callable[[UUID, UUID, UUID, UUID | None, UUID | None], DeleteOldChatsRow]", _DeleteOldChatsRowBuilder)
 
 
 class ChatTelemetryQueries:
@@ -232,7 +355,7 @@ class ChatTelemetryQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsUpdatedAfter") from exc
-        return [GetChatsUpdatedAfterRow(r[0], r[1], r[2], r[3], r[4], ChatStatus(r[5]), None if r[6] is None else ChatMode(r[6]), None if r[7] is None else ChatPlanMode(r[7]), ChatClientType(r[8]), r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16]) for r in rows]
+        return [new_GetChatsUpdatedAfterRow(r[0], r[1], r[2], r[3], r[4], ChatStatus_BY_VALUE[r[5]], None if r[6] is None else ChatMode_BY_VALUE[r[6]], None if r[7] is None else ChatPlanMode_BY_VALUE[r[7]], ChatClientType_BY_VALUE[r[8]], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16]) for r in rows]
 
     def get_chat_message_summaries_per_chat(self, *, created_after: datetime) -> list[GetChatMessageSummariesPerChatRow]:
         """Per chat, aggregates of its messages created after created_after (soft-deleted ones included: they were sent and paid for): counts by role, token, cost and runtime sums, how many distinct models answered, and how many messages are compressed.
@@ -243,7 +366,7 @@ class ChatTelemetryQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessageSummariesPerChat") from exc
-        return [GetChatMessageSummariesPerChatRow(*r) for r in rows]
+        return [new_GetChatMessageSummariesPerChatRow(*r) for r in rows]
 
     def get_chat_model_configs_for_telemetry(self) -> list[GetChatModelConfigsForTelemetryRow]:
         """Every live model config (no display names, no options).
@@ -254,7 +377,7 @@ class ChatTelemetryQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigsForTelemetry") from exc
-        return [GetChatModelConfigsForTelemetryRow(*r) for r in rows]
+        return [new_GetChatModelConfigsForTelemetryRow(*r) for r in rows]
 
     def get_chat_diff_status_summary(self) -> GetChatDiffStatusSummaryRow:
         """All-time pull-request counts. A PR is counted once however many chats point at its URL, in the state of its most recently refreshed row; rows without a state are not PRs yet.
@@ -267,7 +390,7 @@ class ChatTelemetryQueries:
             raise classify(exc, "GetChatDiffStatusSummary") from exc
         if row is None:
             raise NotFound("GetChatDiffStatusSummary")
-        return GetChatDiffStatusSummaryRow(*row)
+        return new_GetChatDiffStatusSummaryRow(*row)
 
     def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
         """Retention purge, one batch. The unit is a whole archived subtree, never part of a family: an archived chat whose parent is missing or live (the top of its archived subtree), archived before before_time (updated_at is the archive time), goes together with every descendant, and only when none of them is live (a live descendant would otherwise lose its parent and surface as a root). Up to `limit` such subtrees, oldest first; their messages, queued messages, diff statuses and file links go with them. Returns where each deleted chat belonged (no content: the purger may delete chats, not read them), which is what a `chat.deleted` event needs once the row is gone; run it until it returns no row. Subtrees another purger holds are skipped.
@@ -278,7 +401,7 @@ class ChatTelemetryQueries:
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "DeleteOldChats") from exc
-        return [DeleteOldChatsRow(*r) for r in rows]
+        return [new_DeleteOldChatsRow(*r) for r in rows]
 
 
 class AsyncChatTelemetryQueries:
@@ -296,7 +419,7 @@ class AsyncChatTelemetryQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsUpdatedAfter") from exc
-        return [GetChatsUpdatedAfterRow(r[0], r[1], r[2], r[3], r[4], ChatStatus(r[5]), None if r[6] is None else ChatMode(r[6]), None if r[7] is None else ChatPlanMode(r[7]), ChatClientType(r[8]), r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16]) for r in rows]
+        return [new_GetChatsUpdatedAfterRow(r[0], r[1], r[2], r[3], r[4], ChatStatus_BY_VALUE[r[5]], None if r[6] is None else ChatMode_BY_VALUE[r[6]], None if r[7] is None else ChatPlanMode_BY_VALUE[r[7]], ChatClientType_BY_VALUE[r[8]], r[9], r[10], r[11], r[12], r[13], r[14], r[15], r[16]) for r in rows]
 
     async def get_chat_message_summaries_per_chat(self, *, created_after: datetime) -> list[GetChatMessageSummariesPerChatRow]:
         """Per chat, aggregates of its messages created after created_after (soft-deleted ones included: they were sent and paid for): counts by role, token, cost and runtime sums, how many distinct models answered, and how many messages are compressed.
@@ -307,7 +430,7 @@ class AsyncChatTelemetryQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessageSummariesPerChat") from exc
-        return [GetChatMessageSummariesPerChatRow(*r) for r in rows]
+        return [new_GetChatMessageSummariesPerChatRow(*r) for r in rows]
 
     async def get_chat_model_configs_for_telemetry(self) -> list[GetChatModelConfigsForTelemetryRow]:
         """Every live model config (no display names, no options).
@@ -318,7 +441,7 @@ class AsyncChatTelemetryQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigsForTelemetry") from exc
-        return [GetChatModelConfigsForTelemetryRow(*r) for r in rows]
+        return [new_GetChatModelConfigsForTelemetryRow(*r) for r in rows]
 
     async def get_chat_diff_status_summary(self) -> GetChatDiffStatusSummaryRow:
         """All-time pull-request counts. A PR is counted once however many chats point at its URL, in the state of its most recently refreshed row; rows without a state are not PRs yet.
@@ -331,7 +454,7 @@ class AsyncChatTelemetryQueries:
             raise classify(exc, "GetChatDiffStatusSummary") from exc
         if row is None:
             raise NotFound("GetChatDiffStatusSummary")
-        return GetChatDiffStatusSummaryRow(*row)
+        return new_GetChatDiffStatusSummaryRow(*row)
 
     async def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
         """Retention purge, one batch. The unit is a whole archived subtree, never part of a family: an archived chat whose parent is missing or live (the top of its archived subtree), archived before before_time (updated_at is the archive time), goes together with every descendant, and only when none of them is live (a live descendant would otherwise lose its parent and surface as a root). Up to `limit` such subtrees, oldest first; their messages, queued messages, diff statuses and file links go with them. Returns where each deleted chat belonged (no content: the purger may delete chats, not read them), which is what a `chat.deleted` event needs once the row is gone; run it until it returns no row. Subtrees another purger holds are skipped.
@@ -342,4 +465,4 @@ class AsyncChatTelemetryQueries:
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "DeleteOldChats") from exc
-        return [DeleteOldChatsRow(*r) for r in rows]
+        return [new_DeleteOldChatsRow(*r) for r in rows]
