@@ -51,7 +51,7 @@ from chatdb.db import (
 )
 from chatdb.db.chat_messages import GET_CHAT_MESSAGES_BY_CHAT_ID
 from chatdb.db.chats import GET_CHAT_BY_ID
-from chatdb.db.models import json_from_text
+from chatdb.db.models import JSONB_OID, json_from_text
 from chatdb.errors import classify
 from chatdb.testing.factories import Factories
 
@@ -210,7 +210,7 @@ def _run_sync(dsn: str, chat_id: UUID, settings: Settings) -> list[Result]:
             raise AssertionError("generated rows differ from the rows built before builders")
         stock_cur = RawCursor(conn, row_factory=tuple_row)
         stock_cur.execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, 0))
-        json_cur = json_from_text(RawCursor(conn, row_factory=tuple_row))
+        json_cur = json_from_text(RawCursor(conn, row_factory=tuple_row), (JSONB_OID,))
         json_cur.execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, 0))
         build = generated_build()
         if _reread(stock_cur, before_build) != messages or _reread(json_cur, build) != messages:

@@ -64,6 +64,7 @@ class PyType:
     imports: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     enum: str | None = None  # StrEnum class that values read are converted into
     json: bool = False  # values written are wrapped in Jsonb
+    json_oid: int = 0  # values read are json (114) or jsonb (3802), decoded by psycopg's loader
     array: PyType | None = None  # element type for arrays
     decode: str | None = None  # callable name applied to values read
     encode: str | None = None  # callable name applied to values written
@@ -100,6 +101,7 @@ def apply_override(base: PyType, override: Override) -> PyType:
         override.annotation,
         frozenset(imports) | _typing_imports(override.annotation),
         json=base.json and encode is None,
+        json_oid=base.json_oid,
         decode=decode,
         encode=encode,
     )
@@ -138,6 +140,7 @@ _RANGES: dict[str, str] = {
     "tstzmultirange": "Multirange[datetime]",
 }
 _DECODE = (".models", "decode_value")
+_JSON_OIDS = frozenset({114, 3802})  # json, jsonb
 
 
 def _psycopg_loads(oid: int) -> bool:
@@ -243,7 +246,12 @@ class TypeMapper:
             if module == "typing":
                 names = ["Any"]
             imports = frozenset((module, n) for n in names)
-        return PyType(annotation, imports, json=typ.name in ("json", "jsonb"))
+        return PyType(
+            annotation,
+            imports,
+            json=typ.name in ("json", "jsonb"),
+            json_oid=oid if oid in _JSON_OIDS else 0,
+        )
 
     def spec(self, oid: int) -> str:
         """The decode spec (a Python expression) for a value of this type inside text."""

@@ -13,7 +13,7 @@ from psycopg.rows import tuple_row
 
 from chatdb.errors import NotFound, classify
 
-from .models import JSON, UserStatus, UserStatus_BY_VALUE, json_from_text
+from .models import JSON, UserStatus, UserStatus_BY_VALUE
 
 GET_CHAT_FILE_OWNER_BY_ID = """
 SELECT id, owner_id, organization_id FROM chat_files WHERE id = $1
@@ -212,7 +212,7 @@ class AuthzLookupsQueries:
 
         GetAuthzSubjectByUserID :one (authz_lookups.sql:14)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetAuthzSubjectByUserID") from exc
@@ -282,7 +282,7 @@ class AsyncAuthzLookupsQueries:
 
         GetAuthzSubjectByUserID :one (authz_lookups.sql:14)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_AUTHZ_SUBJECT_BY_USER_ID, (user_id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetAuthzSubjectByUserID") from exc

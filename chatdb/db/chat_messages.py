@@ -16,6 +16,7 @@ from chatdb.errors import NotFound, classify
 
 from .models import (
     JSON,
+    JSONB_OID,
     ChatMessage,
     ChatMessageRole,
     ChatMessageRole_BY_VALUE,
@@ -213,7 +214,7 @@ class ChatMessagesQueries:
 
         InsertChatMessages :many (chat_messages.sql:1)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "InsertChatMessages") from exc
@@ -222,7 +223,7 @@ class ChatMessagesQueries:
     def get_chat_message_by_id(self, *, id: int) -> ChatMessage:
         """GetChatMessageByID :one (chat_messages.sql:92)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatMessageByID") from exc
@@ -235,7 +236,7 @@ class ChatMessagesQueries:
 
         GetChatMessagesByChatID :many (chat_messages.sql:97)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatID") from exc
@@ -246,7 +247,7 @@ class ChatMessagesQueries:
 
         GetChatMessagesByChatIDDescPaginated :many (chat_messages.sql:107)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatIDDescPaginated") from exc
@@ -257,7 +258,7 @@ class ChatMessagesQueries:
 
         GetChatMessagesForPromptByChatID :many (chat_messages.sql:121)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesForPromptByChatID") from exc
@@ -266,7 +267,7 @@ class ChatMessagesQueries:
     def get_last_chat_message_by_role(self, *, chat_id: UUID, role: ChatMessageRole) -> ChatMessage:
         """GetLastChatMessageByRole :one (chat_messages.sql:144)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetLastChatMessageByRole") from exc
@@ -322,7 +323,7 @@ class AsyncChatMessagesQueries:
 
         InsertChatMessages :many (chat_messages.sql:1)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(INSERT_CHAT_MESSAGES, (list(created_by), list(model_config_id), list(role), [None if v is None else Jsonb(v) for v in content], list(content_version), list(visibility), list(input_tokens), list(output_tokens), list(total_tokens), list(reasoning_tokens), list(cache_creation_tokens), list(cache_read_tokens), list(context_limit), list(compressed), list(total_cost_micros), list(runtime_ms), list(provider_response_id), chat_id))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "InsertChatMessages") from exc
@@ -331,7 +332,7 @@ class AsyncChatMessagesQueries:
     async def get_chat_message_by_id(self, *, id: int) -> ChatMessage:
         """GetChatMessageByID :one (chat_messages.sql:92)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MESSAGE_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatMessageByID") from exc
@@ -344,7 +345,7 @@ class AsyncChatMessagesQueries:
 
         GetChatMessagesByChatID :many (chat_messages.sql:97)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID, (chat_id, after_id))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatID") from exc
@@ -355,7 +356,7 @@ class AsyncChatMessagesQueries:
 
         GetChatMessagesByChatIDDescPaginated :many (chat_messages.sql:107)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_MESSAGES_BY_CHAT_ID_DESC_PAGINATED, (chat_id, before_id, limit))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesByChatIDDescPaginated") from exc
@@ -366,7 +367,7 @@ class AsyncChatMessagesQueries:
 
         GetChatMessagesForPromptByChatID :many (chat_messages.sql:121)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_MESSAGES_FOR_PROMPT_BY_CHAT_ID, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatMessagesForPromptByChatID") from exc
@@ -375,7 +376,7 @@ class AsyncChatMessagesQueries:
     async def get_last_chat_message_by_role(self, *, chat_id: UUID, role: ChatMessageRole) -> ChatMessage:
         """GetLastChatMessageByRole :one (chat_messages.sql:144)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_LAST_CHAT_MESSAGE_BY_ROLE, (chat_id, role))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetLastChatMessageByRole") from exc

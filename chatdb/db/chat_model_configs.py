@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from chatdb.errors import NotFound, classify
 
-from .models import JSON, ChatModelConfig, json_from_text, new_ChatModelConfig
+from .models import JSON, JSONB_OID, ChatModelConfig, json_from_text, new_ChatModelConfig
 
 GET_CHAT_MODEL_CONFIG_BY_ID = """
 SELECT * FROM chat_model_configs WHERE id = $1 AND NOT deleted
@@ -126,7 +126,7 @@ class ChatModelConfigsQueries:
     def get_chat_model_config_by_id(self, *, id: UUID) -> ChatModelConfig:
         """GetChatModelConfigByID :one (chat_model_configs.sql:8)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigByID") from exc
@@ -139,7 +139,7 @@ class ChatModelConfigsQueries:
 
         GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetDefaultChatModelConfig") from exc
@@ -150,7 +150,7 @@ class ChatModelConfigsQueries:
     def get_chat_model_configs(self) -> list[ChatModelConfig]:
         """GetChatModelConfigs :many (chat_model_configs.sql:17)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MODEL_CONFIGS, None)
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_MODEL_CONFIGS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigs") from exc
@@ -161,7 +161,7 @@ class ChatModelConfigsQueries:
 
         GetEnabledChatModelConfigs :many (chat_model_configs.sql:23)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatModelConfigs") from exc
@@ -183,7 +183,7 @@ class ChatModelConfigsQueries:
     def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
         """InsertChatModelConfig :one (chat_model_configs.sql:62)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatModelConfig") from exc
@@ -196,7 +196,7 @@ class ChatModelConfigsQueries:
 
         UpdateChatModelConfig :one (chat_model_configs.sql:89)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatModelConfig") from exc
@@ -230,7 +230,7 @@ class AsyncChatModelConfigsQueries:
     async def get_chat_model_config_by_id(self, *, id: UUID) -> ChatModelConfig:
         """GetChatModelConfigByID :one (chat_model_configs.sql:8)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_MODEL_CONFIG_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigByID") from exc
@@ -243,7 +243,7 @@ class AsyncChatModelConfigsQueries:
 
         GetDefaultChatModelConfig :one (chat_model_configs.sql:12)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_DEFAULT_CHAT_MODEL_CONFIG, None)
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetDefaultChatModelConfig") from exc
@@ -254,7 +254,7 @@ class AsyncChatModelConfigsQueries:
     async def get_chat_model_configs(self) -> list[ChatModelConfig]:
         """GetChatModelConfigs :many (chat_model_configs.sql:17)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_MODEL_CONFIGS, None)
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_MODEL_CONFIGS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatModelConfigs") from exc
@@ -265,7 +265,7 @@ class AsyncChatModelConfigsQueries:
 
         GetEnabledChatModelConfigs :many (chat_model_configs.sql:23)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_ENABLED_CHAT_MODEL_CONFIGS, None)
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetEnabledChatModelConfigs") from exc
@@ -287,7 +287,7 @@ class AsyncChatModelConfigsQueries:
     async def insert_chat_model_config(self, *, provider: str, model: str, display_name: str, created_by: UUID | None, updated_by: UUID | None, enabled: bool, is_default: bool, context_limit: int, compression_threshold: int, options: JSON) -> ChatModelConfig:
         """InsertChatModelConfig :one (chat_model_configs.sql:62)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_MODEL_CONFIG, (provider, model, display_name, created_by, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options)))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatModelConfig") from exc
@@ -300,7 +300,7 @@ class AsyncChatModelConfigsQueries:
 
         UpdateChatModelConfig :one (chat_model_configs.sql:89)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MODEL_CONFIG, (provider, model, display_name, updated_by, enabled, is_default, context_limit, compression_threshold, Jsonb(options), id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatModelConfig") from exc

@@ -14,6 +14,7 @@ from psycopg.rows import tuple_row
 from chatdb.errors import NotFound, classify
 
 from .models import (
+    JSONB_OID,
     ChatMessage,
     ChatMessageRole,
     ChatMessageRole_BY_VALUE,
@@ -200,7 +201,7 @@ class ChatOpsQueries:
 
         GetChatContextFileMessages :many (chat_ops.sql:47)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatContextFileMessages") from exc
@@ -257,7 +258,7 @@ class AsyncChatOpsQueries:
 
         GetChatContextFileMessages :many (chat_ops.sql:47)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_CONTEXT_FILE_MESSAGES, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatContextFileMessages") from exc

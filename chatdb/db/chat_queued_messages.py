@@ -15,6 +15,7 @@ from chatdb.errors import NotFound, classify
 
 from .models import (
     JSON,
+    JSONB_OID,
     ChatQueuedMessage,
     ChatQueuedMessageQuarantine,
     json_from_text,
@@ -81,7 +82,7 @@ class ChatQueuedMessagesQueries:
 
         InsertChatQueuedMessage :one (chat_queued_messages.sql:1)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatQueuedMessage") from exc
@@ -94,7 +95,7 @@ class ChatQueuedMessagesQueries:
 
         GetChatQueuedMessages :many (chat_queued_messages.sql:8)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQueuedMessages") from exc
@@ -121,7 +122,7 @@ class ChatQueuedMessagesQueries:
 
         PopNextQueuedMessage :one (chat_queued_messages.sql:26)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "PopNextQueuedMessage") from exc
@@ -134,7 +135,7 @@ class ChatQueuedMessagesQueries:
 
         QuarantineChatQueuedMessage :one (chat_queued_messages.sql:40)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "QuarantineChatQueuedMessage") from exc
@@ -147,7 +148,7 @@ class ChatQueuedMessagesQueries:
 
         GetChatQuarantinedQueuedMessages :many (chat_queued_messages.sql:49)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQuarantinedQueuedMessages") from exc
@@ -165,7 +166,7 @@ class AsyncChatQueuedMessagesQueries:
 
         InsertChatQueuedMessage :one (chat_queued_messages.sql:1)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT_QUEUED_MESSAGE, (chat_id, Jsonb(content), model_config_id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChatQueuedMessage") from exc
@@ -178,7 +179,7 @@ class AsyncChatQueuedMessagesQueries:
 
         GetChatQueuedMessages :many (chat_queued_messages.sql:8)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_QUEUED_MESSAGES, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQueuedMessages") from exc
@@ -205,7 +206,7 @@ class AsyncChatQueuedMessagesQueries:
 
         PopNextQueuedMessage :one (chat_queued_messages.sql:26)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(POP_NEXT_QUEUED_MESSAGE, (chat_id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "PopNextQueuedMessage") from exc
@@ -218,7 +219,7 @@ class AsyncChatQueuedMessagesQueries:
 
         QuarantineChatQueuedMessage :one (chat_queued_messages.sql:40)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(QUARANTINE_CHAT_QUEUED_MESSAGE, (id, chat_id, Jsonb(content), model_config_id, queued_at, reason))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "QuarantineChatQueuedMessage") from exc
@@ -231,7 +232,7 @@ class AsyncChatQueuedMessagesQueries:
 
         GetChatQuarantinedQueuedMessages :many (chat_queued_messages.sql:49)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHAT_QUARANTINED_QUEUED_MESSAGES, (chat_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatQuarantinedQueuedMessages") from exc

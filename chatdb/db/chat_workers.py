@@ -15,6 +15,7 @@ from psycopg.rows import tuple_row
 from chatdb.errors import NotFound, classify
 
 from .models import (
+    JSONB_OID,
     Chat,
     ChatClientType,
     ChatClientType_BY_VALUE,
@@ -106,7 +107,7 @@ class ChatWorkersQueries:
 
         AcquireChats :many (chat_workers.sql:3)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireChats") from exc
@@ -141,7 +142,7 @@ class ChatWorkersQueries:
 
         GetStaleChats :many (chat_workers.sql:44)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_STALE_CHATS, (stale_threshold,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_STALE_CHATS, (stale_threshold,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetStaleChats") from exc
@@ -159,7 +160,7 @@ class AsyncChatWorkersQueries:
 
         AcquireChats :many (chat_workers.sql:3)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(ACQUIRE_CHATS, (num_chats, worker_id, started_at))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "AcquireChats") from exc
@@ -194,7 +195,7 @@ class AsyncChatWorkersQueries:
 
         GetStaleChats :many (chat_workers.sql:44)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_STALE_CHATS, (stale_threshold,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_STALE_CHATS, (stale_threshold,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetStaleChats") from exc

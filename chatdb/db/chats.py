@@ -17,6 +17,7 @@ from chatdb.errors import NotFound, classify
 
 from .models import (
     JSON,
+    JSONB_OID,
     Chat,
     ChatClientType,
     ChatClientType_BY_VALUE,
@@ -510,7 +511,7 @@ class ChatsQueries:
 
         InsertChat :one (chats.sql:3)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChat") from exc
@@ -521,7 +522,7 @@ class ChatsQueries:
     def get_chat_by_id(self, *, id: UUID) -> Chat:
         """GetChatByID :one (chats.sql:43)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_BY_ID, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByID") from exc
@@ -534,7 +535,7 @@ class ChatsQueries:
 
         GetChatByIDForUpdate :one (chats.sql:47)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByIDForUpdate") from exc
@@ -547,7 +548,7 @@ class ChatsQueries:
 
         GetChats :many (chats.sql:52)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -557,7 +558,7 @@ class ChatsQueries:
         """GetChats with the authorization predicate in place of its placeholder."""
         query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_BETWEEN_FILTERS_1 + authz_sql + GET_CHATS_AFTER_FILTER
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -568,7 +569,7 @@ class ChatsQueries:
 
         GetChildChatsByParentIDs :many (chats.sql:96)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChildChatsByParentIDs") from exc
@@ -577,7 +578,7 @@ class ChatsQueries:
     def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
         """GetChatsByWorkspaceIDs :many (chats.sql:115)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsByWorkspaceIDs") from exc
@@ -599,7 +600,7 @@ class ChatsQueries:
 
         GetActiveChatsByAgentID :many (chats.sql:131)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetActiveChatsByAgentID") from exc
@@ -610,7 +611,7 @@ class ChatsQueries:
 
         UpdateChatByID :one (chats.sql:141)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatByID") from exc
@@ -623,7 +624,7 @@ class ChatsQueries:
 
         UpdateChatTitleByID :one (chats.sql:151)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatTitleByID") from exc
@@ -636,7 +637,7 @@ class ChatsQueries:
 
         UpdateChatStatus :one (chats.sql:156)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatus") from exc
@@ -649,7 +650,7 @@ class ChatsQueries:
 
         UpdateChatStatusPreserveUpdatedAt :one (chats.sql:169)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatusPreserveUpdatedAt") from exc
@@ -662,7 +663,7 @@ class ChatsQueries:
 
         UpdateChatLastModelConfigByID :one (chats.sql:182)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastModelConfigByID") from exc
@@ -675,7 +676,7 @@ class ChatsQueries:
 
         UpdateChatWorkspaceBinding :one (chats.sql:187)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatWorkspaceBinding") from exc
@@ -688,7 +689,7 @@ class ChatsQueries:
 
         UpdateChatBuildAgentBinding :one (chats.sql:198)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatBuildAgentBinding") from exc
@@ -699,7 +700,7 @@ class ChatsQueries:
     def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
         """UpdateChatMCPServerIDs :one (chats.sql:208)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatMCPServerIDs") from exc
@@ -712,7 +713,7 @@ class ChatsQueries:
 
         UpdateChatPlanModeByID :one (chats.sql:216)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatPlanModeByID") from exc
@@ -725,7 +726,7 @@ class ChatsQueries:
 
         UpdateChatLastInjectedContext :one (chats.sql:221)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
             row = cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastInjectedContext") from exc
@@ -747,7 +748,7 @@ class ChatsQueries:
 
         ArchiveChatByID :many (chats.sql:256)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(ARCHIVE_CHAT_BY_ID, (id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "ArchiveChatByID") from exc
@@ -758,7 +759,7 @@ class ChatsQueries:
 
         UnarchiveChatByID :many (chats.sql:289)"""
         try:
-            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row)).execute(UNARCHIVE_CHAT_BY_ID, (id,))
+            cur = json_from_text(RawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = cur.fetchall()
         except Error as exc:
             raise classify(exc, "UnarchiveChatByID") from exc
@@ -823,7 +824,7 @@ class AsyncChatsQueries:
 
         InsertChat :one (chats.sql:3)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(INSERT_CHAT, (owner_id, organization_id, workspace_id, build_id, agent_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, mode, plan_mode, client_type, None if mcp_server_ids is None else list(mcp_server_ids), None if labels is None else Jsonb(labels), None if dynamic_tools is None else Jsonb(dynamic_tools)))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "InsertChat") from exc
@@ -834,7 +835,7 @@ class AsyncChatsQueries:
     async def get_chat_by_id(self, *, id: UUID) -> Chat:
         """GetChatByID :one (chats.sql:43)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_BY_ID, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByID") from exc
@@ -847,7 +848,7 @@ class AsyncChatsQueries:
 
         GetChatByIDForUpdate :one (chats.sql:47)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_BY_ID_FOR_UPDATE, (id,))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "GetChatByIDForUpdate") from exc
@@ -860,7 +861,7 @@ class AsyncChatsQueries:
 
         GetChats :many (chats.sql:52)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHATS_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)), (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -870,7 +871,7 @@ class AsyncChatsQueries:
         """GetChats with the authorization predicate in place of its placeholder."""
         query = GET_CHATS_BEFORE_FILTER_NULLS.text((owner_id is None, archived is None, label_filter is None, has_unread is None, title_query is None, after_id is None)) + authz_sql + GET_CHATS_BETWEEN_FILTERS_1 + authz_sql + GET_CHATS_AFTER_FILTER
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(query, (owner_id, archived, None if label_filter is None else Jsonb(label_filter), has_unread, title_query, after_id, offset, limit, *authz_params))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChats") from exc
@@ -881,7 +882,7 @@ class AsyncChatsQueries:
 
         GetChildChatsByParentIDs :many (chats.sql:96)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHILD_CHATS_BY_PARENT_IDS_NULLS.text((archived is None,)), (list(parent_ids), archived))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChildChatsByParentIDs") from exc
@@ -890,7 +891,7 @@ class AsyncChatsQueries:
     async def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
         """GetChatsByWorkspaceIDs :many (chats.sql:115)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_CHATS_BY_WORKSPACE_IDS, (list(ids),))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetChatsByWorkspaceIDs") from exc
@@ -912,7 +913,7 @@ class AsyncChatsQueries:
 
         GetActiveChatsByAgentID :many (chats.sql:131)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(GET_ACTIVE_CHATS_BY_AGENT_ID, (agent_id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "GetActiveChatsByAgentID") from exc
@@ -923,7 +924,7 @@ class AsyncChatsQueries:
 
         UpdateChatByID :one (chats.sql:141)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BY_ID, (title, None if labels is None else Jsonb(labels), id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatByID") from exc
@@ -936,7 +937,7 @@ class AsyncChatsQueries:
 
         UpdateChatTitleByID :one (chats.sql:151)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_TITLE_BY_ID, (title, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatTitleByID") from exc
@@ -949,7 +950,7 @@ class AsyncChatsQueries:
 
         UpdateChatStatus :one (chats.sql:156)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS, (status, worker_id, started_at, heartbeat_at, last_error, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatus") from exc
@@ -962,7 +963,7 @@ class AsyncChatsQueries:
 
         UpdateChatStatusPreserveUpdatedAt :one (chats.sql:169)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_STATUS_PRESERVE_UPDATED_AT, (status, worker_id, started_at, heartbeat_at, last_error, updated_at, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatStatusPreserveUpdatedAt") from exc
@@ -975,7 +976,7 @@ class AsyncChatsQueries:
 
         UpdateChatLastModelConfigByID :one (chats.sql:182)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_MODEL_CONFIG_BY_ID, (last_model_config_id, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastModelConfigByID") from exc
@@ -988,7 +989,7 @@ class AsyncChatsQueries:
 
         UpdateChatWorkspaceBinding :one (chats.sql:187)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_WORKSPACE_BINDING, (workspace_id, build_id, agent_id, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatWorkspaceBinding") from exc
@@ -1001,7 +1002,7 @@ class AsyncChatsQueries:
 
         UpdateChatBuildAgentBinding :one (chats.sql:198)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_BUILD_AGENT_BINDING, (build_id, agent_id, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatBuildAgentBinding") from exc
@@ -1012,7 +1013,7 @@ class AsyncChatsQueries:
     async def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
         """UpdateChatMCPServerIDs :one (chats.sql:208)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_MCP_SERVER_IDS, (mcp_server_ids, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatMCPServerIDs") from exc
@@ -1025,7 +1026,7 @@ class AsyncChatsQueries:
 
         UpdateChatPlanModeByID :one (chats.sql:216)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_PLAN_MODE_BY_ID, (plan_mode, id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatPlanModeByID") from exc
@@ -1038,7 +1039,7 @@ class AsyncChatsQueries:
 
         UpdateChatLastInjectedContext :one (chats.sql:221)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(UPDATE_CHAT_LAST_INJECTED_CONTEXT, (None if last_injected_context is None else Jsonb(last_injected_context), id))
             row = await cur.fetchone()
         except Error as exc:
             raise classify(exc, "UpdateChatLastInjectedContext") from exc
@@ -1060,7 +1061,7 @@ class AsyncChatsQueries:
 
         ArchiveChatByID :many (chats.sql:256)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(ARCHIVE_CHAT_BY_ID, (id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(ARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "ArchiveChatByID") from exc
@@ -1071,7 +1072,7 @@ class AsyncChatsQueries:
 
         UnarchiveChatByID :many (chats.sql:289)"""
         try:
-            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row)).execute(UNARCHIVE_CHAT_BY_ID, (id,))
+            cur = await json_from_text(AsyncRawCursor(self._conn, row_factory=tuple_row), (JSONB_OID,)).execute(UNARCHIVE_CHAT_BY_ID, (id,))
             rows = await cur.fetchall()
         except Error as exc:
             raise classify(exc, "UnarchiveChatByID") from exc

@@ -1102,7 +1102,9 @@ def decode_value(spec: tuple[Any, ...], value: Any) -> Any:
 
 # The scanner json.loads runs (a default decoder's; typeshed does not declare the attribute).
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-_STOCK_JSON_LOADERS = ((114, psycopg.types.json.JsonLoader), (3802, psycopg.types.json.JsonbLoader))
+JSON_OID = 114
+JSONB_OID = 3802
+_STOCK_JSON_LOADERS = {JSON_OID: psycopg.types.json.JsonLoader, JSONB_OID: psycopg.types.json.JsonbLoader}
 _Cursor = TypeVar("_Cursor", bound=psycopg.abc.AdaptContext)
 
 
@@ -1128,12 +1130,15 @@ class _JsonFromText(psycopg.adapt.Loader):
         return json.loads(bytes(data))
 
 
-def json_from_text(cur: _Cursor) -> _Cursor:
-    """``cur``, decoding json and jsonb with ``_JsonFromText`` where psycopg's stock loader
-    (json.loads) would. A loader the connection or psycopg was given (``set_json_loads``) is
-    kept; only this cursor's adapters change, never the connection's or psycopg's."""
+def json_from_text(cur: _Cursor, oids: tuple[int, ...]) -> _Cursor:
+    """``cur``, decoding the types ``oids`` (JSON_OID, JSONB_OID) with ``_JsonFromText`` where
+    psycopg's stock loader (json.loads) would. A loader the connection or psycopg was given
+    (``set_json_loads``) is kept; only this cursor's adapters change, never the connection's
+    or psycopg's. Each type registered costs a few microseconds (psycopg rebuilds the cursor's
+    transformer), so a method registers only the types its rows hold."""
     adapters = cur.adapters
-    for oid, stock in _STOCK_JSON_LOADERS:
+    for oid in oids:
+        stock = _STOCK_JSON_LOADERS[oid]
         if adapters.get_loader(oid, psycopg.pq.Format.TEXT) is stock and stock._loads is json.loads:
             adapters.register_loader(oid, _JsonFromText)
     return cur

@@ -36,7 +36,7 @@ from chatdb.db import (
 )
 from chatdb.db.chat_messages import GET_CHAT_MESSAGES_BY_CHAT_ID
 from chatdb.db.chats import GET_CHAT_BY_ID
-from chatdb.db.models import _JsonFromText, json_from_text
+from chatdb.db.models import JSON_OID, JSONB_OID, _JsonFromText, json_from_text
 from chatdb.testing.factories import Factories
 
 pytestmark = pytest.mark.timeout(60)
@@ -188,9 +188,11 @@ def test_json_loader_is_json_loads(data: bytes) -> None:
 
 
 def test_json_from_text_changes_only_its_cursor(chatdb_conn: psycopg.Connection[Any]) -> None:
-    cur = json_from_text(chatdb_conn.cursor())
+    cur = json_from_text(chatdb_conn.cursor(), (JSON_OID, JSONB_OID))
     assert cur.adapters.get_loader(3802, pq.Format.TEXT) is _JsonFromText
     assert cur.adapters.get_loader(114, pq.Format.TEXT) is _JsonFromText
+    only_jsonb = json_from_text(chatdb_conn.cursor(), (JSONB_OID,))
+    assert only_jsonb.adapters.get_loader(114, pq.Format.TEXT) is JsonLoader
     for adapters in (chatdb_conn.adapters, psycopg.adapters):
         assert adapters.get_loader(3802, pq.Format.TEXT) is JsonbLoader
         assert adapters.get_loader(114, pq.Format.TEXT) is JsonLoader
