@@ -420,18 +420,18 @@ class Renderer:
             ("collections.abc", "Callable"),
             ("typing", "cast"),
         }
-        extra = []
+        extra = set()
         if needs_decode:
             model_names.add(("psycopg", "pq"))
-            extra.append("import psycopg")
+            extra.add("import psycopg")
         if needs_json:
             model_names.add(("typing", "TypeVar"))
-            extra = ["import json", "import psycopg.abc", "import psycopg.adapt"]
-            extra.append("import psycopg.types.json")
+            extra |= {"import json", "import psycopg.abc", "import psycopg.adapt"}
+            extra.add("import psycopg.types.json")
         model_imports = _import_lines(
             _imports_of_types(f.pytype for m in pkg.models for f in m.fields) | model_names,
             drop_local=True,
-            extra=extra,
+            extra=sorted(extra),
         )
         files["models.py"] = self._tpl(
             "models.py.j2",

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, TypeAlias, TypeVar, cast
 from uuid import UUID
 
+import psycopg
 import psycopg.abc
 import psycopg.adapt
 import psycopg.types.json
