@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 
@@ -29,6 +29,8 @@ from chatdb.authz import (
     CHAT_ACCESS,
     CHATD,
     MEMBER,
+    ORGANIZATION_ADMIN,
+    OWNER,
     Action,
     Object,
     Subject,
@@ -169,6 +171,7 @@ def _policy_kinds(
                 note="same connection; the actor owns the chat",
             )
         )
+    results.extend(_list_page_subjects(plain, subject, settings))
     chatd.get_enabled_chat_model_configs()
     results.append(
         compare(
@@ -181,6 +184,47 @@ def _policy_kinds(
             note="actor: chatd",
         )
     )
+    return results
+
+
+def _list_page_subjects(plain: Querier, member: Subject, settings: Settings) -> list[Result]:
+    """The sql_filter list page for the other kinds of subject that see rows: an organization
+    admin (a predicate on the organization) and the site owner (TRUE); each lists every root
+    chat, as the plain querier does. (A subject without the permission gets FALSE and no
+    rows: not the same work as the plain page, so not compared.)"""
+    (org,) = member.memberships
+    subjects = {
+        "org admin": Subject(id=uuid4(), name="org-admin", org_roles={org: [ORGANIZATION_ADMIN]}),
+        "site owner": Subject(id=uuid4(), name="site-owner", site_roles=[OWNER]),
+    }
+
+    def page(q: Queries) -> object:
+        return q.get_chats(
+            owner_id=None,
+            archived=None,
+            label_filter=None,
+            has_unread=None,
+            title_query=None,
+            after_id=None,
+            offset=0,
+            limit=50,
+        )
+
+    results = []
+    for kind, actor in subjects.items():
+        wrapped = AuthzQuerier(plain, actor=actor)
+        page(wrapped)  # allowed: fail here, not mid-run
+        results.append(
+            compare(
+                GROUP,
+                f"sql_filter read chat: list page, {kind}",
+                ("Querier", functools.partial(page, plain)),
+                ("AuthzQuerier", functools.partial(page, wrapped)),
+                settings,
+                target=KIND_TARGET,
+                note="same connection; every root chat of the organization",
+            )
+        )
     return results
 
 

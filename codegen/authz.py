@@ -60,6 +60,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+from codegen.catalog import Catalog
 from codegen.compiler import EmbedIR, FieldIR, QueryIR
 from codegen.config import AuthzSettings, SecretSpec
 from codegen.errors import CodegenError
@@ -289,15 +290,40 @@ def _pre_check_lines(policy: Policy, aw: str, nullable: set[str]) -> list[str]:
     ]
 
 
+def filter_org_nullable(settings: AuthzSettings, type: str, catalog: Catalog | None) -> bool:
+    """Whether the organization column of ``type``'s SQL filter may be NULL where its owner
+    column is not (True unless the catalog proves otherwise).
+
+    Proven when both filter columns are the type's table's own (unqualified, or qualified by
+    the table's name) and the organization column is NOT NULL there: a row whose owner
+    matches then has an organization, so the filter's ``IS NULL`` arm (the actor's own
+    organization-less objects) is left out; the server would plan it on every call. A wrong
+    answer could only hide rows from their owner, never show any: the arm only adds rows.
+    """
+    owner, org = settings.filter_columns.get(type, ("", ""))
+    table = settings.type_tables.get(type)
+    if catalog is None or table is None or not org:
+        return True
+    owner_table, _, _ = owner.rpartition(".")
+    org_table, _, org_name = org.rpartition(".")
+    if owner_table != org_table or org_table not in ("", table):
+        return True
+    found = catalog.table(table)
+    column = found.column(org_name) if found is not None and found.kind == "r" else None
+    return column is None or not column.not_null
+
+
 def wrapper_method(
     query: QueryIR,
     policy: Policy,
     is_async: bool,
     settings: AuthzSettings,
     secrets: tuple[tuple[str, str, str], ...] = (),
+    org_nullable: bool = True,
 ) -> str:
     """One wrapper method; ``secrets`` (see :func:`codegen.secrets.secret_paths`) are redacted
-    from the result unless the actor may read them."""
+    from the result unless the actor may read them. ``org_nullable``: see
+    :func:`filter_org_nullable` (sql_filter only)."""
     from codegen.render import signature
 
     aw = "await " if is_async else ""
@@ -361,7 +387,8 @@ def wrapper_method(
             )
         lines.append(
             f"        flt = self._authz.sql_filter(subject, {action}, {rtype}, "
-            f'owner_column="{owner}", org_column="{org}", first_param={len(query.params) + 1})'
+            f'owner_column="{owner}", org_column="{org}", first_param={len(query.params) + 1}, '
+            f"org_nullable={org_nullable})"
         )
         filtered_args = ", ".join(
             ["flt.sql", "flt.params", *(f"{p.name}={p.name}" for p in query.params)]
@@ -380,8 +407,9 @@ def render_wrapper(
     package: str,
     settings: AuthzSettings,
     secrets: tuple[SecretSpec, ...] = (),
+    catalog: Catalog | None = None,
 ) -> str:
-    """The wrapper module's source."""
+    """The wrapper module's source; ``catalog`` tells which filter columns are NOT NULL."""
     from codegen.secrets import secret_paths
 
     paths = {q.name: secret_paths(q, secrets) for q in queries}
@@ -419,7 +447,12 @@ def render_wrapper(
             found.add((package, "ExecResult"))
     env = make_env()
     env.filters["wrapper"] = lambda q, policy, is_async: wrapper_method(
-        q, policy, is_async, settings, paths[q.name]
+        q,
+        policy,
+        is_async,
+        settings,
+        paths[q.name],
+        filter_org_nullable(settings, policy.type, catalog),
     )
     text = env.get_template("authz_wrapper.py.j2").render(
         header=HEADER.format(source="the -- authz: lines of the query files"),

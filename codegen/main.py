@@ -135,7 +135,12 @@ def _generate(config: Config, server: PgServer, dbname: str) -> dict[Path, str]:
                     "the authz wrapper needs [tool.codegen] package = '<import path of out>'"
                 )
             outputs[config.authz_out] = render_wrapper(
-                package.queries, policies, config.package, config.authz_settings, config.secrets
+                package.queries,
+                policies,
+                config.package,
+                config.authz_settings,
+                config.secrets,
+                package.catalog,
             )
     if config.instrument is not None and config.package:
         outputs[config.root / config.instrument.out] = render_instrumented(

@@ -377,6 +377,7 @@ class AuthorizerLike(Protocol):
         owner_column: str | None,
         org_column: str | None,
         first_param: int,
+        org_nullable: bool = True,
     ) -> SqlFilter: ...
 
 
@@ -455,9 +456,12 @@ class Authorizer:
         owner_column: str | None,
         org_column: str | None,
         first_param: int,
+        org_nullable: bool = True,
     ) -> SqlFilter:
         """A predicate selecting exactly the rows ``allowed`` would pass (see sqlfilter)."""
-        return self._filters(subject, action, type, owner_column, org_column, first_param)
+        return self._filters(
+            subject, action, type, owner_column, org_column, first_param, org_nullable
+        )
 
     # -- compilation
 
@@ -469,6 +473,7 @@ class Authorizer:
         owner_column: str | None,
         org_column: str | None,
         first_param: int,
+        org_nullable: bool,
     ) -> SqlFilter:
         if type not in CONCRETE_TYPES:
             raise ValueError(f"sql filter needs a concrete resource type, not {type!r}")
@@ -483,6 +488,7 @@ class Authorizer:
             owner_column=owner_column,
             org_column=org_column,
             first_param=first_param,
+            org_nullable=org_nullable,
         )
 
     def _held_roles(self, subject: Subject) -> tuple[list[Role], dict[UUID, list[Role]]]:

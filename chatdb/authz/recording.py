@@ -92,6 +92,7 @@ class RecordingAuthorizer:
         owner_column: str | None,
         org_column: str | None,
         first_param: int,
+        org_nullable: bool = True,
     ) -> SqlFilter:
         for column in (owner_column, org_column):
             if column is not None:
@@ -108,6 +109,7 @@ class RecordingAuthorizer:
                 owner_column=owner_column,
                 org_column=org_column,
                 first_param=first_param,
+                org_nullable=org_nullable,
             )
         return SqlFilter(
             TRUE_FILTER_SQL if subject is not None else FALSE_FILTER_SQL, (), first_param

@@ -861,7 +861,7 @@ class AuthzQuerier(CustomAuthz):
     def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """GetChats: sql_filter read chat"""
         subject = self._actor()
-        flt = self._authz.sql_filter(subject, Action.READ, ResourceType.CHAT, owner_column="chats.owner_id", org_column="chats.organization_id", first_param=9)
+        flt = self._authz.sql_filter(subject, Action.READ, ResourceType.CHAT, owner_column="chats.owner_id", org_column="chats.organization_id", first_param=9, org_nullable=False)
         return self._q._get_chats_filtered(flt.sql, flt.params, owner_id=owner_id, archived=archived, label_filter=label_filter, has_unread=has_unread, title_query=title_query, after_id=after_id, offset=offset, limit=limit)
 
     def get_child_chats_by_parent_ids(self, *, parent_ids: Sequence[UUID | None], archived: bool | None) -> list[GetChildChatsByParentIDsRow]:
@@ -1710,7 +1710,7 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
     async def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
         """GetChats: sql_filter read chat"""
         subject = self._actor()
-        flt = self._authz.sql_filter(subject, Action.READ, ResourceType.CHAT, owner_column="chats.owner_id", org_column="chats.organization_id", first_param=9)
+        flt = self._authz.sql_filter(subject, Action.READ, ResourceType.CHAT, owner_column="chats.owner_id", org_column="chats.organization_id", first_param=9, org_nullable=False)
         return await self._q._get_chats_filtered(flt.sql, flt.params, owner_id=owner_id, archived=archived, label_filter=label_filter, has_unread=has_unread, title_query=title_query, after_id=after_id, offset=offset, limit=limit)
 
     async def get_child_chats_by_parent_ids(self, *, parent_ids: Sequence[UUID | None], archived: bool | None) -> list[GetChildChatsByParentIDsRow]:

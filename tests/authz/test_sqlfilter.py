@@ -33,6 +33,7 @@ from chatdb.authz import (
     compile_filter,
     deny,
 )
+from chatdb.authz.sqlfilter import uuid_array
 from codegen.pgserver import throwaway_server
 
 A = Action
@@ -75,9 +76,9 @@ def test_no_actor_compiles_to_false() -> None:
 def test_chat_access_compiles_to_own_rows_in_member_orgs() -> None:
     f = compile_filter(alice(MEMBER, CHAT_ACCESS), A.READ, T.CHAT, **CHAT_COLUMNS, first_param=5)
     assert f.sql == (
-        "((owner_id = $5::uuid AND (organization_id = ANY($6::uuid[]) OR organization_id IS NULL)))"
+        "((owner_id = $5::uuid AND (organization_id = $6::uuid OR organization_id IS NULL)))"
     )
-    assert f.params == (ALICE, [ORG_A])
+    assert f.params == (ALICE, ORG_A)
     assert f.next_param == 7
 
 
@@ -85,10 +86,39 @@ def test_org_admin_and_chat_access_compile_to_org_or_own_rows() -> None:
     subject = alice(CHAT_ACCESS, memberships=(ORG_B,), org_roles={ORG_A: [ORGANIZATION_ADMIN]})
     f = compile_filter(subject, A.UPDATE, T.CHAT, **CHAT_COLUMNS, first_param=2)
     assert f.sql == (
-        "(organization_id = ANY($2::uuid[]) OR (owner_id = $3::uuid"
-        " AND (organization_id = ANY($4::uuid[]) OR organization_id IS NULL)))"
+        "(organization_id = $2::uuid OR (owner_id = $3::uuid"
+        " AND (organization_id = $4::uuid OR organization_id IS NULL)))"
     )
-    assert f.params == ([ORG_A], ALICE, [ORG_B])
+    assert f.params == (ORG_A, ALICE, ORG_B)
+
+
+def test_a_not_null_organization_column_drops_only_the_organization_less_arm() -> None:
+    subject = alice(CHAT_ACCESS, memberships=(ORG_B,), org_roles={ORG_A: [ORGANIZATION_ADMIN]})
+    f = compile_filter(subject, A.UPDATE, T.CHAT, **CHAT_COLUMNS, first_param=2, org_nullable=False)
+    assert f.sql == (
+        "(organization_id = $2::uuid OR (owner_id = $3::uuid AND organization_id = $4::uuid))"
+    )
+    assert f.params == (ORG_A, ALICE, ORG_B)
+
+
+def test_own_organization_less_objects_alone_match_nothing_on_a_not_null_column() -> None:
+    # A chat-access user in no organization may read only her organization-less chats.
+    lonely = alice(CHAT_ACCESS, memberships=())
+    kept = compile_filter(lonely, A.READ, T.CHAT, **CHAT_COLUMNS, first_param=1)
+    assert kept.sql == "((owner_id = $1::uuid AND organization_id IS NULL))"
+    dropped = compile_filter(
+        lonely, A.READ, T.CHAT, **CHAT_COLUMNS, first_param=1, org_nullable=False
+    )
+    assert (dropped.sql, dropped.params) == ("FALSE", ())
+
+
+def test_several_organizations_travel_as_the_text_of_a_sorted_uuid_array() -> None:
+    subject = alice(CHAT_ACCESS, memberships=(ORG_C, ORG_A, ORG_B))
+    f = compile_filter(subject, A.READ, T.CHAT, **CHAT_COLUMNS, first_param=1, org_nullable=False)
+    assert f.sql == "((owner_id = $1::uuid AND organization_id = ANY($2::uuid[])))"
+    assert f.params == (ALICE, "{" + ",".join(str(o) for o in (ORG_A, ORG_B, ORG_C)) + "}")
+    with pytest.raises(TypeError):
+        uuid_array([ORG_A, "0b000000-0000-4000-8000-000000000002}"])  # type: ignore[list-item]
 
 
 def test_qualified_columns_are_used_as_given() -> None:
@@ -100,7 +130,7 @@ def test_qualified_columns_are_used_as_given() -> None:
         org_column="c.organization_id",
         first_param=1,
     )
-    assert "c.owner_id = $1::uuid" in f.sql and "c.organization_id = ANY($2::uuid[])" in f.sql
+    assert "c.owner_id = $1::uuid" in f.sql and "c.organization_id = $2::uuid" in f.sql
 
 
 def test_a_denied_org_is_left_out_even_where_ownership_would_allow() -> None:
@@ -112,7 +142,7 @@ def test_a_denied_org_is_left_out_even_where_ownership_would_allow() -> None:
     f = compile_filter(
         subject, A.READ, T.CHAT, **CHAT_COLUMNS, first_param=1, authorizer=Authorizer(roles)
     )
-    assert f.params == (ALICE, [ORG_B])
+    assert f.params == (ALICE, ORG_B)
 
 
 def test_a_restricting_scope_compiles_to_false() -> None:
@@ -170,8 +200,12 @@ def test_compiled_filters_are_cached_per_subject_action_type_columns_and_first_p
         alice(CHAT_ACCESS), A.READ, T.CHAT, **CHAT_COLUMNS, first_param=3, authorizer=az
     )
     moved = compile_filter(subject, A.READ, T.CHAT, **CHAT_COLUMNS, first_param=4, authorizer=az)
+    narrowed = compile_filter(
+        subject, A.READ, T.CHAT, **CHAT_COLUMNS, first_param=3, org_nullable=False, authorizer=az
+    )
     assert again is first
     assert moved is not first and moved.sql.startswith("((owner_id = $4::uuid")
+    assert narrowed is not first and "IS NULL" in first.sql and "IS NULL" not in narrowed.sql
 
 
 # --------------------------------------------------------------------------- equivalence
@@ -184,6 +218,8 @@ ROWS: list[tuple[int, UUID | None, UUID | None]] = [
         (owner, org) for owner in (*USERS, None) for org in (*ORGS, None)
     )
 ]
+
+ROWS_IN_ORGS = [row for row in ROWS if row[2] is not None]
 
 EXTRA_ROLES: dict[str, Role] = {
     "no-chats": Role("no-chats", site=deny(T.CHAT)),
@@ -230,8 +266,13 @@ def conn() -> Iterator[psycopg.Connection[Any]]:
         dbname = server.create_database()
         with psycopg.connect(server.dsn(dbname), autocommit=True) as c:
             c.execute("CREATE TABLE rows (id int PRIMARY KEY, owner_id uuid, organization_id uuid)")
+            c.execute(
+                "CREATE TABLE rows_in_orgs"
+                " (id int PRIMARY KEY, owner_id uuid, organization_id uuid NOT NULL)"
+            )
             with c.cursor() as cur:
                 cur.executemany("INSERT INTO rows VALUES (%s, %s, %s)", ROWS)
+                cur.executemany("INSERT INTO rows_in_orgs VALUES (%s, %s, %s)", ROWS_IN_ORGS)
             yield c
 
 
@@ -241,11 +282,16 @@ def selected(conn: psycopg.Connection[Any], query: str, params: tuple[object, ..
         return {row[0] for row in cur.fetchall()}
 
 
-COLUMN_VARIANTS: list[tuple[str | None, str | None]] = [
-    ("r.owner_id", "r.organization_id"),
-    ("r.owner_id", None),
-    (None, "r.organization_id"),
+# (table, owner column, organization column, org_nullable): the NOT NULL table is filtered
+# the way the generated wrapper filters chats, without the organization-less arm.
+COLUMN_VARIANTS: list[tuple[str, str | None, str | None, bool]] = [
+    ("rows", "r.owner_id", "r.organization_id", True),
+    ("rows", "r.owner_id", None, True),
+    ("rows", None, "r.organization_id", True),
+    ("rows_in_orgs", "r.owner_id", "r.organization_id", False),
 ]
+TABLE_ROWS = {"rows": ROWS, "rows_in_orgs": ROWS_IN_ORGS}
+ROW_COLUMNS: dict[str, Any] = {"owner_column": "r.owner_id", "org_column": "r.organization_id"}
 
 
 def test_sql_filter_selects_exactly_the_rows_the_engine_allows(
@@ -258,17 +304,23 @@ def test_sql_filter_selects_exactly_the_rows_the_engine_allows(
         subject = random_subject(rng)
         for action in A:
             for type in (T.CHAT, T.CHAT_FILE, T.USER, T.ORGANIZATION, T.DEPLOYMENT_CONFIG):
-                owner_col, org_col = rng.choice(COLUMN_VARIANTS)
+                table, owner_col, org_col, org_nullable = rng.choice(COLUMN_VARIANTS)
                 f = az.sql_filter(
-                    subject, action, type, owner_column=owner_col, org_column=org_col, first_param=2
+                    subject,
+                    action,
+                    type,
+                    owner_column=owner_col,
+                    org_column=org_col,
+                    first_param=2,
+                    org_nullable=org_nullable,
                 )
                 # A real query's own parameter comes first; the filter's are numbered after it.
                 got = selected(
-                    conn, f"SELECT id FROM rows r WHERE id >= $1 AND {f.sql}", (0, *f.params)
+                    conn, f"SELECT id FROM {table} r WHERE id >= $1 AND {f.sql}", (0, *f.params)
                 )
                 want = {
                     i
-                    for i, owner, org in ROWS
+                    for i, owner, org in TABLE_ROWS[table]
                     if az.allowed(
                         subject,
                         action,
@@ -280,9 +332,30 @@ def test_sql_filter_selects_exactly_the_rows_the_engine_allows(
                         ),
                     )
                 }
-                assert got == want, (subject, action, type, owner_col, org_col, f)
+                assert got == want, (subject, action, type, table, owner_col, org_col, f)
                 checked += 1
-                granted_somewhere += bool(want) and len(want) < len(ROWS)
+                granted_somewhere += bool(want) and len(want) < len(TABLE_ROWS[table])
     # The property must have been exercised on partial grants, not only TRUE/FALSE.
     assert checked == 150 * len(A) * 5
     assert granted_somewhere > 100
+
+
+def test_an_owner_sees_her_organization_less_row_where_the_column_is_nullable(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """The organization-less arm is what finds such a row: dropping it would hide the row."""
+    lonely = alice(CHAT_ACCESS, memberships=())
+    orgless_mine = {i for i, owner, org in ROWS if owner == ALICE and org is None}
+    assert Authorizer().allowed(lonely, A.READ, Object(T.CHAT, uuid4(), ALICE, None))
+    query = "SELECT id FROM rows r WHERE id >= $1 AND {}"
+    kept = compile_filter(lonely, A.READ, T.CHAT, **ROW_COLUMNS, first_param=2)
+    assert selected(conn, query.format(kept.sql), (0, *kept.params)) == orgless_mine
+    wrong = compile_filter(lonely, A.READ, T.CHAT, **ROW_COLUMNS, first_param=2, org_nullable=False)
+    assert selected(conn, query.format(wrong.sql), (0, *wrong.params)) == set()
+
+
+def test_an_id_array_parameter_arrives_as_those_uuids(conn: psycopg.Connection[Any]) -> None:
+    ids = [ORG_A, ORG_B, ORG_C]
+    with psycopg.RawCursor(conn) as cur:
+        cur.execute("SELECT $1::uuid[]", (uuid_array(ids),))
+        assert cur.fetchone() == (ids,)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
+from uuid import uuid4
 
 import psycopg
 import pytest
 
-from codegen.authz import parse_policy, wrapper_method
+from chatdb.authz import (
+    CHAT_ACCESS,
+    Action,
+    Authorizer,
+    Object,
+    ResourceType,
+    Subject,
+    compile_filter,
+)
+from codegen.authz import parse_policy, render_wrapper, wrapper_method
 from codegen.config import AuthzSettings, Config
 from codegen.errors import CodegenError
 from codegen.main import compile_package, generate
@@ -137,3 +149,63 @@ def test_load_policy_checks_before_running(tmp_path: Path, chatdb_pg_server: PgS
     ]
     async_body = wrapper_method(query, parse_policy("update chat(id)", query), True, SETTINGS)
     assert "await self._load(ResourceType.CHAT, id)" in async_body
+
+
+LIST = "-- name: List :many\n-- authz: sql_filter read chat\nSELECT * FROM chats WHERE /* authz:filter */ TRUE ORDER BY id;\n"  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("org_column", "filter_columns", "arm_left_out"),
+    [
+        ("organization_id uuid NOT NULL", ("chats.owner_id", "chats.organization_id"), True),
+        ("organization_id uuid NOT NULL", ("owner_id", "organization_id"), True),
+        ("organization_id uuid", ("chats.owner_id", "chats.organization_id"), False),
+        # Qualified by something that is not the type's table: nothing is proven.
+        ("organization_id uuid NOT NULL", ("c.owner_id", "c.organization_id"), False),
+        ("organization_id uuid NOT NULL", ("chats.owner_id", "c.organization_id"), False),
+    ],
+)
+def test_the_organization_less_arm_is_left_out_only_where_the_catalog_proves_it_empty(
+    tmp_path: Path,
+    chatdb_pg_server: PgServer,
+    org_column: str,
+    filter_columns: tuple[str, str],
+    arm_left_out: bool,
+) -> None:
+    """The sql_filter call says whether the organization column can be NULL; where it can, an
+    owner's organization-less row is found (the engine allows it), through the filter the
+    generated call asks for."""
+    (tmp_path / "schema.sql").write_text(
+        f"CREATE TABLE chats (id uuid PRIMARY KEY, owner_id uuid NOT NULL, {org_column});"
+    )
+    (tmp_path / "q.sql").write_text(LIST)
+    config = Config(schema=tmp_path / "schema.sql", queries=tmp_path / "q.sql", out=tmp_path / "o")
+    settings = dataclasses.replace(SETTINGS, filter_columns={"chat": filter_columns})
+    name = chatdb_pg_server.create_database()
+    try:
+        with psycopg.connect(chatdb_pg_server.dsn(name), autocommit=True) as conn:
+            package = compile_package(config, conn)
+            (query,) = package.queries
+            source = render_wrapper(
+                [query], {"List": parse_policy(query.authz or "", query)}, "pkg", settings, (),
+                package.catalog,
+            )  # fmt: skip
+            flags = re.findall(r"self\._authz\.sql_filter\(.*, org_nullable=(\w+)\)", source)
+            assert flags == [str(not arm_left_out)] * 2, source  # sync and async
+            if "NOT NULL" in org_column:
+                return
+            # The column is nullable: through the filter the generated call asks for, an
+            # owner's organization-less chat comes back.
+            owner = uuid4()
+            conn.execute("INSERT INTO chats (id, owner_id) VALUES (%s, %s)", (uuid4(), owner))
+            lonely = Subject(id=owner, name="lonely", site_roles=[CHAT_ACCESS])
+            assert Authorizer().allowed(lonely, Action.READ, Object(ResourceType.CHAT, uuid4(), owner, None))  # fmt: skip
+            flt = compile_filter(
+                lonely, Action.READ, ResourceType.CHAT, owner_column="chats.owner_id",
+                org_column="chats.organization_id", first_param=1, org_nullable=flags[0] == "True",
+            )  # fmt: skip
+            with psycopg.RawCursor(conn) as cur:
+                cur.execute(f"SELECT owner_id FROM chats WHERE {flt.sql}", flt.params)
+                assert cur.fetchall() == [(owner,)]
+    finally:
+        chatdb_pg_server.drop_database(name)

@@ -445,6 +445,8 @@ def _filtered_chats(subject: Subject) -> Callable[[Volume, UUID | None], tuple[s
             owner_column="chats.owner_id",
             org_column="chats.organization_id",
             first_param=9,
+            # As the generated AuthzQuerier.get_chats asks: chats.organization_id is NOT NULL.
+            org_nullable=False,
         )
         page = _chats_page(None, after)
         before = GET_CHATS_BEFORE_FILTER_NULLS.text(_nulls(page))
