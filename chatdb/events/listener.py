@@ -9,7 +9,7 @@ NOTIFY is not durable: whatever was sent while the listener was disconnected is 
 the connection breaks (server restart, ``pg_terminate_backend``, network), the thread
 reconnects with backoff, LISTENs again and then puts a :class:`Resync` into every
 subscription *before* any new event: a subscriber re-reads what it shows instead of silently
-missing changes.
+missing changes. Subscriptions made before the first LISTEN took effect get one too.
 
 Each subscription has a bounded queue filled by the listener thread. When it is full the
 subscription stops taking events and counts them; once its reader has drained the queue it
@@ -338,7 +338,11 @@ class Listener:
                         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self.backend_pid = conn.info.backend_pid
                     attempt = 0
-                    if not first:
+                    if first:
+                        # Subscriptions made before LISTEN was in effect may have read state
+                        # that changed before it was: they resync too.
+                        self._broadcast(Resync("connected"))
+                    else:
                         self.reconnects += 1
                         self._broadcast(Resync("reconnected"))
                     first = False
@@ -363,9 +367,15 @@ class Listener:
             for notify in conn.notifies(timeout=self.poll_interval):
                 got = True
                 self.received += 1
-                event = decode(notify.payload)
-                if event is not None:
-                    self._dispatch(event, notify.channel)
+                try:
+                    event = decode(notify.payload)
+                    if event is not None:
+                        self._dispatch(event, notify.channel)
+                except Exception:
+                    # Anyone who may connect can NOTIFY on these channels: a payload that
+                    # breaks the decoder (or a bug) costs that one notification, never the
+                    # thread every subscription of the process depends on.
+                    logger.exception("event listener skipped a notification it could not handle")
             now = time.monotonic()
             if got:
                 idle_since = now

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from chatdb.events import Event, Kind, Listener, Resync, publish
+from chatdb.events import CHANNEL, Event, Kind, Listener, Resync, publish
 from codegen.pgserver import ENV_DSN, PgServer, start_server
 
 pytestmark = pytest.mark.timeout(120)
@@ -108,3 +108,36 @@ def test_a_server_restart_gives_resync_then_new_events(own_server: PgServer) -> 
         )
         _wait_new_backend(listener, pid)
         _after_resync(listener, subs, dsn)
+
+
+def test_subscribers_from_before_the_first_connection_get_resync(chatdb_dsn: str) -> None:
+    """A subscription made before LISTEN took effect may have read state that changed before
+    it did (the event is lost): it is told so, then receives."""
+    listener = Listener(chatdb_dsn, start=False)
+    with listener:
+        sub = listener.subscribe()
+        _send(chatdb_dsn, -1)  # nobody LISTENs yet: lost
+        listener.start()
+        assert listener.wait_connected(10)
+        after = _send(chatdb_dsn, 0)
+        assert sub.get(10) == Resync("connected")
+        assert sub.get(10) == after
+        late = listener.subscribe()  # made while connected: nothing to resync
+        again = _send(chatdb_dsn, 1)
+        assert late.get(10) == again and sub.get(10) == again
+
+
+def test_a_notification_that_breaks_the_decoder_costs_only_itself(
+    chatdb_dsn: str, conn: psycopg.Connection[Any]
+) -> None:
+    """Anyone who may connect can NOTIFY on the channel: JSON nested deeper than the decoder's
+    recursion limit (within NOTIFY's 8000 bytes) must not end the listener's thread."""
+    with Listener(chatdb_dsn, reconnect_delays=(0.02, 0.2)) as listener:
+        assert listener.wait_connected(10)
+        sub = listener.subscribe()
+        deep = "[" * 3990 + "]" * 3990
+        for _ in range(3):
+            conn.execute("SELECT pg_notify(%s, %s)", [CHANNEL, deep])
+            after = _send(chatdb_dsn, 0)
+            assert sub.get(10) == after
+        assert listener.reconnects == 0

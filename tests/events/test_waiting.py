@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -67,10 +68,12 @@ def test_wait_for_chat_falls_back_to_polling_for_changes_without_events(
     with as_actor(alice):
         chat = chats.create_chat(organization_id=org_of(alice), title="quiet").chat
     thread, out = run_in_thread(
-        lambda: polling.wait_for_chat(chat.id, ["completed"], timeout=30, actor=alice)
+        lambda: polling.wait_for_chat(chat.id, ["completed"], timeout=50, actor=alice)
     )
+    _blocked_in_get(listener)  # it has read the chat once and waits for an event
     conn.execute("UPDATE chats SET status = 'completed' WHERE id = %s", [chat.id])  # no event
-    thread.join(40)
+    thread.join(10)  # the wait's own end (50 s) re-reads too: it must not take that long
+    assert not thread.is_alive(), "the wait did not poll"
     assert len(out) == 1 and getattr(out[0], "status", None) == "completed", out
 
 
@@ -134,3 +137,32 @@ def test_archiving_a_running_sub_agent_wakes_its_waiter(
         chats.archive(parent.id)
     thread.join(40)
     assert len(out) == 1 and getattr(out[0], "archived", None) is True, out
+
+
+def test_wait_for_chat_polls_fast_while_the_listener_is_disconnected(
+    chatdb_dsn: str, store: Store[Querier], chats: Chats, alice: Subject, model: Any, conn: Any
+) -> None:
+    """No events can arrive while the listener is down: the wait polls every
+    ``fallback_interval`` instead of the slow ``poll_interval`` (120 s, longer than the wait,
+    which would find the change only at its own end, 40 s later than we wait for it)."""
+    with Listener(chatdb_dsn, start=False) as down:  # never connects
+        hub = ChatEvents(down, store, poll_interval=120.0, fallback_interval=0.05)
+        with as_actor(alice):
+            chat = chats.create_chat(organization_id=org_of(alice), title="offline").chat
+        thread, out = run_in_thread(
+            lambda: hub.wait_for_chat(chat.id, ["completed"], timeout=50, actor=alice)
+        )
+        _blocked_in_get(down)  # it has read the chat once and waits: change it behind its back
+        conn.execute("UPDATE chats SET status = 'completed' WHERE id = %s", [chat.id])
+        thread.join(10)
+        assert not thread.is_alive(), "the wait did not poll while the listener was down"
+        assert len(out) == 1 and getattr(out[0], "status", None) == "completed", out
+        assert hub.acquire_chats(chats, uuid.uuid4(), actor=CHATD, timeout=0.2) == []
+
+
+def _blocked_in_get(listener: Listener) -> None:
+    """Until the only subscription's reader waits in ``get`` (on its condition variable)."""
+    deadline = time.monotonic() + 20
+    while not (listener.subscriptions == 1 and listener._subs[0]._cond._waiters):  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the wait never blocked"
+        time.sleep(0.001)
