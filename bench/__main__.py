@@ -26,7 +26,16 @@ import psycopg
 from bench.harness import FULL, QUICK, Result, Settings, environment, render_table
 from codegen.pgserver import ENV_DSN, PgServer, start_server
 
-OWN_MODULES = ("queries", "chat_layer", "plans", "peers", "events", "observe", "topology")
+OWN_MODULES = (
+    "queries",
+    "chat_layer",
+    "plans",
+    "peers",
+    "events",
+    "observe",
+    "topology",
+    "workflows",
+)
 AUTHZ_MODULE = "bench.bench_authz"
 
 
@@ -43,7 +52,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME",
-        help="run only the modules whose name contains NAME (queries, chat_layer, plans, peers, events, observe, authz)",
+        help="run only the modules whose name contains NAME (queries, chat_layer, plans, peers, events, observe, topology, workflows, authz)",
     )
     return parser.parse_args(argv)
 

@@ -83,6 +83,9 @@ class Result:
     ops_per_round: int
     target: float | None = None
     note: str = ""
+    # What one call sends, e.g. "7 / 3 (7)": statements / round trips (unpipelined); only
+    # benchmarks that count statements fill it in, and the table shows the column when one does.
+    sent: str = ""
 
     @property
     def verdict(self) -> str:
@@ -243,7 +246,7 @@ def format_us(us: float) -> str:
 
 def render_table(results: Sequence[Result]) -> str:
     """A plain-text table, one row per result, grouped as given."""
-    header = (
+    header: tuple[str, ...] = (
         "benchmark",
         "baseline",
         "per op",
@@ -269,6 +272,9 @@ def render_table(results: Sequence[Result]) -> str:
                 f"{r.rounds}×{r.ops_per_round}",
             )
         )
+    if any(r.sent for r in results):  # statements / round trips, after the ratio
+        header = (*header[:6], "sent: stmts / RTs (unpipelined)", *header[6:])
+        rows = [(*row[:6], r.sent, *row[6:]) for row, r in zip(rows, results, strict=True)]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     right = {2, 4, 5}
 

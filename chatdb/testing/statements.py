@@ -2,9 +2,13 @@
 
 ``count_statements(conn)`` records every statement the client sends while the block runs —
 one per simple ``Query`` message (psycopg's BEGIN, COMMIT, SAVEPOINT) and one per extended
-``Execute`` — and the round trips (``Sync`` messages: one per statement outside pipeline
-mode, one per pipeline sync inside it). Nothing is intercepted in Python, so a statement a
-cursor, a pipeline or a nested helper sends is counted the same way.
+``Execute`` — and the round trips: the times the client stopped sending and read what the
+server answered, i.e. a frontend message followed by a backend message in the trace. Outside
+pipeline mode that is one per statement. Inside it, it is one per ``Sync`` *and* one per
+``Flush`` psycopg sends when the caller needs a result at once (a ``fetchone()`` after each
+``execute()``): counting only the ``Sync`` messages would miss those waits. Nothing is
+intercepted in Python, so a statement a cursor, a pipeline or a nested helper sends is counted
+the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from psycopg.pq import Trace
 
 # A traced frontend message: "F <length> <type> <fields>" (REGRESS_MODE, no timestamps).
 _FRONTEND = re.compile(r"^F\t\d+\t(\w+)\t?(.*)$")
+_BACKEND = re.compile(r"^B\t\d+\t")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
@@ -37,18 +42,22 @@ class StatementCount:
 
 
 def parse_trace(trace: str) -> StatementCount:
-    """Statements and round trips of a libpq trace (frontend messages only)."""
+    """Statements and round trips of a libpq trace."""
     count = StatementCount()
     prepared: dict[str, str] = {}  # statement name -> text, from Parse messages
     bound = ""  # the text the next Execute runs
+    sending = False  # the last message was the client's: a server message now ends a wait
     for line in trace.splitlines():
         m = _FRONTEND.match(line)
         if m is None:
+            if sending and _BACKEND.match(line):
+                count.round_trips += 1
+                sending = False
             continue
+        sending = True
         message, fields = m.group(1), _QUOTED.findall(m.group(2))
-        if message == "Query":  # simple protocol: one statement, one round trip
+        if message == "Query":  # simple protocol: one statement
             count.statements.append(fields[0][:80] if fields else "")
-            count.round_trips += 1
         elif message == "Parse" and len(fields) >= 2:
             prepared[fields[0]] = fields[1][:80]
         elif message == "Bind" and len(fields) >= 2:
@@ -56,8 +65,6 @@ def parse_trace(trace: str) -> StatementCount:
             bound = prepared.get(fields[1], f"@{fields[1]}" if fields[1] else "")
         elif message == "Execute":
             count.statements.append(bound)
-        elif message == "Sync":  # extended protocol: the client waits here
-            count.round_trips += 1
     return count
 
 
