@@ -19,7 +19,9 @@ A workflow that changes the state it needs (a message admitted into an idle chat
 pending) takes a fresh chat per call from a pool seeded with set-based SQL beforehand, sized
 for the whole run (a first touch: the connection has not seen the chat); the others act on
 the same few chats again (a workflow with a natural inverse runs as a pair, pin then unpin).
-Alice, the acting user, owns the pools' chats: about 80,000 in a full run.
+Bob owns the pools' chats (about 80,000 in a full run) and acts on them; alice owns a few dozen
+(her pins, her list, a family) and acts on those. One row pins and unpins a chat of bob's: the
+pin statements renumber the owner's pins and cost grows with the owner's chats.
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ from uuid import UUID, uuid4
 
 import psycopg
 
+from bench.bench_chat_layer import _plan_summary
 from bench.harness import FULL, MIN_WARMUP_OPS, QUICK, Result, Settings, compare, render_table
 from chatdb.authz import CHAT_ACCESS, CHATD, Subject
 from chatdb.db import Querier
+from chatdb.db.chat_workers import GET_STALE_CHATS
+from chatdb.db.chats import PIN_CHAT_BY_ID
 from chatdb.ops import Chats
 from chatdb.store import Store
 from chatdb.testing.factories import Factories
@@ -92,14 +97,15 @@ class Case:
     name: str
     steps: tuple[tuple[str, Op], ...]
     pools: tuple[Pool[Any], ...] = ()
+    note: str = ""
 
     def __call__(self) -> None:
         for _, step in self.steps:
             step()
 
 
-def one(name: str, op: Op, *pools: Pool[Any]) -> Case:
-    return Case(name, (("", op),), pools)
+def one(name: str, op: Op, *pools: Pool[Any], note: str = "") -> Case:
+    return Case(name, (("", op),), pools, note)
 
 
 # -- seeding
@@ -114,7 +120,8 @@ class Seed:
         self.f = f
         self.org = f.organization()
         self.model = f.chat_model_config(is_default=True)
-        self.alice = self.person("alice")
+        self.alice = self.person("alice")  # a few dozen chats: her pins, list, family
+        self.bob = self.person("bob")  # owns the pools: a fresh chat per call
         self.past = datetime.now(UTC) - timedelta(days=3650)
         self.stale_since = self.past - timedelta(days=3650)
         self._stale_seconds = 0
@@ -132,7 +139,7 @@ class Seed:
         worker: UUID | None = None,
         since: datetime | None = None,
     ) -> list[UUID]:
-        """``n`` root chats of ``owner`` (alice); with ``since``, chat g was last active (and,
+        """``n`` root chats of ``owner`` (bob); with ``since``, chat g was last active (and,
         when running, last heartbeat) ``since`` + g seconds, else now."""
         rows = self.conn.execute(
             """
@@ -147,7 +154,7 @@ class Seed:
             RETURNING id
             """,
             {
-                "owner": owner or self.alice.id,
+                "owner": owner or self.bob.id,
                 "org": self.org.id,
                 "model": self.model.id,
                 "status": status,
@@ -186,6 +193,11 @@ class Seed:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def count(self, query: str, *params: Any) -> int:
+        row = self.conn.execute(query, params).fetchone()
+        assert row is not None
+        return int(row[0])
+
     def replied(self, chat_ids: list[UUID]) -> list[UUID]:
         """The chats, each given an assistant reply (unread: no read watermark yet)."""
         self.messages(chat_ids, "assistant")
@@ -202,7 +214,7 @@ class Seed:
 
     def family(self, size: int) -> UUID:
         """A root chat of alice's and a line of ``size - 1`` descendants; returns the root."""
-        root = parent = self.chats(1, "completed")[0]
+        root = parent = self.chats(1, "completed", owner=self.alice.id)[0]
         for _ in range(size - 1):
             parent = self.f.chat(
                 owner_id=self.alice.id,
@@ -221,6 +233,7 @@ class Seed:
 def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
     alice, org, size = seed.alice, seed.org.id, capacity(settings)
     me: dict[str, Any] = {"actor": alice}
+    bob: dict[str, Any] = {"actor": seed.bob}  # acts on the pools' chats
 
     idle = Pool(lambda n: seed.chats(n, "waiting"), size)
     # Running (a worker has them), each with one queued message: promoting interrupts the run.
@@ -232,12 +245,12 @@ def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
     acquirer = uuid4()
     stale = Pool(seed.stale_thresholds, size)
 
-    busy = itertools.cycle(seed.chats(20, "running", worker=uuid4()))
+    busy = itertools.cycle(seed.chats(20, "running", worker=uuid4(), owner=alice.id))
     heartbeating = uuid4()
     seed.chats(10, "running", worker=heartbeating)
 
     # Edit: each chat's latest user message is replaced again by the next edit.
-    editable = seed.chats(20, "pending")
+    editable = seed.chats(20, "pending", owner=alice.id)
     latest = dict(zip(editable, seed.messages(editable, "user"), strict=True))
     edit_turn = itertools.cycle(editable)
 
@@ -249,17 +262,23 @@ def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
 
     family = seed.family(3)
     # Alice has four pinned chats: one is moved among them, one more is pinned and unpinned.
-    pinned = seed.chats(4, "completed")
+    pinned = seed.chats(4, "completed", owner=alice.id)
     for chat in pinned:
         chats.pin(chat, **me)
-    toggled, renamed = seed.chats(2, "completed")
+    toggled, renamed = seed.chats(2, "completed", owner=alice.id)
+    bobs = seed.chats(1, "completed")[0]
+    bobs_chats = seed.count("SELECT count(*) FROM chats WHERE owner_id = %s", seed.bob.id)
     positions = itertools.cycle([1, 4])
     titles = itertools.count()
-    reported = seed.chats(1, "running", worker=uuid4())[0]
+    reported = seed.chats(1, "running", worker=uuid4(), owner=alice.id)[0]
     spender = seed.person("dave")  # checks his own spend over 20 chats
     seed.messages(seed.chats(20, "completed", owner=spender.id), "assistant", cost=1500)
     seed.f.chat_usage_limit_config(enabled=True, default_limit_micros=10**9, period="month")
     data = b"x" * 1024
+    seed.conn.execute("ANALYZE")
+    leases = seed.count("SELECT count(*) FROM chat_leases")
+    stale_plan = _plan_summary(seed.conn, GET_STALE_CHATS, (seed.stale_since + timedelta(days=1),))
+    pin_plan = _plan_summary(seed.conn, PIN_CHAT_BY_ID, (bobs,))
 
     return [
         one("create_chat, no message", lambda: chats.create_chat(organization_id=org, **me)),
@@ -269,7 +288,7 @@ def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
         ),
         one(
             "send_message, admitted (idle chat)",
-            lambda: chats.send_message(idle.take(), "hello", **me),
+            lambda: chats.send_message(idle.take(), "hello", **bob),
             idle,
         ),
         one(
@@ -278,12 +297,12 @@ def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
         ),
         one(
             "promote_queued, chosen message (running chat)",
-            lambda: chats.promote_queued(*to_promote.take(), **me),
+            lambda: chats.promote_queued(*to_promote.take(), **bob),
             to_promote,
         ),
         one(
             "auto_promote, one queued (completed chat)",
-            lambda: chats.auto_promote(auto.take(), **me),
+            lambda: chats.auto_promote(auto.take(), **bob),
             auto,
         ),
         one("edit_message", edit),
@@ -301,8 +320,16 @@ def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
                 ("unpin", lambda: chats.unpin(toggled, **me)),
             ),
         ),
+        Case(
+            f"pin + unpin, owner of {bobs_chats:,} chats",
+            (
+                ("pin", lambda: chats.pin(bobs, **bob)),
+                ("unpin", lambda: chats.unpin(bobs, **bob)),
+            ),
+            note=f"PinChatByID plan: {pin_plan}",
+        ),
         one("reorder_pin (4 pins)", lambda: chats.reorder_pin(pinned[0], next(positions), **me)),
-        one("mark_read, one unread reply", lambda: chats.mark_read(unread.take(), **me), unread),
+        one("mark_read, one unread reply", lambda: chats.mark_read(unread.take(), **bob), unread),
         one(
             "update_chat, title",
             lambda: chats.update_chat(renamed, title=f"title {next(titles)}", **me),
@@ -334,6 +361,7 @@ def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
             "recover_stale_chats, 1 stale (chatd)",
             lambda: chats.recover_stale_chats(stale.take(), actor=CHATD),
             stale,
+            note=f"{leases:,} leases (running chats); GetStaleChats plan: {stale_plan}",
         ),
     ]
 
@@ -385,9 +413,9 @@ def measure(store: Switchable, case: Case, settings: Settings) -> Result:
         GROUP, case.name, ("pipelining off", unpipelined), ("pipelined", pipelined), settings
     )
     refills = sum(p.refills for p in case.pools)
-    note = f"its pool ran short {refills}× (seeded inside a timed slice)" if refills else ""
+    short = f"its pool ran short {refills}× (seeded inside a timed slice)" if refills else ""
     store.pipelined = True
-    return replace(result, sent=sent, note=note)
+    return replace(result, sent=sent, note="; ".join(n for n in (case.note, short) if n))
 
 
 def run(dsn: str, settings: Settings = FULL) -> list[Result]:
