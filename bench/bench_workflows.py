@@ -2,7 +2,8 @@
 
 Every workflow runs through ``Chats`` on a Store with one connection (so the statements of a
 call are all on the connection that is traced), authorized as the actor a service would use
-(a chat-access user for the user workflows, ``CHATD`` for the worker ones), events on. The
+(a chat-access user for the user workflows, ``CHATD`` for the worker ones, ``DBPURGE`` for
+the retention purge), events on. The
 baseline is the same workflow with pipelining off. The workflows run their transaction in
 psycopg's pipeline mode (``Workflows._run``), meant to let statements travel together; the
 ratio shows what it does on this connection. Both sides run on the same connection,
@@ -40,7 +41,7 @@ import psycopg
 
 from bench.bench_chat_layer import _plan_summary
 from bench.harness import FULL, MIN_WARMUP_OPS, QUICK, Result, Settings, compare, render_table
-from chatdb.authz import CHAT_ACCESS, CHATD, Subject
+from chatdb.authz import CHAT_ACCESS, CHATD, DBPURGE, Subject
 from chatdb.db import Querier
 from chatdb.db.chat_workers import GET_STALE_CHATS
 from chatdb.db.chats import PIN_CHAT_BY_ID
@@ -111,6 +112,23 @@ def one(name: str, op: Op, *pools: Pool[Any], note: str = "") -> Case:
 # -- seeding
 
 
+class Timeline:
+    """Chats made one second apart from ``base`` (long ago), and for each a cutoff just past
+    its time: a job run with the k-th cutoff finds exactly the k-th chat (the ones before it
+    are done already). Called with ``n``, it makes ``n`` more and returns their cutoffs."""
+
+    def __init__(self, base: datetime, make: Callable[[int, datetime], object]) -> None:
+        self.base = base
+        self._make = make
+        self._made = 0
+
+    def __call__(self, n: int) -> list[datetime]:
+        start = self.base + timedelta(seconds=self._made)
+        self._make(n, start)
+        self._made += n
+        return [start + timedelta(seconds=g + 0.5) for g in range(1, n + 1)]
+
+
 class Seed:
     """The rows the workflows act on; pools are seeded with INSERT ... SELECT."""
 
@@ -123,8 +141,6 @@ class Seed:
         self.alice = self.person("alice")  # a few dozen chats: her pins, list, family
         self.bob = self.person("bob")  # owns the pools: a fresh chat per call
         self.past = datetime.now(UTC) - timedelta(days=3650)
-        self.stale_since = self.past - timedelta(days=3650)
-        self._stale_seconds = 0
 
     def person(self, name: str) -> Subject:
         user = self.f.user(organization_id=self.org.id, username=name, rbac_roles=[CHAT_ACCESS])
@@ -138,15 +154,17 @@ class Seed:
         owner: UUID | None = None,
         worker: UUID | None = None,
         since: datetime | None = None,
+        archived: bool = False,
     ) -> list[UUID]:
         """``n`` root chats of ``owner`` (bob); with ``since``, chat g was last active (and,
-        when running, last heartbeat) ``since`` + g seconds, else now."""
+        when running, last heartbeat; when archived, archived) ``since`` + g seconds, else
+        now."""
         rows = self.conn.execute(
             """
             INSERT INTO chats (owner_id, organization_id, last_model_config_id, title, status,
-                worker_id, started_at, heartbeat_at, updated_at)
+                worker_id, started_at, heartbeat_at, updated_at, archived)
             SELECT %(owner)s, %(org)s, %(model)s, 'bench ' || g, %(status)s::chat_status,
-                %(worker)s, t, t, t
+                %(worker)s, t, t, t, %(archived)s
             FROM generate_series(1, %(n)s) AS g,
                 LATERAL (SELECT coalesce(%(since)s::timestamptz + make_interval(secs => g),
                                          now()) AS t) AS at
@@ -160,6 +178,7 @@ class Seed:
                 "status": status,
                 "worker": worker if status == "running" else None,
                 "since": since,
+                "archived": archived,
                 "n": n,
             },
         ).fetchall()
@@ -203,15 +222,6 @@ class Seed:
         self.messages(chat_ids, "assistant")
         return chat_ids
 
-    def stale_thresholds(self, n: int) -> list[datetime]:
-        """``n`` more running chats whose last heartbeats are a second apart, long ago, and
-        for each a threshold just past its heartbeat: a recovery with the k-th threshold
-        finds exactly the k-th chat stale (the ones before it are recovered already)."""
-        start = self._stale_seconds
-        self._stale_seconds += n
-        self.chats(n, "running", worker=uuid4(), since=self.stale_since + timedelta(seconds=start))
-        return [self.stale_since + timedelta(seconds=start + g + 0.5) for g in range(1, n + 1)]
-
     def family(self, size: int) -> UUID:
         """A root chat of alice's and a line of ``size - 1`` descendants; returns the root."""
         root = parent = self.chats(1, "completed", owner=self.alice.id)[0]
@@ -243,7 +253,20 @@ def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
     # Pending chats older than any other, so acquisition takes them first, oldest first.
     seed.chats(size, "pending", since=seed.past)
     acquirer = uuid4()
-    stale = Pool(seed.stale_thresholds, size)
+    # Running chats whose worker went silent, one second apart: each recovery finds one.
+    silent = Timeline(
+        seed.past - timedelta(days=3650),
+        lambda n, since: seed.chats(n, "running", worker=uuid4(), since=since),
+    )
+    stale = Pool(silent, size)
+    # Archived chats (a reply each), one second apart: each purge deletes one.
+    expired = Pool(
+        Timeline(
+            seed.past - timedelta(days=7300),
+            lambda n, since: seed.replied(seed.chats(n, "completed", since=since, archived=True)),
+        ),
+        size,
+    )
 
     busy = itertools.cycle(seed.chats(20, "running", worker=uuid4(), owner=alice.id))
     heartbeating = uuid4()
@@ -277,7 +300,7 @@ def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
     data = b"x" * 1024
     seed.conn.execute("ANALYZE")
     leases = seed.count("SELECT count(*) FROM chat_leases")
-    stale_plan = _plan_summary(seed.conn, GET_STALE_CHATS, (seed.stale_since + timedelta(days=1),))
+    stale_plan = _plan_summary(seed.conn, GET_STALE_CHATS, (silent.base + timedelta(days=1),))
     pin_plan = _plan_summary(seed.conn, PIN_CHAT_BY_ID, (bobs,))
 
     return [
@@ -362,6 +385,11 @@ def cases(seed: Seed, chats: Chats, settings: Settings) -> list[Case]:
             lambda: chats.recover_stale_chats(stale.take(), actor=CHATD),
             stale,
             note=f"{leases:,} leases (running chats); GetStaleChats plan: {stale_plan}",
+        ),
+        one(
+            "purge_chats, 1 archived chat (dbpurge)",
+            lambda: chats.purge_chats(expired.take(), actor=DBPURGE),
+            expired,
         ),
     ]
 

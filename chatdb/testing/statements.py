@@ -41,13 +41,25 @@ class StatementCount:
         return len(self.statements)
 
 
+def _messages(trace: str) -> list[str]:
+    """One line per traced message: a statement's text may span lines (REGRESS_MODE prints it
+    as is), so a line that starts no message continues the previous one."""
+    messages: list[str] = []
+    for line in trace.splitlines():
+        if line.startswith(("F\t", "B\t")) or not messages:
+            messages.append(line)
+        else:
+            messages[-1] += " " + line
+    return messages
+
+
 def parse_trace(trace: str) -> StatementCount:
     """Statements and round trips of a libpq trace."""
     count = StatementCount()
     prepared: dict[str, str] = {}  # statement name -> text, from Parse messages
     bound = ""  # the text the next Execute runs
     sending = False  # the last message was the client's: a server message now ends a wait
-    for line in trace.splitlines():
+    for line in _messages(trace):
         m = _FRONTEND.match(line)
         if m is None:
             if sending and _BACKEND.match(line):

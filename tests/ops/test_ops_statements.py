@@ -1,8 +1,8 @@
 """What each workflow sends to the server, counted from libpq's trace and pinned.
 
 The Store here has one connection, traced while the workflow runs, so every statement and
-round trip is counted: the pool's check of the connection (an empty query), BEGIN, the body,
-the events' NOTIFY when the workflow records events, COMMIT. A re-load of a chat the
+round trip is counted: BEGIN, the body, the events' NOTIFY when the workflow records events,
+COMMIT (the pool's check of an idle connection sends nothing: chatdb.poolcheck). A re-load of a chat the
 transaction already read or locked shows up as one more statement; these numbers are ceilings
 a change may lower but not raise without a reason. Each expected count is the list of
 statements read from the workflow's code, written out next to it.
@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from chatdb import db
-from chatdb.authz import CHATD, Subject, as_actor
+from chatdb.authz import CHATD, DBPURGE, Subject, as_actor
 from chatdb.db import ChatStatus, Querier
 from chatdb.ops import Chats
 from chatdb.store import Store
@@ -64,7 +64,7 @@ def _chat(f: Factories, alice: Subject, org: db.Organization, model: db.ChatMode
 
 def _at_most(sent: StatementCount, ceiling: int) -> None:
     assert len(sent) <= ceiling, sent.statements
-    assert sent.statements[:2] == ["", "BEGIN"], sent.statements  # the pool's check, BEGIN
+    assert sent.statements[0] == "BEGIN", sent.statements
     assert sent.statements[-1] == "COMMIT", sent.statements
 
 
@@ -140,12 +140,12 @@ def test_create_chat_statements(
     with as_actor(alice):
         bare = traced(lambda c: c.create_chat(organization_id=org.id))
         with_message = traced(lambda c: c.create_chat(organization_id=org.id, content="hi"))
-    # check, BEGIN, default model, owner's membership (the create policy), INSERT chat, system
+    # BEGIN, default model, owner's membership (the create policy), INSERT chat, system
     # prompt settings, NOTIFY, COMMIT.
-    _at_most(bare, 8)
+    _at_most(bare, 7)
     # ... and before the INSERT of the first message, a load of the chat just inserted (its
     # owner is not remembered from the INSERT's row).
-    _at_most(with_message, 10)
+    _at_most(with_message, 9)
 
 
 def test_send_message_statements(
@@ -156,11 +156,11 @@ def test_send_message_statements(
     with as_actor(alice):
         admitted = traced(lambda c: c.send_message(idle.id, "admitted"))
         queued = traced(lambda c: c.send_message(running.id, "queued"))
-    # check, BEGIN, lock chat, pop the queue's head (empty), INSERT message, status pending,
+    # BEGIN, lock chat, pop the queue's head (empty), INSERT message, status pending,
     # NOTIFY, COMMIT.
-    _at_most(admitted, 8)
-    # check, BEGIN, lock chat, INSERT queued message, NOTIFY, COMMIT.
-    _at_most(queued, 6)
+    _at_most(admitted, 7)
+    # BEGIN, lock chat, INSERT queued message, NOTIFY, COMMIT.
+    _at_most(queued, 5)
 
 
 def test_promote_statements(
@@ -173,12 +173,12 @@ def test_promote_statements(
     with as_actor(alice):
         promoted = traced(lambda c: c.promote_queued(running.id, chosen.id))
         auto = traced(lambda c: c.auto_promote(completed.id))
-    # check, BEGIN, lock chat, read the queue, DELETE the chosen row, its model usable?,
+    # BEGIN, lock chat, read the queue, DELETE the chosen row, its model usable?,
     # INSERT message, status pending, NOTIFY, COMMIT.
-    _at_most(promoted, 10)
-    # check, BEGIN, lock chat, pop the head, its model usable?, INSERT message, status
+    _at_most(promoted, 9)
+    # BEGIN, lock chat, pop the head, its model usable?, INSERT message, status
     # pending, NOTIFY, COMMIT.
-    _at_most(auto, 9)
+    _at_most(auto, 8)
 
 
 def test_edit_message_statements(
@@ -188,10 +188,10 @@ def test_edit_message_statements(
     message = f.chat_message(chat_id=chat.id, role="user", created_by=alice.id)
     with as_actor(alice):
         sent = traced(lambda c: c.edit_message(message.id, "edited"))
-    # check, BEGIN, read the message, load its chat (read policy), lock the chat, read the
+    # BEGIN, read the message, load its chat (read policy), lock the chat, read the
     # message again under the lock, soft-delete it and later ones, INSERT message, status
     # pending, NOTIFY, COMMIT.
-    _at_most(sent, 11)
+    _at_most(sent, 10)
 
 
 def test_archive_and_pin_statements(
@@ -207,17 +207,17 @@ def test_archive_and_pin_statements(
         pin = traced(lambda c: c.pin(other.id))
         unpin = traced(lambda c: c.unpin(other.id))
         reorder = traced(lambda c: c.reorder_pin(moved.id, 1))
-    # check, BEGIN, load the chat (the pin lock's update policy, before anything read it),
+    # BEGIN, load the chat (the pin lock's update policy, before anything read it),
     # the owner's pin lock, lock chat, archive the family, NOTIFY, COMMIT.
-    _at_most(archive, 8)
-    # check, BEGIN, lock chat, unarchive the family, NOTIFY, COMMIT.
-    _at_most(unarchive, 6)
-    # check, BEGIN, load the chat, pin lock, lock chat, pin (or unpin, or move), read the
+    _at_most(archive, 7)
+    # BEGIN, lock chat, unarchive the family, NOTIFY, COMMIT.
+    _at_most(unarchive, 5)
+    # BEGIN, load the chat, pin lock, lock chat, pin (or unpin, or move), read the
     # chat back, NOTIFY, COMMIT.
-    _at_most(pin, 9)
+    _at_most(pin, 8)
     # The chat is remembered from the pin on this connection: no load.
-    _at_most(unpin, 8)
-    _at_most(reorder, 9)
+    _at_most(unpin, 7)
+    _at_most(reorder, 8)
 
 
 def test_chat_update_statements(
@@ -232,14 +232,14 @@ def test_chat_update_statements(
         update = traced(lambda c: c.update_chat(renamed.id, title="renamed"))
         report = traced(lambda c: c.report_git_reference(pushed.id, git_branch="main"))
         listed = traced(lambda c: c.list_chats(limit=50))
-    # check, BEGIN, lock chat, newest assistant message, UPDATE watermark, read the chat
+    # BEGIN, lock chat, newest assistant message, UPDATE watermark, read the chat
     # back, NOTIFY, COMMIT.
-    _at_most(read, 8)
-    # check, BEGIN, lock chat, UPDATE, NOTIFY, COMMIT.
-    _at_most(update, 6)
-    _at_most(report, 6)
-    # check, BEGIN, the page (its policy is in the statement), COMMIT.
-    _at_most(listed, 4)
+    _at_most(read, 7)
+    # BEGIN, lock chat, UPDATE, NOTIFY, COMMIT.
+    _at_most(update, 5)
+    _at_most(report, 5)
+    # BEGIN, the page (its policy is in the statement), COMMIT.
+    _at_most(listed, 3)
 
 
 def test_file_and_usage_statements(
@@ -253,11 +253,11 @@ def test_file_and_usage_statements(
             )
         )
         usage = traced(lambda c: c.check_usage_limit(alice.id, org.id))
-    # check, BEGIN, owner's membership (the create policy), INSERT file, COMMIT (no events).
-    _at_most(upload, 5)
-    # check, BEGIN, membership + resolve the limit, membership again + the spend, COMMIT: the
+    # BEGIN, owner's membership (the create policy), INSERT file, COMMIT (no events).
+    _at_most(upload, 4)
+    # BEGIN, membership + resolve the limit, membership again + the spend, COMMIT: the
     # membership is checked once per statement (the two policies name the same owner/org).
-    _at_most(usage, 7)
+    _at_most(usage, 6)
 
 
 def test_worker_statements(
@@ -282,10 +282,22 @@ def test_worker_statements(
     assert f.conn.execute("SELECT status FROM chats WHERE id = %s", (stale.id,)).fetchone() == (
         ChatStatus.PENDING.value,
     )
-    # check, BEGIN, claim, NOTIFY, COMMIT.
-    _at_most(acquire, 5)
-    # check, BEGIN, the heartbeat UPDATE, COMMIT (no events).
-    _at_most(heartbeat, 4)
-    # check, BEGIN, find the stale chats, lock the one found, lock its lease, status
+    # BEGIN, claim, NOTIFY, COMMIT.
+    _at_most(acquire, 4)
+    # BEGIN, the heartbeat UPDATE, COMMIT (no events).
+    _at_most(heartbeat, 3)
+    # BEGIN, find the stale chats, lock the one found, lock its lease, status
     # pending, NOTIFY, COMMIT.
-    _at_most(recover, 8)
+    _at_most(recover, 7)
+
+
+def test_purge_statements(
+    traced: Traced, f: Factories, alice: Subject, org: db.Organization, model: db.ChatModelConfig
+) -> None:
+    old = _chat(f, alice, org, model, archived=True, updated_at=LONG_AGO)
+    f.chat_message(chat_id=old.id, role="assistant")
+    purge = traced(lambda c: c.purge_chats(LONG_AGO + timedelta(days=1), actor=DBPURGE))
+    assert f.conn.execute("SELECT id FROM chats WHERE id = %s", (old.id,)).fetchall() == []
+    # BEGIN, DeleteOldChats (the subtree and its rows, returning where each chat belonged),
+    # NOTIFY (one chat.deleted per chat), COMMIT.
+    _at_most(purge, 4)
