@@ -11,8 +11,8 @@ alternately (``bench.harness.compare``).
 
 The ``sent`` column is counted from libpq's trace (:mod:`chatdb.testing.statements`, the
 counter ``tests/ops/test_ops_statements.py`` pins the counts with): statements of one call
-after warm-up (the pool's connection check, BEGIN and COMMIT included), then the round trips
-pipelined and, in brackets, not pipelined. A round trip is a wait for the server: in pipeline
+after warm-up (BEGIN and COMMIT included), then the round trips pipelined and, in brackets,
+not pipelined. A round trip is a wait for the server: in pipeline
 mode each result read at once is one (psycopg sends Flush and waits), so pipelining saves
 nothing when every statement's result is read before the next is sent.
 
