@@ -94,14 +94,14 @@ class Result:
         return "ok" if self.ratio <= self.target else "OVER"
 
 
-def _per_op_us(fn: Op, n: int) -> float:
+def _per_op_us(fn: Op, n: int, clock: Callable[[], int] = time.perf_counter_ns) -> float:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        start = time.perf_counter_ns()
+        start = clock()
         for _ in range(n):
             fn()
-        return (time.perf_counter_ns() - start) / n / 1000.0
+        return (clock() - start) / n / 1000.0
     finally:
         if enabled:
             gc.enable()
@@ -165,15 +165,20 @@ def compare(
     *,
     target: float | None = None,
     note: str = "",
+    clock: Callable[[], int] = time.perf_counter_ns,
 ) -> Result:
-    """Time two synchronous operations side by side (see the module docstring)."""
+    """Time two synchronous operations side by side (see the module docstring).
+
+    ``clock`` (nanoseconds) is wall time by default; ``time.thread_time_ns`` measures the
+    calling thread's CPU time instead, which leaves out the server's share and the time the
+    thread waits for a core on a busy machine."""
     (base_label, base_fn), (cand_label, cand_fn) = baseline, candidate
     estimates = []
     for fn in (base_fn, cand_fn):
         timings: list[float] = []
         deadline = time.perf_counter() + settings.warmup_seconds
         while len(timings) < MIN_WARMUP_OPS or time.perf_counter() < deadline:
-            timings.append(_per_op_us(fn, 1))
+            timings.append(_per_op_us(fn, 1, clock))
         estimates.append(_warmup_estimate_us(timings))
     plan = _plan(estimates, settings)
     ops = plan.ops
@@ -184,11 +189,11 @@ def compare(
         b = c = 0.0
         for s in range(plan.slices):
             if (r + s) % 2 == 0:
-                b += _per_op_us(base_fn, ops)
-                c += _per_op_us(cand_fn, ops)
+                b += _per_op_us(base_fn, ops, clock)
+                c += _per_op_us(cand_fn, ops, clock)
             else:
-                c += _per_op_us(cand_fn, ops)
-                b += _per_op_us(base_fn, ops)
+                c += _per_op_us(cand_fn, ops, clock)
+                b += _per_op_us(base_fn, ops, clock)
         base.append(b / plan.slices)
         cand.append(c / plan.slices)
     return _result(group, name, (base_label, cand_label), base, cand, plan, target, note)
