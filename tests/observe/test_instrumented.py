@@ -257,3 +257,18 @@ def test_pool_gauges_come_from_the_pool_stats(
         s.pool.check()
         lost = registry.get_sample_value("chatdb_pool_connections_lost_total", labels)
         assert lost == 2
+
+
+async def test_pool_gauges_of_an_async_store(chatdb_dsn: str, registry: CollectorRegistry) -> None:
+    factory = async_instrumented_querier(Instruments())
+    async with AsyncStore(chatdb_dsn, querier_factory=factory, min_size=1, max_size=2) as s:
+        await s.pool.wait(10)
+        register_pool(s.pool, registry)
+        labels = {"pool": str(s.pool.name)}
+        async with s.querier() as q:
+            await q.get_chat_retention_days()
+            assert registry.get_sample_value("chatdb_pool_size", labels) == 1
+            assert registry.get_sample_value("chatdb_pool_available", labels) == 0
+        assert registry.get_sample_value("chatdb_pool_available", labels) == 1
+        assert registry.get_sample_value("chatdb_pool_max_size", labels) == 2
+        assert (registry.get_sample_value("chatdb_pool_requests_total", labels) or 0) >= 1
