@@ -83,7 +83,7 @@ class Result:
     ops_per_round: int
     target: float | None = None
     note: str = ""
-    # What one call sends, e.g. "7 / 3 (7)": statements / round trips (unpipelined); only
+    # What one call sends, e.g. "7 / 7 (pipelined 8)": statements / round trips; only
     # benchmarks that count statements fill it in, and the table shows the column when one does.
     sent: str = ""
 
@@ -278,7 +278,7 @@ def render_table(results: Sequence[Result]) -> str:
             )
         )
     if any(r.sent for r in results):  # statements / round trips, after the ratio
-        header = (*header[:6], "sent: stmts / RTs (unpipelined)", *header[6:])
+        header = (*header[:6], "sent: statements / round trips", *header[6:])
         rows = [(*row[:6], r.sent, *row[6:]) for row, r in zip(rows, results, strict=True)]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     right = {2, 4, 5}

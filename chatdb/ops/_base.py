@@ -359,5 +359,8 @@ class Workflows:
                     publish(conn, tx.events)
             return result
 
-        # Pipelined: BEGIN goes with the first statement, the events' NOTIFY with COMMIT.
-        return self.store.in_tx(unit, pipeline=True)
+        # Not pipelined: a workflow reads each statement's result before it sends the next, so
+        # in pipeline mode each one still waits (psycopg sends Flush) and BEGIN waits on a Sync
+        # of its own: 0-2 more round trips and 0.99-1.39x the time, median 1.09x, over the
+        # workflows of `make bench BENCH_ARGS="-k workflows"` (which measures both).
+        return self.store.in_tx(unit)
