@@ -1,5 +1,5 @@
 """Publishing: the events of a transaction go out just before it commits (one statement per
-``PUBLISH_BATCH`` events, pipelined with the COMMIT by the workflows).
+``PUBLISH_BATCH`` events, the workflow's last before COMMIT).
 
 ``pg_notify`` inside a transaction is transactional: PostgreSQL delivers the notifications when
 the transaction commits, in the order they were sent, and drops them when it (or the savepoint

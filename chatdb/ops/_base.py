@@ -361,6 +361,6 @@ class Workflows:
 
         # Not pipelined: a workflow reads each statement's result before it sends the next, so
         # in pipeline mode each one still waits (psycopg sends Flush) and BEGIN waits on a Sync
-        # of its own: 0-2 more round trips and 0.99-1.39x the time, median 1.09x, over the
-        # workflows of `make bench BENCH_ARGS="-k workflows"` (which measures both).
+        # of its own: 0-2 more round trips and more time (`make bench BENCH_ARGS="-k
+        # workflows"` measures both; README "Benchmarks").
         return self.store.in_tx(unit)
