@@ -171,7 +171,7 @@ def _policy_kinds(
                 note="same connection; the actor owns the chat",
             )
         )
-    results.extend(_list_page_subjects(plain, subject, settings))
+    results.extend(_list_page_subjects(conn, plain, subject, settings))
     chatd.get_enabled_chat_model_configs()
     results.append(
         compare(
@@ -187,44 +187,69 @@ def _policy_kinds(
     return results
 
 
-def _list_page_subjects(plain: Querier, member: Subject, settings: Settings) -> list[Result]:
-    """The sql_filter list page for the other kinds of subject that see rows: an organization
-    admin (a predicate on the organization) and the site owner (TRUE); each lists every root
-    chat, as the plain querier does. (A subject without the permission gets FALSE and no
-    rows: not the same work as the plain page, so not compared.)"""
+PLAN_CACHE_MODES = {
+    "auto": "RESET plan_cache_mode",
+    "custom": "SET plan_cache_mode = force_custom_plan",
+    "generic": "SET plan_cache_mode = force_generic_plan",
+}
+
+
+def _list_page_subjects(
+    conn: psycopg.Connection[Any], plain: Querier, member: Subject, settings: Settings
+) -> list[Result]:
+    """The sql_filter list page for each kind of subject that sees rows, under each plan.
+
+    An organization admin's predicate is on the organization, the member's on owner and
+    organization, the site owner's is TRUE; each lists what the plain querier lists. Which
+    plan PostgreSQL runs a prepared statement with depends on the statistics (this database
+    has none until autovacuum analyzes it, mid-run): custom plans, planned on every call, or
+    the generic plan. So the member's and the admin's pages are also measured with each
+    forced (``plan_cache_mode``, on both sides). A subject without the permission gets
+    FALSE and no rows: not the same work as the plain page, so not compared.
+    """
     (org,) = member.memberships
-    subjects = {
-        "org admin": Subject(id=uuid4(), name="org-admin", org_roles={org: [ORGANIZATION_ADMIN]}),
-        "site owner": Subject(id=uuid4(), name="site-owner", site_roles=[OWNER]),
-    }
-
-    def page(q: Queries) -> object:
-        return q.get_chats(
-            owner_id=None,
-            archived=None,
-            label_filter=None,
-            has_unread=None,
-            title_query=None,
-            after_id=None,
-            offset=0,
-            limit=50,
-        )
-
+    admin = Subject(id=uuid4(), name="org-admin", org_roles={org: [ORGANIZATION_ADMIN]})
+    site_owner = Subject(id=uuid4(), name="site-owner", site_roles=[OWNER])
+    cases = [
+        ("member", member, member.id, ("custom", "generic")),
+        ("org admin", admin, None, ("auto", "custom", "generic")),
+        ("site owner", site_owner, None, ("auto",)),
+    ]
     results = []
-    for kind, actor in subjects.items():
+    for kind, actor, owner_id, modes in cases:
+
+        def page(q: Queries, owner_id: UUID | None = owner_id) -> object:
+            return q.get_chats(
+                owner_id=owner_id,
+                archived=None,
+                label_filter=None,
+                has_unread=None,
+                title_query=None,
+                after_id=None,
+                offset=0,
+                limit=50,
+            )
+
         wrapped = AuthzQuerier(plain, actor=actor)
         page(wrapped)  # allowed: fail here, not mid-run
-        results.append(
-            compare(
-                GROUP,
-                f"sql_filter read chat: list page, {kind}",
-                ("Querier", functools.partial(page, plain)),
-                ("AuthzQuerier", functools.partial(page, wrapped)),
-                settings,
-                target=KIND_TARGET,
-                note="same connection; every root chat of the organization",
-            )
-        )
+        for mode in modes:
+            conn.execute(PLAN_CACHE_MODES[mode])
+            try:
+                results.append(
+                    compare(
+                        GROUP,
+                        f"sql_filter list page, {kind}"
+                        + ("" if mode == "auto" else f", {mode} plans"),
+                        ("Querier", functools.partial(page, plain)),
+                        ("AuthzQuerier", functools.partial(page, wrapped)),
+                        settings,
+                        target=KIND_TARGET,
+                        note="same connection"
+                        + ("" if mode == "auto" else f"; plans forced: {PLAN_CACHE_MODES[mode]}"),
+                    )
+                )
+            finally:
+                conn.execute("RESET plan_cache_mode")
     return results
 
 
