@@ -4,17 +4,16 @@ Every workflow runs through ``Chats`` on a Store with one connection (so the sta
 call are all on the connection that is traced), authorized as the actor a service would use
 (a chat-access user for the user workflows, ``CHATD`` for the worker ones, ``DBPURGE`` for
 the retention purge), events on. The
-baseline is the workflow as it ships, not pipelined; the candidate runs the same transaction
-in psycopg's pipeline mode (``Store.in_tx(pipeline=True)``, how the workflows ran until this
-bench showed it slower). Both sides run on the same connection, alternately
-(``bench.harness.compare``).
+baseline is the same workflow with pipelining off. The workflows run their transaction
+pipelined (``Workflows._run``, ``Store._pipelined``): BEGIN travels with the first statement
+whose result is read, and COMMIT with the statements left unread (the events' NOTIFY) in one
+last wait. Both sides run on the same connection, alternately (``bench.harness.compare``).
 
 The ``sent`` column is counted from libpq's trace (:mod:`chatdb.testing.statements`, the
 counter ``tests/ops/test_ops_statements.py`` pins the counts with): statements of one call
-after warm-up (BEGIN and COMMIT included) / round trips, then the round trips in pipeline mode.
-A round trip is a wait for the server: in pipeline mode each result read at once is one
-(psycopg sends Flush and waits), so pipelining saves nothing when every statement's result is
-read before the next is sent, and BEGIN waits on a Sync of its own.
+after warm-up (BEGIN and COMMIT included), then the round trips pipelined and, in brackets,
+not pipelined. A round trip is a wait for the server: pipelined, one per statement whose
+result the workflow reads plus one to commit; not pipelined, one per statement.
 
 A workflow that changes the state it needs (a message admitted into an idle chat leaves it
 pending) takes a fresh chat per call from a pool seeded with set-based SQL beforehand, sized
@@ -60,12 +59,12 @@ REFILL = 500
 
 
 class Switchable(Store[Querier]):
-    """A Store that runs the workflows' transactions in pipeline mode, or not."""
+    """A Store whose workflows' pipelining can be switched off (the baseline)."""
 
-    pipelined = False
+    pipelined = True
 
     def in_tx(self, fn: Callable[[Querier], T], **kwargs: Any) -> T:
-        kwargs["pipeline"] = self.pipelined
+        kwargs["pipeline"] = kwargs.get("pipeline", False) and self.pipelined
         return super().in_tx(fn, **kwargs)
 
 
@@ -405,21 +404,21 @@ def _count(store: Switchable, step: Op, *, pipelined: bool) -> StatementCount:
         with count_statements(conn) as sent:
             step()
     finally:
-        store.pipelined = False
+        store.pipelined = True
     return sent
 
 
 def _sent(store: Switchable, case: Case) -> str:
-    """'statements / round trips (round trips pipelined)' of each step: the steps are counted
-    in order, one call each, as shipped, then again pipelined."""
+    """'statements / round trips (round trips unpipelined)' of each step: the steps are
+    counted in order, one call each, pipelined, then again unpipelined."""
     counted = {
         pipelined: [_count(store, step, pipelined=pipelined) for _, step in case.steps]
-        for pipelined in (False, True)
+        for pipelined in (True, False)
     }
     out = []
-    for (label, _), off, on in zip(case.steps, counted[False], counted[True], strict=True):
-        statements = f"{len(off)}" if len(on) == len(off) else f"{len(off)}|{len(on)}"
-        text = f"{statements} / {off.round_trips} (pipelined {on.round_trips})"
+    for (label, _), on, off in zip(case.steps, counted[True], counted[False], strict=True):
+        statements = f"{len(on)}" if len(on) == len(off) else f"{len(on)}|{len(off)}"
+        text = f"{statements} / {on.round_trips} ({off.round_trips})"
         out.append(f"{label} {text}" if label else text)
     return "; ".join(out)
 
@@ -429,7 +428,7 @@ def measure(store: Switchable, case: Case, settings: Settings) -> Result:
         case()
     sent = _sent(store, case)
 
-    def shipped() -> None:
+    def unpipelined() -> None:
         store.pipelined = False
         case()
 
@@ -438,11 +437,11 @@ def measure(store: Switchable, case: Case, settings: Settings) -> Result:
         case()
 
     result = compare(
-        GROUP, case.name, ("not pipelined", shipped), ("pipelined", pipelined), settings
+        GROUP, case.name, ("pipelining off", unpipelined), ("pipelined", pipelined), settings
     )
     refills = sum(p.refills for p in case.pools)
     short = f"its pool ran short {refills}× (seeded inside a timed slice)" if refills else ""
-    store.pipelined = False
+    store.pipelined = True
     return replace(result, sent=sent, note="; ".join(n for n in (case.note, short) if n))
 
 

@@ -47,10 +47,10 @@ from collections.abc import (
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, LiteralString, TypeVar, cast
 
 import psycopg
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, pq
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
@@ -88,11 +88,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class _Active:
-    """The transaction a store has open in some context."""
+    """The transaction a store has open in some context (``pipeline``: its pipeline, if any)."""
 
     conn: Any
     querier: Any
     owner: object
+    pipeline: Any = None
 
 
 # Keyed by store, so several stores can each have a transaction open in one context.
@@ -311,6 +312,47 @@ def _cancelled_error() -> ConnectionFailure:
     return ConnectionFailure("the call was cancelled before commit; rolled back")
 
 
+# The BEGIN of a pipelined transaction, per isolation level (constant texts, nothing formatted).
+_BEGIN: dict[IsolationLevel | None, LiteralString] = {
+    None: "BEGIN",
+    IsolationLevel.READ_UNCOMMITTED: "BEGIN ISOLATION LEVEL READ UNCOMMITTED",
+    IsolationLevel.READ_COMMITTED: "BEGIN ISOLATION LEVEL READ COMMITTED",
+    IsolationLevel.REPEATABLE_READ: "BEGIN ISOLATION LEVEL REPEATABLE READ",
+    IsolationLevel.SERIALIZABLE: "BEGIN ISOLATION LEVEL SERIALIZABLE",
+}
+
+_IN_TRANSACTION = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
+
+
+def _settle(conn: psycopg.Connection[Any]) -> None:
+    """Roll back a transaction a pipeline left open (its ROLLBACK skipped after an error)."""
+    if conn.pgconn.transaction_status in _IN_TRANSACTION:
+        with contextlib.suppress(psycopg.Error):  # broken: the pool drops it
+            conn.execute("ROLLBACK")
+
+
+async def _asettle(conn: psycopg.AsyncConnection[Any]) -> None:
+    if conn.pgconn.transaction_status in _IN_TRANSACTION:
+        with contextlib.suppress(psycopg.Error):
+            await conn.execute("ROLLBACK")
+
+
+def _commit_error(exc: psycopg.Error, committing: bool) -> Exception:
+    """What a pipelined transaction's last wait reports. COMMIT was sent, so a lost connection
+    may have committed (CommitOutcomeUnknown); any other error came from a statement before it
+    (the server then skipped COMMIT) or is COMMIT's own refusal: nothing committed."""
+    if committing and is_connection_loss(exc):
+        return CommitOutcomeUnknown(
+            f"connection lost during COMMIT, outcome unknown: {classify(exc)}"
+        )
+    return exc
+
+
+def _rolled_back_quietly(exc: BaseException) -> bool:
+    """``psycopg.Rollback()`` raised by the body: roll back and return, as psycopg does."""
+    return isinstance(exc, psycopg.Rollback) and exc.transaction is None
+
+
 class _Base:
     """Configuration and transaction bookkeeping shared by the sync and async stores."""
 
@@ -331,8 +373,11 @@ class _Base:
             return active
         return None
 
-    def _enter(self, conn: Any, querier: Any) -> Token[Mapping[object, _Active]]:
-        return _ACTIVE.set({**_ACTIVE.get(), self: _Active(conn, querier, self._owner())})
+    def _enter(
+        self, conn: Any, querier: Any, pipeline: Any = None
+    ) -> Token[Mapping[object, _Active]]:
+        active = _Active(conn, querier, self._owner(), pipeline)
+        return _ACTIVE.set({**_ACTIVE.get(), self: active})
 
     def _should_retry(self, exc: Exception, attempt: int, limit: int, lost: int) -> bool:
         """Serialization failures/deadlocks up to ``limit``; a connection lost before COMMIT
@@ -516,11 +561,14 @@ class Store(_Base, Generic[Q]):
         :class:`~chatdb.errors.CommitOutcomeUnknown`. ``fn`` raising ``psycopg.Rollback`` rolls
         back quietly and ``in_tx`` returns None.
 
-        ``pipeline=True`` runs the transaction in psycopg's pipeline mode: BEGIN travels with
-        the first statement and statements whose results ``fn`` never reads travel with COMMIT
-        (the workflows use it). Statements then reach the server when a result is needed, not
-        when executed, so an error may surface at a later statement, and ``fn`` must not rely
-        on a statement having run before it waits on something outside this connection.
+        ``pipeline=True`` runs the transaction in psycopg's pipeline mode (the workflows use
+        it): the client waits for the server only when ``fn`` reads a result, and once more to
+        commit. BEGIN travels with the first statement, and statements whose results ``fn``
+        never reads are sent without waiting, their answers read with COMMIT's. So an error
+        may surface at a later statement, and ``fn`` must not rely on an unread statement
+        having run (e.g. holding its lock) before it waits on something outside this
+        connection. Open nested transactions with this Store (``in_tx``, ``transaction``), not
+        with ``conn.transaction()``: only the Store knows the pipelined BEGIN is open.
         """
         if self._active() is not None:
             return self._once(fn, isolation)
@@ -560,6 +608,8 @@ class Store(_Base, Generic[Q]):
                     current = str(row.fetchone()[0])  # type: ignore[index]
                     if _weaker_than(current, isolation):
                         raise _nested_isolation_error(current, isolation)
+                if active.pipeline is not None:
+                    active.pipeline.sync()  # see _pipelined: psycopg must see the open BEGIN
                 with conn.transaction():
                     yield active.querier
                 return
@@ -567,11 +617,16 @@ class Store(_Base, Generic[Q]):
             with self._checkout() as conn:
                 if gate is not None:
                     gate.attach(conn)
+                if pipeline:
+                    with self._pipelined(conn, isolation, gate) as querier:
+                        yield querier
+                    if self.replicas is not None:  # read-your-writes from the replicas
+                        self.replicas.note_write(conn)
+                    return
                 if isolation is not None:
                     conn.isolation_level = isolation
                 try:
-                    pipelined = conn.pipeline() if pipeline else contextlib.nullcontext()
-                    with pipelined, conn.transaction():
+                    with conn.transaction():
                         querier = self._factory(conn)
                         token = self._enter(conn, querier)
                         try:
@@ -596,6 +651,61 @@ class Store(_Base, Generic[Q]):
                     f"connection lost during COMMIT, outcome unknown: {classify(exc)}"
                 ) from exc
             raise classify(exc) from exc
+
+    @contextlib.contextmanager
+    def _pipelined(
+        self,
+        conn: psycopg.Connection[Any],
+        isolation: IsolationLevel | None,
+        gate: CommitGate | None,
+    ) -> Iterator[Q]:
+        """The outermost transaction in pipeline mode, waiting only where a result is read.
+
+        Not ``conn.transaction()``: in a pipeline that syncs after BEGIN (a whole round trip
+        before the first statement) and again after COMMIT, then the pipeline's exit syncs once
+        more. Here BEGIN is queued unread, so it travels with the first statement whose result
+        the body reads; COMMIT is queued after whatever the body left unread (the events'
+        NOTIFY), and the pipeline's exit sends them with its one Sync and waits once.
+
+        Unread statements are sent at once but not waited for, so before COMMIT a poll of the
+        socket (no wait) asks whether the server said something unasked: an unread statement's
+        error, or a hang-up. Then a Sync surfaces it, COMMIT is never sent and nothing
+        committed (``in_tx`` re-runs a lost connection once). Once COMMIT is sent, a connection
+        lost in the last wait may have committed: CommitOutcomeUnknown.
+        """
+        failure: BaseException | None = None
+        committing = False
+        try:
+            with conn.pipeline() as pipe:
+                conn.execute(_BEGIN[isolation], prepare=False)
+                querier = self._factory(conn)
+                token = self._enter(conn, querier, pipe)
+                try:
+                    yield querier
+                except BaseException as exc:  # rolled back below, then re-raised
+                    failure = exc
+                finally:
+                    _ACTIVE.reset(token)
+                if failure is None and poolcheck.looks_dead(conn):
+                    try:  # the server spoke unasked: an unread statement failed, or it hung up
+                        pipe.sync()
+                    except psycopg.Error as exc:  # before COMMIT was sent: nothing committed
+                        failure = exc
+                if failure is None and gate is not None and not gate.may_commit():
+                    failure = _Cancelled()
+                committing = failure is None
+                try:
+                    # Skipped by the server if an earlier statement failed (the pipeline is
+                    # aborted): _settle rolls back once the exit's Sync has ended the abort.
+                    conn.execute("COMMIT" if committing else "ROLLBACK", prepare=False)
+                except psycopg.Error as exc:  # an unread statement's error, read while sending
+                    failure = failure or _commit_error(exc, committing)
+        except psycopg.Error as exc:  # from the exit's Sync: the last wait, COMMIT's answer
+            failure = failure or _commit_error(exc, committing)
+        finally:
+            _settle(conn)
+        if failure is not None and not _rolled_back_quietly(failure):
+            raise failure
 
 
 class AsyncStore(_Base, Generic[Q]):
@@ -765,15 +875,20 @@ class AsyncStore(_Base, Generic[Q]):
                     current = str((await cur.fetchone())[0])  # type: ignore[index]
                     if _weaker_than(current, isolation):
                         raise _nested_isolation_error(current, isolation)
+                if active.pipeline is not None:
+                    await active.pipeline.sync()  # see Store._pipelined
                 async with conn.transaction():
                     yield active.querier
                 return
             async with self._checkout() as conn:
+                if pipeline:
+                    async with self._pipelined(conn, isolation) as querier:
+                        yield querier
+                    return
                 if isolation is not None:
                     await conn.set_isolation_level(isolation)
                 try:
-                    pipelined = conn.pipeline() if pipeline else contextlib.nullcontext()
-                    async with pipelined, conn.transaction():
+                    async with conn.transaction():
                         querier = self._factory(conn)
                         token = self._enter(conn, querier)
                         try:
@@ -791,3 +906,38 @@ class AsyncStore(_Base, Generic[Q]):
                     f"connection lost during COMMIT, outcome unknown: {classify(exc)}"
                 ) from exc
             raise classify(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def _pipelined(
+        self, conn: psycopg.AsyncConnection[Any], isolation: IsolationLevel | None
+    ) -> AsyncIterator[Q]:
+        """The asyncio twin of :meth:`Store._pipelined`."""
+        failure: BaseException | None = None
+        committing = False
+        try:
+            async with conn.pipeline() as pipe:
+                await conn.execute(_BEGIN[isolation], prepare=False)
+                querier = self._factory(conn)
+                token = self._enter(conn, querier, pipe)
+                try:
+                    yield querier
+                except BaseException as exc:  # rolled back below, then re-raised
+                    failure = exc
+                finally:
+                    _ACTIVE.reset(token)
+                if failure is None and poolcheck.looks_dead(conn):
+                    try:
+                        await pipe.sync()
+                    except psycopg.Error as exc:
+                        failure = exc
+                committing = failure is None
+                try:
+                    await conn.execute("COMMIT" if committing else "ROLLBACK", prepare=False)
+                except psycopg.Error as exc:
+                    failure = failure or _commit_error(exc, committing)
+        except psycopg.Error as exc:
+            failure = failure or _commit_error(exc, committing)
+        finally:
+            await _asettle(conn)
+        if failure is not None and not _rolled_back_quietly(failure):
+            raise failure

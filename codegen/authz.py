@@ -238,6 +238,20 @@ def _object_of_row(
     )
 
 
+def _created_object(query: QueryIR, policy: Policy, settings: AuthzSettings) -> str | None:
+    """The object a ``create <type>(owner=, org=)`` statement returns, when its row carries
+    the new row's id, owner_id and organization_id straight from the type's table."""
+    table = settings.type_tables.get(policy.type)
+    if policy.term != "build" or query.kind != ":one" or query.row is None or table is None:
+        return None
+    fields = {f.name: f for f in query.row.fields if isinstance(f, FieldIR)}
+    names = ("id", "owner_id", "organization_id")
+    if any(getattr(fields.get(n), "source", "") != f"{table}.{n}" for n in names):
+        return None
+    rtype = f"ResourceType.{policy.type.upper()}"
+    return f"Object({rtype}, row.id, row.owner_id, row.organization_id)"
+
+
 def _pre_check(policy: Policy, aw: str, how: str) -> str:
     """One check made before the query runs, as an `authorize(...)` or `allowed(...)` call."""
     action = f"Action.{policy.action.upper()}"
@@ -350,7 +364,13 @@ def wrapper_method(
         nullable = {p.name for p in query.params if p.nullable}
         for check in (policy, *policy.also):
             lines.extend(_pre_check_lines(check, aw, nullable))
-        lines.append(f"        return {call}")
+        created = _created_object(query, policy, settings)
+        if created is None:
+            lines.append(f"        return {call}")
+        else:  # the new chat (or file) is remembered, as a fetched one is: see _load
+            lines.append(f"        row = {call}")
+            lines.append(f"        self._seen({created})")
+            lines.append("        return row")
     elif t == "fetch":
         assert query.row is not None
         if query.kind == ":one":

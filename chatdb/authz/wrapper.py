@@ -51,6 +51,7 @@ from chatdb.db import (
     GetChatModelConfigsForTelemetryRow,
     GetChatRetentionDaysRow,
     GetChatsRow,
+    GetChatStartSettingsRow,
     GetChatsUpdatedAfterRow,
     GetChatSystemPromptRow,
     GetChatSystemPromptSettingsRow,
@@ -157,6 +158,7 @@ POLICIES: dict[str, str] = {
     "upsert_chat_system_prompt": 'deployment_config update',
     "get_chat_include_default_system_prompt": 'any_actor',
     "get_chat_system_prompt_settings": 'any_actor',
+    "get_chat_start_settings": 'any_actor and waive(model_config_id: "tells only whether a model can run, as IsChatModelConfigUsable tells any actor")',
     "upsert_chat_include_default_system_prompt": 'deployment_config update',
     "get_chat_desktop_enabled": 'any_actor',
     "upsert_chat_desktop_enabled": 'deployment_config update',
@@ -349,7 +351,9 @@ class AuthzQuerier(CustomAuthz):
         """InsertChatFile: create chat_file(owner=owner_id, org=organization_id)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.CREATE, self._built(ResourceType.CHAT_FILE, owner_id, organization_id))
-        return self._q.insert_chat_file(owner_id=owner_id, organization_id=organization_id, name=name, mimetype=mimetype, data=data)
+        row = self._q.insert_chat_file(owner_id=owner_id, organization_id=organization_id, name=name, mimetype=mimetype, data=data)
+        self._seen(Object(ResourceType.CHAT_FILE, row.id, row.owner_id, row.organization_id))
+        return row
 
     def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]:
         """GetChatFileMetadataByChatID: read chat(chat_id)"""
@@ -650,6 +654,11 @@ class AuthzQuerier(CustomAuthz):
         self._actor()
         return self._q.get_chat_system_prompt_settings()
 
+    def get_chat_start_settings(self, *, model_config_id: UUID | None) -> GetChatStartSettingsRow:
+        """GetChatStartSettings: any_actor and waive(model_config_id: "tells only whether a model can run, as IsChatModelConfigUsable tells any actor")"""
+        self._actor()
+        return self._q.get_chat_start_settings(model_config_id=model_config_id)
+
     def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
         """UpsertChatIncludeDefaultSystemPrompt: deployment_config update"""
         subject = self._actor()
@@ -842,7 +851,9 @@ class AuthzQuerier(CustomAuthz):
             self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT, parent_chat_id))
         if root_chat_id is not None:
             self._authz.authorize(subject, Action.READ, self._load(ResourceType.CHAT, root_chat_id))
-        return self._q.insert_chat(owner_id=owner_id, organization_id=organization_id, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, parent_chat_id=parent_chat_id, root_chat_id=root_chat_id, last_model_config_id=last_model_config_id, title=title, status=status, mode=mode, plan_mode=plan_mode, client_type=client_type, mcp_server_ids=mcp_server_ids, labels=labels, dynamic_tools=dynamic_tools)
+        row = self._q.insert_chat(owner_id=owner_id, organization_id=organization_id, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, parent_chat_id=parent_chat_id, root_chat_id=root_chat_id, last_model_config_id=last_model_config_id, title=title, status=status, mode=mode, plan_mode=plan_mode, client_type=client_type, mcp_server_ids=mcp_server_ids, labels=labels, dynamic_tools=dynamic_tools)
+        self._seen(Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id))
+        return row
 
     def get_chat_by_id(self, *, id: UUID) -> Chat:
         """GetChatByID: fetch read chat"""
@@ -1198,7 +1209,9 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         """InsertChatFile: create chat_file(owner=owner_id, org=organization_id)"""
         subject = self._actor()
         self._authz.authorize(subject, Action.CREATE, await self._built(ResourceType.CHAT_FILE, owner_id, organization_id))
-        return await self._q.insert_chat_file(owner_id=owner_id, organization_id=organization_id, name=name, mimetype=mimetype, data=data)
+        row = await self._q.insert_chat_file(owner_id=owner_id, organization_id=organization_id, name=name, mimetype=mimetype, data=data)
+        self._seen(Object(ResourceType.CHAT_FILE, row.id, row.owner_id, row.organization_id))
+        return row
 
     async def get_chat_file_metadata_by_chat_id(self, *, chat_id: UUID) -> list[GetChatFileMetadataByChatIDRow]:
         """GetChatFileMetadataByChatID: read chat(chat_id)"""
@@ -1499,6 +1512,11 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
         self._actor()
         return await self._q.get_chat_system_prompt_settings()
 
+    async def get_chat_start_settings(self, *, model_config_id: UUID | None) -> GetChatStartSettingsRow:
+        """GetChatStartSettings: any_actor and waive(model_config_id: "tells only whether a model can run, as IsChatModelConfigUsable tells any actor")"""
+        self._actor()
+        return await self._q.get_chat_start_settings(model_config_id=model_config_id)
+
     async def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
         """UpsertChatIncludeDefaultSystemPrompt: deployment_config update"""
         subject = self._actor()
@@ -1691,7 +1709,9 @@ class AsyncAuthzQuerier(AsyncCustomAuthz):
             self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT, parent_chat_id))
         if root_chat_id is not None:
             self._authz.authorize(subject, Action.READ, await self._load(ResourceType.CHAT, root_chat_id))
-        return await self._q.insert_chat(owner_id=owner_id, organization_id=organization_id, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, parent_chat_id=parent_chat_id, root_chat_id=root_chat_id, last_model_config_id=last_model_config_id, title=title, status=status, mode=mode, plan_mode=plan_mode, client_type=client_type, mcp_server_ids=mcp_server_ids, labels=labels, dynamic_tools=dynamic_tools)
+        row = await self._q.insert_chat(owner_id=owner_id, organization_id=organization_id, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, parent_chat_id=parent_chat_id, root_chat_id=root_chat_id, last_model_config_id=last_model_config_id, title=title, status=status, mode=mode, plan_mode=plan_mode, client_type=client_type, mcp_server_ids=mcp_server_ids, labels=labels, dynamic_tools=dynamic_tools)
+        self._seen(Object(ResourceType.CHAT, row.id, row.owner_id, row.organization_id))
+        return row
 
     async def get_chat_by_id(self, *, id: UUID) -> Chat:
         """GetChatByID: fetch read chat"""

@@ -117,6 +117,31 @@ SELECT
     ) AS "include_default_system_prompt?"
 """
 
+GET_CHAT_START_SETTINGS = """
+SELECT
+    EXISTS (
+        SELECT 1 FROM chat_model_configs AS mc
+        WHERE mc.id = $1::uuid AND mc.enabled AND NOT mc.deleted
+    ) AS model_usable,
+    (
+        SELECT mc.id FROM chat_model_configs AS mc
+        WHERE mc.is_default AND mc.enabled AND NOT mc.deleted
+    ) AS "default_model_config_id?",
+    coalesce(
+        (SELECT sc.value FROM site_configs AS sc WHERE sc.key = 'agents_chat_system_prompt'),
+        ''
+    ) AS chat_system_prompt,
+    (
+        SELECT CASE
+            WHEN sc.value IS NULL THEN true
+            WHEN lower(btrim(sc.value)) IN ('t', 'true', 'y', 'yes', 'on', '1') THEN true
+            WHEN lower(btrim(sc.value)) IN ('f', 'false', 'n', 'no', 'off', '0') THEN false
+        END
+        FROM (SELECT NULL::text AS value) AS missing
+        LEFT JOIN site_configs AS sc ON sc.key = 'agents_include_default_system_prompt'
+    ) AS "include_default_system_prompt?"
+"""
+
 UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT = """
 INSERT INTO site_configs (key, value)
 VALUES (
@@ -360,6 +385,32 @@ new_GetChatSystemPromptSettingsRow = cast("Callable[[str, bool | None], GetChatS
 
 
 @dataclass(frozen=True, slots=True)
+class GetChatStartSettingsRow:
+    """A row of GetChatStartSettings."""
+
+    model_usable: bool
+    default_model_config_id: UUID | None
+    chat_system_prompt: str
+    include_default_system_prompt: bool | None
+
+
+class _GetChatStartSettingsRowBuilder:
+    """Builds a GetChatStartSettingsRow (``new_GetChatStartSettingsRow``): the same slots, set without its frozen __init__."""
+
+    __slots__ = ('chat_system_prompt', 'default_model_config_id', 'include_default_system_prompt', 'model_usable')
+
+    def __init__(self, model_usable: bool, default_model_config_id: UUID | None, chat_system_prompt: str, include_default_system_prompt: bool | None) -> None:
+        self.model_usable = model_usable
+        self.default_model_config_id = default_model_config_id
+        self.chat_system_prompt = chat_system_prompt
+        self.include_default_system_prompt = include_default_system_prompt
+        self.__class__ = GetChatStartSettingsRow  # type: ignore[assignment]
+
+
+new_GetChatStartSettingsRow = cast("Callable[[bool, UUID | None, str, bool | None], GetChatStartSettingsRow]", _GetChatStartSettingsRowBuilder)
+
+
+@dataclass(frozen=True, slots=True)
 class GetChatDesktopEnabledRow:
     """A row of GetChatDesktopEnabled."""
 
@@ -561,8 +612,21 @@ class ChatSettingsQueries:
             raise NotFound("GetChatSystemPromptSettings")
         return new_GetChatSystemPromptSettingsRow(*row)
 
+    def get_chat_start_settings(self, *, model_config_id: UUID | None) -> GetChatStartSettingsRow:
+        """Everything creating a chat reads besides its input, in one statement (one round trip): whether the model it names or inherits can run (false for NULL), the deployment's default model (NULL when there is none or it is disabled), and both system prompt settings exactly as GetChatSystemPromptSettings reads them (never failing on a malformed stored flag).
+
+        GetChatStartSettings :one (chat_settings.sql:137)"""
+        try:
+            cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_START_SETTINGS, (model_config_id,))
+            row = cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetChatStartSettings") from exc
+        if row is None:
+            raise NotFound("GetChatStartSettings")
+        return new_GetChatStartSettingsRow(*row)
+
     def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
-        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:137)"""
+        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:166)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, (include_default_system_prompt,))
         except Error as exc:
@@ -571,7 +635,7 @@ class ChatSettingsQueries:
     def get_chat_desktop_enabled(self) -> GetChatDesktopEnabledRow:
         """Whether chats may drive a virtual desktop (computer use); false when never set.
 
-        GetChatDesktopEnabled :one (chat_settings.sql:146)"""
+        GetChatDesktopEnabled :one (chat_settings.sql:175)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DESKTOP_ENABLED, None)
             row = cur.fetchone()
@@ -582,7 +646,7 @@ class ChatSettingsQueries:
         return new_GetChatDesktopEnabledRow(*row)
 
     def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
-        """UpsertChatDesktopEnabled :exec (chat_settings.sql:154)"""
+        """UpsertChatDesktopEnabled :exec (chat_settings.sql:183)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_DESKTOP_ENABLED, (desktop_enabled,))
         except Error as exc:
@@ -591,7 +655,7 @@ class ChatSettingsQueries:
     def get_chat_template_allowlist(self) -> GetChatTemplateAllowlistRow:
         """Template ids chats may use, in the stored order; empty = every template is allowed.
 
-        GetChatTemplateAllowlist :one (chat_settings.sql:160)"""
+        GetChatTemplateAllowlist :one (chat_settings.sql:189)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
             row = cur.fetchone()
@@ -604,7 +668,7 @@ class ChatSettingsQueries:
     def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
         """Stored as a JSON array of ids (an empty array allows every template).
 
-        UpsertChatTemplateAllowlist :exec (chat_settings.sql:176)"""
+        UpsertChatTemplateAllowlist :exec (chat_settings.sql:205)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_TEMPLATE_ALLOWLIST, (list(template_ids),))
         except Error as exc:
@@ -613,7 +677,7 @@ class ChatSettingsQueries:
     def get_chat_workspace_ttl(self) -> GetChatWorkspaceTTLRow:
         """How long a workspace created by a chat lives; 0 (no TTL of its own) when never set.
 
-        GetChatWorkspaceTTL :one (chat_settings.sql:183)"""
+        GetChatWorkspaceTTL :one (chat_settings.sql:212)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_WORKSPACE_TTL, None)
             row = cur.fetchone()
@@ -624,7 +688,7 @@ class ChatSettingsQueries:
         return new_GetChatWorkspaceTTLRow(*row)
 
     def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
-        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:194)"""
+        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:223)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_WORKSPACE_TTL, (workspace_ttl,))
         except Error as exc:
@@ -633,7 +697,7 @@ class ChatSettingsQueries:
     def get_chat_retention_days(self) -> GetChatRetentionDaysRow:
         """Days an archived chat is kept before DeleteOldChats purges it; 0 = never purge; 30 when never set.
 
-        GetChatRetentionDays :one (chat_settings.sql:200)"""
+        GetChatRetentionDays :one (chat_settings.sql:229)"""
         try:
             cur = RawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_RETENTION_DAYS, None)
             row = cur.fetchone()
@@ -646,7 +710,7 @@ class ChatSettingsQueries:
     def upsert_chat_retention_days(self, *, retention_days: int) -> None:
         """days >= 0; the caller validates it (site_configs has no CHECK per key).
 
-        UpsertChatRetentionDays :exec (chat_settings.sql:212)"""
+        UpsertChatRetentionDays :exec (chat_settings.sql:241)"""
         try:
             RawCursor(self._conn).execute(UPSERT_CHAT_RETENTION_DAYS, (retention_days,))
         except Error as exc:
@@ -775,8 +839,21 @@ class AsyncChatSettingsQueries:
             raise NotFound("GetChatSystemPromptSettings")
         return new_GetChatSystemPromptSettingsRow(*row)
 
+    async def get_chat_start_settings(self, *, model_config_id: UUID | None) -> GetChatStartSettingsRow:
+        """Everything creating a chat reads besides its input, in one statement (one round trip): whether the model it names or inherits can run (false for NULL), the deployment's default model (NULL when there is none or it is disabled), and both system prompt settings exactly as GetChatSystemPromptSettings reads them (never failing on a malformed stored flag).
+
+        GetChatStartSettings :one (chat_settings.sql:137)"""
+        try:
+            cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_START_SETTINGS, (model_config_id,))
+            row = await cur.fetchone()
+        except Error as exc:
+            raise classify(exc, "GetChatStartSettings") from exc
+        if row is None:
+            raise NotFound("GetChatStartSettings")
+        return new_GetChatStartSettingsRow(*row)
+
     async def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
-        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:137)"""
+        """UpsertChatIncludeDefaultSystemPrompt :exec (chat_settings.sql:166)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT, (include_default_system_prompt,))
         except Error as exc:
@@ -785,7 +862,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_desktop_enabled(self) -> GetChatDesktopEnabledRow:
         """Whether chats may drive a virtual desktop (computer use); false when never set.
 
-        GetChatDesktopEnabled :one (chat_settings.sql:146)"""
+        GetChatDesktopEnabled :one (chat_settings.sql:175)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_DESKTOP_ENABLED, None)
             row = await cur.fetchone()
@@ -796,7 +873,7 @@ class AsyncChatSettingsQueries:
         return new_GetChatDesktopEnabledRow(*row)
 
     async def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
-        """UpsertChatDesktopEnabled :exec (chat_settings.sql:154)"""
+        """UpsertChatDesktopEnabled :exec (chat_settings.sql:183)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_DESKTOP_ENABLED, (desktop_enabled,))
         except Error as exc:
@@ -805,7 +882,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_template_allowlist(self) -> GetChatTemplateAllowlistRow:
         """Template ids chats may use, in the stored order; empty = every template is allowed.
 
-        GetChatTemplateAllowlist :one (chat_settings.sql:160)"""
+        GetChatTemplateAllowlist :one (chat_settings.sql:189)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_TEMPLATE_ALLOWLIST, None)
             row = await cur.fetchone()
@@ -818,7 +895,7 @@ class AsyncChatSettingsQueries:
     async def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
         """Stored as a JSON array of ids (an empty array allows every template).
 
-        UpsertChatTemplateAllowlist :exec (chat_settings.sql:176)"""
+        UpsertChatTemplateAllowlist :exec (chat_settings.sql:205)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_TEMPLATE_ALLOWLIST, (list(template_ids),))
         except Error as exc:
@@ -827,7 +904,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_workspace_ttl(self) -> GetChatWorkspaceTTLRow:
         """How long a workspace created by a chat lives; 0 (no TTL of its own) when never set.
 
-        GetChatWorkspaceTTL :one (chat_settings.sql:183)"""
+        GetChatWorkspaceTTL :one (chat_settings.sql:212)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_WORKSPACE_TTL, None)
             row = await cur.fetchone()
@@ -838,7 +915,7 @@ class AsyncChatSettingsQueries:
         return new_GetChatWorkspaceTTLRow(*row)
 
     async def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
-        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:194)"""
+        """UpsertChatWorkspaceTTL :exec (chat_settings.sql:223)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_WORKSPACE_TTL, (workspace_ttl,))
         except Error as exc:
@@ -847,7 +924,7 @@ class AsyncChatSettingsQueries:
     async def get_chat_retention_days(self) -> GetChatRetentionDaysRow:
         """Days an archived chat is kept before DeleteOldChats purges it; 0 = never purge; 30 when never set.
 
-        GetChatRetentionDays :one (chat_settings.sql:200)"""
+        GetChatRetentionDays :one (chat_settings.sql:229)"""
         try:
             cur = await AsyncRawCursor(self._conn, row_factory=tuple_row).execute(GET_CHAT_RETENTION_DAYS, None)
             row = await cur.fetchone()
@@ -860,7 +937,7 @@ class AsyncChatSettingsQueries:
     async def upsert_chat_retention_days(self, *, retention_days: int) -> None:
         """days >= 0; the caller validates it (site_configs has no CHECK per key).
 
-        UpsertChatRetentionDays :exec (chat_settings.sql:212)"""
+        UpsertChatRetentionDays :exec (chat_settings.sql:241)"""
         try:
             await AsyncRawCursor(self._conn).execute(UPSERT_CHAT_RETENTION_DAYS, (retention_days,))
         except Error as exc:

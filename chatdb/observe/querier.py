@@ -56,6 +56,7 @@ from chatdb.db import (
     GetChatModelConfigsForTelemetryRow,
     GetChatRetentionDaysRow,
     GetChatsRow,
+    GetChatStartSettingsRow,
     GetChatsUpdatedAfterRow,
     GetChatSystemPromptRow,
     GetChatSystemPromptSettingsRow,
@@ -173,6 +174,7 @@ from chatdb.db.chat_settings import (
     GET_CHAT_DESKTOP_ENABLED,
     GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT,
     GET_CHAT_RETENTION_DAYS,
+    GET_CHAT_START_SETTINGS,
     GET_CHAT_SYSTEM_PROMPT,
     GET_CHAT_SYSTEM_PROMPT_SETTINGS,
     GET_CHAT_TEMPLATE_ALLOWLIST,
@@ -335,6 +337,7 @@ QUERY_TEXT: dict[str, str] = {
     "UpsertChatSystemPrompt": UPSERT_CHAT_SYSTEM_PROMPT,
     "GetChatIncludeDefaultSystemPrompt": GET_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT,
     "GetChatSystemPromptSettings": GET_CHAT_SYSTEM_PROMPT_SETTINGS,
+    "GetChatStartSettings": GET_CHAT_START_SETTINGS,
     "UpsertChatIncludeDefaultSystemPrompt": UPSERT_CHAT_INCLUDE_DEFAULT_SYSTEM_PROMPT,
     "GetChatDesktopEnabled": GET_CHAT_DESKTOP_ENABLED,
     "UpsertChatDesktopEnabled": UPSERT_CHAT_DESKTOP_ENABLED,
@@ -480,6 +483,7 @@ QUERY_NAMES: tuple[str, ...] = (
     "UpsertChatSystemPrompt",
     "GetChatIncludeDefaultSystemPrompt",
     "GetChatSystemPromptSettings",
+    "GetChatStartSettings",
     "UpsertChatIncludeDefaultSystemPrompt",
     "GetChatDesktopEnabled",
     "UpsertChatDesktopEnabled",
@@ -1311,8 +1315,19 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
         return result
 
+    def get_chat_start_settings(self, *, model_config_id: UUID | None) -> GetChatStartSettingsRow:
+        probe = self._probes[69]  # GetChatStartSettings
+        token = probe.start()
+        try:
+            result = Querier.get_chat_start_settings(self, model_config_id=model_config_id)
+        except BaseException as exc:
+            probe.fail(token, exc)
+            raise
+        probe.done(token)
+        return result
+
     def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
-        probe = self._probes[69]  # UpsertChatIncludeDefaultSystemPrompt
+        probe = self._probes[70]  # UpsertChatIncludeDefaultSystemPrompt
         token = probe.start()
         try:
             Querier.upsert_chat_include_default_system_prompt(self, include_default_system_prompt=include_default_system_prompt)
@@ -1322,7 +1337,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def get_chat_desktop_enabled(self) -> GetChatDesktopEnabledRow:
-        probe = self._probes[70]  # GetChatDesktopEnabled
+        probe = self._probes[71]  # GetChatDesktopEnabled
         token = probe.start()
         try:
             result = Querier.get_chat_desktop_enabled(self)
@@ -1333,7 +1348,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
-        probe = self._probes[71]  # UpsertChatDesktopEnabled
+        probe = self._probes[72]  # UpsertChatDesktopEnabled
         token = probe.start()
         try:
             Querier.upsert_chat_desktop_enabled(self, desktop_enabled=desktop_enabled)
@@ -1343,7 +1358,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def get_chat_template_allowlist(self) -> GetChatTemplateAllowlistRow:
-        probe = self._probes[72]  # GetChatTemplateAllowlist
+        probe = self._probes[73]  # GetChatTemplateAllowlist
         token = probe.start()
         try:
             result = Querier.get_chat_template_allowlist(self)
@@ -1354,7 +1369,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
-        probe = self._probes[73]  # UpsertChatTemplateAllowlist
+        probe = self._probes[74]  # UpsertChatTemplateAllowlist
         token = probe.start()
         try:
             Querier.upsert_chat_template_allowlist(self, template_ids=template_ids)
@@ -1364,7 +1379,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def get_chat_workspace_ttl(self) -> GetChatWorkspaceTTLRow:
-        probe = self._probes[74]  # GetChatWorkspaceTTL
+        probe = self._probes[75]  # GetChatWorkspaceTTL
         token = probe.start()
         try:
             result = Querier.get_chat_workspace_ttl(self)
@@ -1375,7 +1390,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
-        probe = self._probes[75]  # UpsertChatWorkspaceTTL
+        probe = self._probes[76]  # UpsertChatWorkspaceTTL
         token = probe.start()
         try:
             Querier.upsert_chat_workspace_ttl(self, workspace_ttl=workspace_ttl)
@@ -1385,7 +1400,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def get_chat_retention_days(self) -> GetChatRetentionDaysRow:
-        probe = self._probes[76]  # GetChatRetentionDays
+        probe = self._probes[77]  # GetChatRetentionDays
         token = probe.start()
         try:
             result = Querier.get_chat_retention_days(self)
@@ -1396,7 +1411,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def upsert_chat_retention_days(self, *, retention_days: int) -> None:
-        probe = self._probes[77]  # UpsertChatRetentionDays
+        probe = self._probes[78]  # UpsertChatRetentionDays
         token = probe.start()
         try:
             Querier.upsert_chat_retention_days(self, retention_days=retention_days)
@@ -1406,7 +1421,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def get_chats_updated_after(self, *, updated_after: datetime) -> list[GetChatsUpdatedAfterRow]:
-        probe = self._probes[78]  # GetChatsUpdatedAfter
+        probe = self._probes[79]  # GetChatsUpdatedAfter
         token = probe.start()
         try:
             result = Querier.get_chats_updated_after(self, updated_after=updated_after)
@@ -1417,7 +1432,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chat_message_summaries_per_chat(self, *, created_after: datetime) -> list[GetChatMessageSummariesPerChatRow]:
-        probe = self._probes[79]  # GetChatMessageSummariesPerChat
+        probe = self._probes[80]  # GetChatMessageSummariesPerChat
         token = probe.start()
         try:
             result = Querier.get_chat_message_summaries_per_chat(self, created_after=created_after)
@@ -1428,7 +1443,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chat_model_configs_for_telemetry(self) -> list[GetChatModelConfigsForTelemetryRow]:
-        probe = self._probes[80]  # GetChatModelConfigsForTelemetry
+        probe = self._probes[81]  # GetChatModelConfigsForTelemetry
         token = probe.start()
         try:
             result = Querier.get_chat_model_configs_for_telemetry(self)
@@ -1439,7 +1454,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chat_diff_status_summary(self) -> GetChatDiffStatusSummaryRow:
-        probe = self._probes[81]  # GetChatDiffStatusSummary
+        probe = self._probes[82]  # GetChatDiffStatusSummary
         token = probe.start()
         try:
             result = Querier.get_chat_diff_status_summary(self)
@@ -1450,7 +1465,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
-        probe = self._probes[82]  # DeleteOldChats
+        probe = self._probes[83]  # DeleteOldChats
         token = probe.start()
         try:
             result = Querier.delete_old_chats(self, before_time=before_time, limit=limit)
@@ -1461,7 +1476,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chat_usage_limit_config(self) -> ChatUsageLimitConfig:
-        probe = self._probes[83]  # GetChatUsageLimitConfig
+        probe = self._probes[84]  # GetChatUsageLimitConfig
         token = probe.start()
         try:
             result = Querier.get_chat_usage_limit_config(self)
@@ -1472,7 +1487,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def upsert_chat_usage_limit_config(self, *, enabled: bool, default_limit_micros: int, period: str) -> ChatUsageLimitConfig:
-        probe = self._probes[84]  # UpsertChatUsageLimitConfig
+        probe = self._probes[85]  # UpsertChatUsageLimitConfig
         token = probe.start()
         try:
             result = Querier.upsert_chat_usage_limit_config(self, enabled=enabled, default_limit_micros=default_limit_micros, period=period)
@@ -1483,7 +1498,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def list_chat_usage_limit_overrides(self) -> list[ListChatUsageLimitOverridesRow]:
-        probe = self._probes[85]  # ListChatUsageLimitOverrides
+        probe = self._probes[86]  # ListChatUsageLimitOverrides
         token = probe.start()
         try:
             result = Querier.list_chat_usage_limit_overrides(self)
@@ -1494,7 +1509,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chat_usage_limit_user_override(self, *, user_id: UUID) -> GetChatUsageLimitUserOverrideRow:
-        probe = self._probes[86]  # GetChatUsageLimitUserOverride
+        probe = self._probes[87]  # GetChatUsageLimitUserOverride
         token = probe.start()
         try:
             result = Querier.get_chat_usage_limit_user_override(self, user_id=user_id)
@@ -1505,7 +1520,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def upsert_chat_usage_limit_user_override(self, *, spend_limit_micros: int, user_id: UUID) -> UpsertChatUsageLimitUserOverrideRow:
-        probe = self._probes[87]  # UpsertChatUsageLimitUserOverride
+        probe = self._probes[88]  # UpsertChatUsageLimitUserOverride
         token = probe.start()
         try:
             result = Querier.upsert_chat_usage_limit_user_override(self, spend_limit_micros=spend_limit_micros, user_id=user_id)
@@ -1516,7 +1531,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def delete_chat_usage_limit_user_override(self, *, user_id: UUID) -> None:
-        probe = self._probes[88]  # DeleteChatUsageLimitUserOverride
+        probe = self._probes[89]  # DeleteChatUsageLimitUserOverride
         token = probe.start()
         try:
             Querier.delete_chat_usage_limit_user_override(self, user_id=user_id)
@@ -1526,7 +1541,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def list_chat_usage_limit_group_overrides(self) -> list[ListChatUsageLimitGroupOverridesRow]:
-        probe = self._probes[89]  # ListChatUsageLimitGroupOverrides
+        probe = self._probes[90]  # ListChatUsageLimitGroupOverrides
         token = probe.start()
         try:
             result = Querier.list_chat_usage_limit_group_overrides(self)
@@ -1537,7 +1552,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chat_usage_limit_group_override(self, *, group_id: UUID) -> GetChatUsageLimitGroupOverrideRow:
-        probe = self._probes[90]  # GetChatUsageLimitGroupOverride
+        probe = self._probes[91]  # GetChatUsageLimitGroupOverride
         token = probe.start()
         try:
             result = Querier.get_chat_usage_limit_group_override(self, group_id=group_id)
@@ -1548,7 +1563,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def upsert_chat_usage_limit_group_override(self, *, spend_limit_micros: int, group_id: UUID) -> UpsertChatUsageLimitGroupOverrideRow:
-        probe = self._probes[91]  # UpsertChatUsageLimitGroupOverride
+        probe = self._probes[92]  # UpsertChatUsageLimitGroupOverride
         token = probe.start()
         try:
             result = Querier.upsert_chat_usage_limit_group_override(self, spend_limit_micros=spend_limit_micros, group_id=group_id)
@@ -1559,7 +1574,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def delete_chat_usage_limit_group_override(self, *, group_id: UUID) -> None:
-        probe = self._probes[92]  # DeleteChatUsageLimitGroupOverride
+        probe = self._probes[93]  # DeleteChatUsageLimitGroupOverride
         token = probe.start()
         try:
             Querier.delete_chat_usage_limit_group_override(self, group_id=group_id)
@@ -1569,7 +1584,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def get_user_group_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> GetUserGroupSpendLimitRow:
-        probe = self._probes[93]  # GetUserGroupSpendLimit
+        probe = self._probes[94]  # GetUserGroupSpendLimit
         token = probe.start()
         try:
             result = Querier.get_user_group_spend_limit(self, user_id=user_id, organization_id=organization_id)
@@ -1580,7 +1595,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def resolve_user_chat_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> ResolveUserChatSpendLimitRow:
-        probe = self._probes[94]  # ResolveUserChatSpendLimit
+        probe = self._probes[95]  # ResolveUserChatSpendLimit
         token = probe.start()
         try:
             result = Querier.resolve_user_chat_spend_limit(self, user_id=user_id, organization_id=organization_id)
@@ -1591,7 +1606,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_user_chat_spend_in_period(self, *, user_id: UUID, start: datetime, end: datetime, organization_id: UUID | None) -> GetUserChatSpendInPeriodRow:
-        probe = self._probes[95]  # GetUserChatSpendInPeriod
+        probe = self._probes[96]  # GetUserChatSpendInPeriod
         token = probe.start()
         try:
             result = Querier.get_user_chat_spend_in_period(self, user_id=user_id, start=start, end=end, organization_id=organization_id)
@@ -1602,7 +1617,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
-        probe = self._probes[96]  # AcquireChats
+        probe = self._probes[97]  # AcquireChats
         token = probe.start()
         try:
             result = Querier.acquire_chats(self, num_chats=num_chats, worker_id=worker_id, started_at=started_at)
@@ -1613,7 +1628,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
-        probe = self._probes[97]  # UpdateChatHeartbeats
+        probe = self._probes[98]  # UpdateChatHeartbeats
         token = probe.start()
         try:
             result = Querier.update_chat_heartbeats(self, now=now, worker_id=worker_id)
@@ -1624,7 +1639,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
-        probe = self._probes[98]  # GetChatLeaseForUpdate
+        probe = self._probes[99]  # GetChatLeaseForUpdate
         token = probe.start()
         try:
             result = Querier.get_chat_lease_for_update(self, chat_id=chat_id)
@@ -1635,7 +1650,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
-        probe = self._probes[99]  # GetStaleChats
+        probe = self._probes[100]  # GetStaleChats
         token = probe.start()
         try:
             result = Querier.get_stale_chats(self, stale_threshold=stale_threshold)
@@ -1646,7 +1661,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def insert_chat(self, *, owner_id: UUID, organization_id: UUID, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, parent_chat_id: UUID | None, root_chat_id: UUID | None, last_model_config_id: UUID, title: str, status: ChatStatus, mode: ChatMode | None, plan_mode: ChatPlanMode | None, client_type: ChatClientType, mcp_server_ids: Sequence[UUID | None] | None, labels: JSON | None, dynamic_tools: JSON | None) -> Chat:
-        probe = self._probes[100]  # InsertChat
+        probe = self._probes[101]  # InsertChat
         token = probe.start()
         try:
             result = Querier.insert_chat(self, owner_id=owner_id, organization_id=organization_id, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, parent_chat_id=parent_chat_id, root_chat_id=root_chat_id, last_model_config_id=last_model_config_id, title=title, status=status, mode=mode, plan_mode=plan_mode, client_type=client_type, mcp_server_ids=mcp_server_ids, labels=labels, dynamic_tools=dynamic_tools)
@@ -1657,7 +1672,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chat_by_id(self, *, id: UUID) -> Chat:
-        probe = self._probes[101]  # GetChatByID
+        probe = self._probes[102]  # GetChatByID
         token = probe.start()
         try:
             result = Querier.get_chat_by_id(self, id=id)
@@ -1668,7 +1683,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chat_by_id_for_update(self, *, id: UUID) -> Chat:
-        probe = self._probes[102]  # GetChatByIDForUpdate
+        probe = self._probes[103]  # GetChatByIDForUpdate
         token = probe.start()
         try:
             result = Querier.get_chat_by_id_for_update(self, id=id)
@@ -1679,7 +1694,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
-        probe = self._probes[103]  # GetChats
+        probe = self._probes[104]  # GetChats
         token = probe.start()
         try:
             result = Querier.get_chats(self, owner_id=owner_id, archived=archived, label_filter=label_filter, has_unread=has_unread, title_query=title_query, after_id=after_id, offset=offset, limit=limit)
@@ -1690,7 +1705,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def _get_chats_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
-        probe = self._probes[103]  # GetChats
+        probe = self._probes[104]  # GetChats
         token = probe.start()
         try:
             result = Querier._get_chats_filtered(self, authz_sql, authz_params, owner_id=owner_id, archived=archived, label_filter=label_filter, has_unread=has_unread, title_query=title_query, after_id=after_id, offset=offset, limit=limit)
@@ -1701,7 +1716,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_child_chats_by_parent_ids(self, *, parent_ids: Sequence[UUID | None], archived: bool | None) -> list[GetChildChatsByParentIDsRow]:
-        probe = self._probes[104]  # GetChildChatsByParentIDs
+        probe = self._probes[105]  # GetChildChatsByParentIDs
         token = probe.start()
         try:
             result = Querier.get_child_chats_by_parent_ids(self, parent_ids=parent_ids, archived=archived)
@@ -1712,7 +1727,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
-        probe = self._probes[105]  # GetChatsByWorkspaceIDs
+        probe = self._probes[106]  # GetChatsByWorkspaceIDs
         token = probe.start()
         try:
             result = Querier.get_chats_by_workspace_ids(self, ids=ids)
@@ -1723,7 +1738,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_latest_chat_ids_by_workspace_ids(self, *, workspace_ids: Sequence[UUID | None]) -> list[GetLatestChatIDsByWorkspaceIDsRow]:
-        probe = self._probes[106]  # GetLatestChatIDsByWorkspaceIDs
+        probe = self._probes[107]  # GetLatestChatIDsByWorkspaceIDs
         token = probe.start()
         try:
             result = Querier.get_latest_chat_ids_by_workspace_ids(self, workspace_ids=workspace_ids)
@@ -1734,7 +1749,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_active_chats_by_agent_id(self, *, agent_id: UUID) -> list[Chat]:
-        probe = self._probes[107]  # GetActiveChatsByAgentID
+        probe = self._probes[108]  # GetActiveChatsByAgentID
         token = probe.start()
         try:
             result = Querier.get_active_chats_by_agent_id(self, agent_id=agent_id)
@@ -1745,7 +1760,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_by_id(self, *, title: str | None, labels: JSON | None, id: UUID) -> Chat:
-        probe = self._probes[108]  # UpdateChatByID
+        probe = self._probes[109]  # UpdateChatByID
         token = probe.start()
         try:
             result = Querier.update_chat_by_id(self, title=title, labels=labels, id=id)
@@ -1756,7 +1771,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_title_by_id(self, *, title: str, id: UUID) -> Chat:
-        probe = self._probes[109]  # UpdateChatTitleByID
+        probe = self._probes[110]  # UpdateChatTitleByID
         token = probe.start()
         try:
             result = Querier.update_chat_title_by_id(self, title=title, id=id)
@@ -1767,7 +1782,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_status(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, id: UUID) -> Chat:
-        probe = self._probes[110]  # UpdateChatStatus
+        probe = self._probes[111]  # UpdateChatStatus
         token = probe.start()
         try:
             result = Querier.update_chat_status(self, status=status, worker_id=worker_id, started_at=started_at, heartbeat_at=heartbeat_at, last_error=last_error, id=id)
@@ -1778,7 +1793,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_status_preserve_updated_at(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, updated_at: datetime, id: UUID) -> Chat:
-        probe = self._probes[111]  # UpdateChatStatusPreserveUpdatedAt
+        probe = self._probes[112]  # UpdateChatStatusPreserveUpdatedAt
         token = probe.start()
         try:
             result = Querier.update_chat_status_preserve_updated_at(self, status=status, worker_id=worker_id, started_at=started_at, heartbeat_at=heartbeat_at, last_error=last_error, updated_at=updated_at, id=id)
@@ -1789,7 +1804,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_last_model_config_by_id(self, *, last_model_config_id: UUID, id: UUID) -> Chat:
-        probe = self._probes[112]  # UpdateChatLastModelConfigByID
+        probe = self._probes[113]  # UpdateChatLastModelConfigByID
         token = probe.start()
         try:
             result = Querier.update_chat_last_model_config_by_id(self, last_model_config_id=last_model_config_id, id=id)
@@ -1800,7 +1815,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_workspace_binding(self, *, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
-        probe = self._probes[113]  # UpdateChatWorkspaceBinding
+        probe = self._probes[114]  # UpdateChatWorkspaceBinding
         token = probe.start()
         try:
             result = Querier.update_chat_workspace_binding(self, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, id=id)
@@ -1811,7 +1826,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_build_agent_binding(self, *, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
-        probe = self._probes[114]  # UpdateChatBuildAgentBinding
+        probe = self._probes[115]  # UpdateChatBuildAgentBinding
         token = probe.start()
         try:
             result = Querier.update_chat_build_agent_binding(self, build_id=build_id, agent_id=agent_id, id=id)
@@ -1822,7 +1837,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
-        probe = self._probes[115]  # UpdateChatMCPServerIDs
+        probe = self._probes[116]  # UpdateChatMCPServerIDs
         token = probe.start()
         try:
             result = Querier.update_chat_mcp_server_ids(self, mcp_server_ids=mcp_server_ids, id=id)
@@ -1833,7 +1848,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_plan_mode_by_id(self, *, plan_mode: ChatPlanMode | None, id: UUID) -> Chat:
-        probe = self._probes[116]  # UpdateChatPlanModeByID
+        probe = self._probes[117]  # UpdateChatPlanModeByID
         token = probe.start()
         try:
             result = Querier.update_chat_plan_mode_by_id(self, plan_mode=plan_mode, id=id)
@@ -1844,7 +1859,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_last_injected_context(self, *, last_injected_context: JSON | None, id: UUID) -> Chat:
-        probe = self._probes[117]  # UpdateChatLastInjectedContext
+        probe = self._probes[118]  # UpdateChatLastInjectedContext
         token = probe.start()
         try:
             result = Querier.update_chat_last_injected_context(self, last_injected_context=last_injected_context, id=id)
@@ -1855,7 +1870,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
-        probe = self._probes[118]  # UpdateChatLastReadMessageID
+        probe = self._probes[119]  # UpdateChatLastReadMessageID
         token = probe.start()
         try:
             Querier.update_chat_last_read_message_id(self, last_read_message_id=last_read_message_id, id=id)
@@ -1865,7 +1880,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def archive_chat_by_id(self, *, id: UUID) -> list[Chat]:
-        probe = self._probes[119]  # ArchiveChatByID
+        probe = self._probes[120]  # ArchiveChatByID
         token = probe.start()
         try:
             result = Querier.archive_chat_by_id(self, id=id)
@@ -1876,7 +1891,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
-        probe = self._probes[120]  # UnarchiveChatByID
+        probe = self._probes[121]  # UnarchiveChatByID
         token = probe.start()
         try:
             result = Querier.unarchive_chat_by_id(self, id=id)
@@ -1887,7 +1902,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def lock_chat_owner_pins(self, *, id: UUID) -> None:
-        probe = self._probes[121]  # LockChatOwnerPins
+        probe = self._probes[122]  # LockChatOwnerPins
         token = probe.start()
         try:
             Querier.lock_chat_owner_pins(self, id=id)
@@ -1897,7 +1912,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def pin_chat_by_id(self, *, id: UUID) -> None:
-        probe = self._probes[122]  # PinChatByID
+        probe = self._probes[123]  # PinChatByID
         token = probe.start()
         try:
             Querier.pin_chat_by_id(self, id=id)
@@ -1907,7 +1922,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def unpin_chat_by_id(self, *, id: UUID) -> None:
-        probe = self._probes[123]  # UnpinChatByID
+        probe = self._probes[124]  # UnpinChatByID
         token = probe.start()
         try:
             Querier.unpin_chat_by_id(self, id=id)
@@ -1917,7 +1932,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
-        probe = self._probes[124]  # UpdateChatPinOrder
+        probe = self._probes[125]  # UpdateChatPinOrder
         token = probe.start()
         try:
             Querier.update_chat_pin_order(self, id=id, pin_order=pin_order)
@@ -1927,7 +1942,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
-        probe = self._probes[125]  # GetChatFamilyIDsByRootID
+        probe = self._probes[126]  # GetChatFamilyIDsByRootID
         token = probe.start()
         try:
             result = Querier.get_chat_family_ids_by_root_id(self, id=id)
@@ -1938,7 +1953,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_mcp_server_config_by_id(self, *, id: UUID) -> McpServerConfig:
-        probe = self._probes[126]  # GetMCPServerConfigByID
+        probe = self._probes[127]  # GetMCPServerConfigByID
         token = probe.start()
         try:
             result = Querier.get_mcp_server_config_by_id(self, id=id)
@@ -1949,7 +1964,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_mcp_server_config_by_slug(self, *, slug: str) -> McpServerConfig:
-        probe = self._probes[127]  # GetMCPServerConfigBySlug
+        probe = self._probes[128]  # GetMCPServerConfigBySlug
         token = probe.start()
         try:
             result = Querier.get_mcp_server_config_by_slug(self, slug=slug)
@@ -1960,7 +1975,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_mcp_server_configs(self) -> list[McpServerConfig]:
-        probe = self._probes[128]  # GetMCPServerConfigs
+        probe = self._probes[129]  # GetMCPServerConfigs
         token = probe.start()
         try:
             result = Querier.get_mcp_server_configs(self)
@@ -1971,7 +1986,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_enabled_mcp_server_configs(self) -> list[McpServerConfig]:
-        probe = self._probes[129]  # GetEnabledMCPServerConfigs
+        probe = self._probes[130]  # GetEnabledMCPServerConfigs
         token = probe.start()
         try:
             result = Querier.get_enabled_mcp_server_configs(self)
@@ -1982,7 +1997,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_mcp_server_configs_by_ids(self, *, ids: Sequence[UUID | None]) -> list[McpServerConfig]:
-        probe = self._probes[130]  # GetMCPServerConfigsByIDs
+        probe = self._probes[131]  # GetMCPServerConfigsByIDs
         token = probe.start()
         try:
             result = Querier.get_mcp_server_configs_by_ids(self, ids=ids)
@@ -1993,7 +2008,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_forced_mcp_server_configs(self) -> list[McpServerConfig]:
-        probe = self._probes[131]  # GetForcedMCPServerConfigs
+        probe = self._probes[132]  # GetForcedMCPServerConfigs
         token = probe.start()
         try:
             result = Querier.get_forced_mcp_server_configs(self)
@@ -2004,7 +2019,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
-        probe = self._probes[132]  # InsertMCPServerConfig
+        probe = self._probes[133]  # InsertMCPServerConfig
         token = probe.start()
         try:
             result = Querier.insert_mcp_server_config(self, display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by)
@@ -2015,7 +2030,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
-        probe = self._probes[133]  # UpdateMCPServerConfig
+        probe = self._probes[134]  # UpdateMCPServerConfig
         token = probe.start()
         try:
             result = Querier.update_mcp_server_config(self, display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, updated_by=updated_by, id=id)
@@ -2026,7 +2041,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
-        probe = self._probes[134]  # DeleteMCPServerConfigByID
+        probe = self._probes[135]  # DeleteMCPServerConfigByID
         token = probe.start()
         try:
             Querier.delete_mcp_server_config_by_id(self, id=id)
@@ -2036,7 +2051,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
-        probe = self._probes[135]  # GetMCPServerUserToken
+        probe = self._probes[136]  # GetMCPServerUserToken
         token = probe.start()
         try:
             result = Querier.get_mcp_server_user_token(self, mcp_server_config_id=mcp_server_config_id, user_id=user_id)
@@ -2047,7 +2062,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
-        probe = self._probes[136]  # GetMCPServerUserTokensByUserID
+        probe = self._probes[137]  # GetMCPServerUserTokensByUserID
         token = probe.start()
         try:
             result = Querier.get_mcp_server_user_tokens_by_user_id(self, user_id=user_id)
@@ -2058,7 +2073,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
-        probe = self._probes[137]  # UpsertMCPServerUserToken
+        probe = self._probes[138]  # UpsertMCPServerUserToken
         token = probe.start()
         try:
             result = Querier.upsert_mcp_server_user_token(self, mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry)
@@ -2069,7 +2084,7 @@ class InstrumentedQuerier(Querier):
         return result
 
     def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
-        probe = self._probes[138]  # DeleteMCPServerUserToken
+        probe = self._probes[139]  # DeleteMCPServerUserToken
         token = probe.start()
         try:
             Querier.delete_mcp_server_user_token(self, mcp_server_config_id=mcp_server_config_id, user_id=user_id)
@@ -2079,7 +2094,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def cleanup_deleted_mcp_server_ids_from_chats(self) -> None:
-        probe = self._probes[139]  # CleanupDeletedMCPServerIDsFromChats
+        probe = self._probes[140]  # CleanupDeletedMCPServerIDsFromChats
         token = probe.start()
         try:
             Querier.cleanup_deleted_mcp_server_ids_from_chats(self)
@@ -2089,7 +2104,7 @@ class InstrumentedQuerier(Querier):
         probe.done(token)
 
     def update_user_site_roles(self, *, rbac_roles: Sequence[str | None], user_id: UUID) -> UpdateUserSiteRolesRow:
-        probe = self._probes[140]  # UpdateUserSiteRoles
+        probe = self._probes[141]  # UpdateUserSiteRoles
         token = probe.start()
         try:
             result = Querier.update_user_site_roles(self, rbac_roles=rbac_roles, user_id=user_id)
@@ -2856,8 +2871,19 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
         return result
 
+    async def get_chat_start_settings(self, *, model_config_id: UUID | None) -> GetChatStartSettingsRow:
+        probe = self._probes[69]  # GetChatStartSettings
+        token = probe.start()
+        try:
+            result = await AsyncQuerier.get_chat_start_settings(self, model_config_id=model_config_id)
+        except BaseException as exc:
+            probe.fail(token, exc)
+            raise
+        probe.done(token)
+        return result
+
     async def upsert_chat_include_default_system_prompt(self, *, include_default_system_prompt: bool) -> None:
-        probe = self._probes[69]  # UpsertChatIncludeDefaultSystemPrompt
+        probe = self._probes[70]  # UpsertChatIncludeDefaultSystemPrompt
         token = probe.start()
         try:
             await AsyncQuerier.upsert_chat_include_default_system_prompt(self, include_default_system_prompt=include_default_system_prompt)
@@ -2867,7 +2893,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def get_chat_desktop_enabled(self) -> GetChatDesktopEnabledRow:
-        probe = self._probes[70]  # GetChatDesktopEnabled
+        probe = self._probes[71]  # GetChatDesktopEnabled
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_desktop_enabled(self)
@@ -2878,7 +2904,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def upsert_chat_desktop_enabled(self, *, desktop_enabled: bool) -> None:
-        probe = self._probes[71]  # UpsertChatDesktopEnabled
+        probe = self._probes[72]  # UpsertChatDesktopEnabled
         token = probe.start()
         try:
             await AsyncQuerier.upsert_chat_desktop_enabled(self, desktop_enabled=desktop_enabled)
@@ -2888,7 +2914,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def get_chat_template_allowlist(self) -> GetChatTemplateAllowlistRow:
-        probe = self._probes[72]  # GetChatTemplateAllowlist
+        probe = self._probes[73]  # GetChatTemplateAllowlist
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_template_allowlist(self)
@@ -2899,7 +2925,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def upsert_chat_template_allowlist(self, *, template_ids: Sequence[UUID | None]) -> None:
-        probe = self._probes[73]  # UpsertChatTemplateAllowlist
+        probe = self._probes[74]  # UpsertChatTemplateAllowlist
         token = probe.start()
         try:
             await AsyncQuerier.upsert_chat_template_allowlist(self, template_ids=template_ids)
@@ -2909,7 +2935,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def get_chat_workspace_ttl(self) -> GetChatWorkspaceTTLRow:
-        probe = self._probes[74]  # GetChatWorkspaceTTL
+        probe = self._probes[75]  # GetChatWorkspaceTTL
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_workspace_ttl(self)
@@ -2920,7 +2946,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def upsert_chat_workspace_ttl(self, *, workspace_ttl: timedelta) -> None:
-        probe = self._probes[75]  # UpsertChatWorkspaceTTL
+        probe = self._probes[76]  # UpsertChatWorkspaceTTL
         token = probe.start()
         try:
             await AsyncQuerier.upsert_chat_workspace_ttl(self, workspace_ttl=workspace_ttl)
@@ -2930,7 +2956,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def get_chat_retention_days(self) -> GetChatRetentionDaysRow:
-        probe = self._probes[76]  # GetChatRetentionDays
+        probe = self._probes[77]  # GetChatRetentionDays
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_retention_days(self)
@@ -2941,7 +2967,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def upsert_chat_retention_days(self, *, retention_days: int) -> None:
-        probe = self._probes[77]  # UpsertChatRetentionDays
+        probe = self._probes[78]  # UpsertChatRetentionDays
         token = probe.start()
         try:
             await AsyncQuerier.upsert_chat_retention_days(self, retention_days=retention_days)
@@ -2951,7 +2977,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def get_chats_updated_after(self, *, updated_after: datetime) -> list[GetChatsUpdatedAfterRow]:
-        probe = self._probes[78]  # GetChatsUpdatedAfter
+        probe = self._probes[79]  # GetChatsUpdatedAfter
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chats_updated_after(self, updated_after=updated_after)
@@ -2962,7 +2988,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chat_message_summaries_per_chat(self, *, created_after: datetime) -> list[GetChatMessageSummariesPerChatRow]:
-        probe = self._probes[79]  # GetChatMessageSummariesPerChat
+        probe = self._probes[80]  # GetChatMessageSummariesPerChat
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_message_summaries_per_chat(self, created_after=created_after)
@@ -2973,7 +2999,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chat_model_configs_for_telemetry(self) -> list[GetChatModelConfigsForTelemetryRow]:
-        probe = self._probes[80]  # GetChatModelConfigsForTelemetry
+        probe = self._probes[81]  # GetChatModelConfigsForTelemetry
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_model_configs_for_telemetry(self)
@@ -2984,7 +3010,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chat_diff_status_summary(self) -> GetChatDiffStatusSummaryRow:
-        probe = self._probes[81]  # GetChatDiffStatusSummary
+        probe = self._probes[82]  # GetChatDiffStatusSummary
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_diff_status_summary(self)
@@ -2995,7 +3021,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def delete_old_chats(self, *, before_time: datetime, limit: int) -> list[DeleteOldChatsRow]:
-        probe = self._probes[82]  # DeleteOldChats
+        probe = self._probes[83]  # DeleteOldChats
         token = probe.start()
         try:
             result = await AsyncQuerier.delete_old_chats(self, before_time=before_time, limit=limit)
@@ -3006,7 +3032,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chat_usage_limit_config(self) -> ChatUsageLimitConfig:
-        probe = self._probes[83]  # GetChatUsageLimitConfig
+        probe = self._probes[84]  # GetChatUsageLimitConfig
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_usage_limit_config(self)
@@ -3017,7 +3043,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def upsert_chat_usage_limit_config(self, *, enabled: bool, default_limit_micros: int, period: str) -> ChatUsageLimitConfig:
-        probe = self._probes[84]  # UpsertChatUsageLimitConfig
+        probe = self._probes[85]  # UpsertChatUsageLimitConfig
         token = probe.start()
         try:
             result = await AsyncQuerier.upsert_chat_usage_limit_config(self, enabled=enabled, default_limit_micros=default_limit_micros, period=period)
@@ -3028,7 +3054,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def list_chat_usage_limit_overrides(self) -> list[ListChatUsageLimitOverridesRow]:
-        probe = self._probes[85]  # ListChatUsageLimitOverrides
+        probe = self._probes[86]  # ListChatUsageLimitOverrides
         token = probe.start()
         try:
             result = await AsyncQuerier.list_chat_usage_limit_overrides(self)
@@ -3039,7 +3065,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chat_usage_limit_user_override(self, *, user_id: UUID) -> GetChatUsageLimitUserOverrideRow:
-        probe = self._probes[86]  # GetChatUsageLimitUserOverride
+        probe = self._probes[87]  # GetChatUsageLimitUserOverride
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_usage_limit_user_override(self, user_id=user_id)
@@ -3050,7 +3076,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def upsert_chat_usage_limit_user_override(self, *, spend_limit_micros: int, user_id: UUID) -> UpsertChatUsageLimitUserOverrideRow:
-        probe = self._probes[87]  # UpsertChatUsageLimitUserOverride
+        probe = self._probes[88]  # UpsertChatUsageLimitUserOverride
         token = probe.start()
         try:
             result = await AsyncQuerier.upsert_chat_usage_limit_user_override(self, spend_limit_micros=spend_limit_micros, user_id=user_id)
@@ -3061,7 +3087,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def delete_chat_usage_limit_user_override(self, *, user_id: UUID) -> None:
-        probe = self._probes[88]  # DeleteChatUsageLimitUserOverride
+        probe = self._probes[89]  # DeleteChatUsageLimitUserOverride
         token = probe.start()
         try:
             await AsyncQuerier.delete_chat_usage_limit_user_override(self, user_id=user_id)
@@ -3071,7 +3097,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def list_chat_usage_limit_group_overrides(self) -> list[ListChatUsageLimitGroupOverridesRow]:
-        probe = self._probes[89]  # ListChatUsageLimitGroupOverrides
+        probe = self._probes[90]  # ListChatUsageLimitGroupOverrides
         token = probe.start()
         try:
             result = await AsyncQuerier.list_chat_usage_limit_group_overrides(self)
@@ -3082,7 +3108,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chat_usage_limit_group_override(self, *, group_id: UUID) -> GetChatUsageLimitGroupOverrideRow:
-        probe = self._probes[90]  # GetChatUsageLimitGroupOverride
+        probe = self._probes[91]  # GetChatUsageLimitGroupOverride
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_usage_limit_group_override(self, group_id=group_id)
@@ -3093,7 +3119,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def upsert_chat_usage_limit_group_override(self, *, spend_limit_micros: int, group_id: UUID) -> UpsertChatUsageLimitGroupOverrideRow:
-        probe = self._probes[91]  # UpsertChatUsageLimitGroupOverride
+        probe = self._probes[92]  # UpsertChatUsageLimitGroupOverride
         token = probe.start()
         try:
             result = await AsyncQuerier.upsert_chat_usage_limit_group_override(self, spend_limit_micros=spend_limit_micros, group_id=group_id)
@@ -3104,7 +3130,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def delete_chat_usage_limit_group_override(self, *, group_id: UUID) -> None:
-        probe = self._probes[92]  # DeleteChatUsageLimitGroupOverride
+        probe = self._probes[93]  # DeleteChatUsageLimitGroupOverride
         token = probe.start()
         try:
             await AsyncQuerier.delete_chat_usage_limit_group_override(self, group_id=group_id)
@@ -3114,7 +3140,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def get_user_group_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> GetUserGroupSpendLimitRow:
-        probe = self._probes[93]  # GetUserGroupSpendLimit
+        probe = self._probes[94]  # GetUserGroupSpendLimit
         token = probe.start()
         try:
             result = await AsyncQuerier.get_user_group_spend_limit(self, user_id=user_id, organization_id=organization_id)
@@ -3125,7 +3151,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def resolve_user_chat_spend_limit(self, *, user_id: UUID, organization_id: UUID | None) -> ResolveUserChatSpendLimitRow:
-        probe = self._probes[94]  # ResolveUserChatSpendLimit
+        probe = self._probes[95]  # ResolveUserChatSpendLimit
         token = probe.start()
         try:
             result = await AsyncQuerier.resolve_user_chat_spend_limit(self, user_id=user_id, organization_id=organization_id)
@@ -3136,7 +3162,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_user_chat_spend_in_period(self, *, user_id: UUID, start: datetime, end: datetime, organization_id: UUID | None) -> GetUserChatSpendInPeriodRow:
-        probe = self._probes[95]  # GetUserChatSpendInPeriod
+        probe = self._probes[96]  # GetUserChatSpendInPeriod
         token = probe.start()
         try:
             result = await AsyncQuerier.get_user_chat_spend_in_period(self, user_id=user_id, start=start, end=end, organization_id=organization_id)
@@ -3147,7 +3173,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def acquire_chats(self, *, num_chats: int, worker_id: UUID | None, started_at: datetime | None) -> list[Chat]:
-        probe = self._probes[96]  # AcquireChats
+        probe = self._probes[97]  # AcquireChats
         token = probe.start()
         try:
             result = await AsyncQuerier.acquire_chats(self, num_chats=num_chats, worker_id=worker_id, started_at=started_at)
@@ -3158,7 +3184,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_heartbeats(self, *, now: datetime, worker_id: UUID) -> list[UpdateChatHeartbeatsRow]:
-        probe = self._probes[97]  # UpdateChatHeartbeats
+        probe = self._probes[98]  # UpdateChatHeartbeats
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_heartbeats(self, now=now, worker_id=worker_id)
@@ -3169,7 +3195,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chat_lease_for_update(self, *, chat_id: UUID) -> ChatLease:
-        probe = self._probes[98]  # GetChatLeaseForUpdate
+        probe = self._probes[99]  # GetChatLeaseForUpdate
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_lease_for_update(self, chat_id=chat_id)
@@ -3180,7 +3206,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_stale_chats(self, *, stale_threshold: datetime) -> list[Chat]:
-        probe = self._probes[99]  # GetStaleChats
+        probe = self._probes[100]  # GetStaleChats
         token = probe.start()
         try:
             result = await AsyncQuerier.get_stale_chats(self, stale_threshold=stale_threshold)
@@ -3191,7 +3217,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def insert_chat(self, *, owner_id: UUID, organization_id: UUID, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, parent_chat_id: UUID | None, root_chat_id: UUID | None, last_model_config_id: UUID, title: str, status: ChatStatus, mode: ChatMode | None, plan_mode: ChatPlanMode | None, client_type: ChatClientType, mcp_server_ids: Sequence[UUID | None] | None, labels: JSON | None, dynamic_tools: JSON | None) -> Chat:
-        probe = self._probes[100]  # InsertChat
+        probe = self._probes[101]  # InsertChat
         token = probe.start()
         try:
             result = await AsyncQuerier.insert_chat(self, owner_id=owner_id, organization_id=organization_id, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, parent_chat_id=parent_chat_id, root_chat_id=root_chat_id, last_model_config_id=last_model_config_id, title=title, status=status, mode=mode, plan_mode=plan_mode, client_type=client_type, mcp_server_ids=mcp_server_ids, labels=labels, dynamic_tools=dynamic_tools)
@@ -3202,7 +3228,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chat_by_id(self, *, id: UUID) -> Chat:
-        probe = self._probes[101]  # GetChatByID
+        probe = self._probes[102]  # GetChatByID
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_by_id(self, id=id)
@@ -3213,7 +3239,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chat_by_id_for_update(self, *, id: UUID) -> Chat:
-        probe = self._probes[102]  # GetChatByIDForUpdate
+        probe = self._probes[103]  # GetChatByIDForUpdate
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_by_id_for_update(self, id=id)
@@ -3224,7 +3250,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chats(self, *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
-        probe = self._probes[103]  # GetChats
+        probe = self._probes[104]  # GetChats
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chats(self, owner_id=owner_id, archived=archived, label_filter=label_filter, has_unread=has_unread, title_query=title_query, after_id=after_id, offset=offset, limit=limit)
@@ -3235,7 +3261,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def _get_chats_filtered(self, authz_sql: str, authz_params: tuple[Any, ...], *, owner_id: UUID | None, archived: bool | None, label_filter: dict[str, str] | None, has_unread: bool | None, title_query: str | None, after_id: UUID | None, offset: int, limit: int) -> list[GetChatsRow]:
-        probe = self._probes[103]  # GetChats
+        probe = self._probes[104]  # GetChats
         token = probe.start()
         try:
             result = await AsyncQuerier._get_chats_filtered(self, authz_sql, authz_params, owner_id=owner_id, archived=archived, label_filter=label_filter, has_unread=has_unread, title_query=title_query, after_id=after_id, offset=offset, limit=limit)
@@ -3246,7 +3272,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_child_chats_by_parent_ids(self, *, parent_ids: Sequence[UUID | None], archived: bool | None) -> list[GetChildChatsByParentIDsRow]:
-        probe = self._probes[104]  # GetChildChatsByParentIDs
+        probe = self._probes[105]  # GetChildChatsByParentIDs
         token = probe.start()
         try:
             result = await AsyncQuerier.get_child_chats_by_parent_ids(self, parent_ids=parent_ids, archived=archived)
@@ -3257,7 +3283,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_chats_by_workspace_ids(self, *, ids: Sequence[UUID | None]) -> list[Chat]:
-        probe = self._probes[105]  # GetChatsByWorkspaceIDs
+        probe = self._probes[106]  # GetChatsByWorkspaceIDs
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chats_by_workspace_ids(self, ids=ids)
@@ -3268,7 +3294,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_latest_chat_ids_by_workspace_ids(self, *, workspace_ids: Sequence[UUID | None]) -> list[GetLatestChatIDsByWorkspaceIDsRow]:
-        probe = self._probes[106]  # GetLatestChatIDsByWorkspaceIDs
+        probe = self._probes[107]  # GetLatestChatIDsByWorkspaceIDs
         token = probe.start()
         try:
             result = await AsyncQuerier.get_latest_chat_ids_by_workspace_ids(self, workspace_ids=workspace_ids)
@@ -3279,7 +3305,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_active_chats_by_agent_id(self, *, agent_id: UUID) -> list[Chat]:
-        probe = self._probes[107]  # GetActiveChatsByAgentID
+        probe = self._probes[108]  # GetActiveChatsByAgentID
         token = probe.start()
         try:
             result = await AsyncQuerier.get_active_chats_by_agent_id(self, agent_id=agent_id)
@@ -3290,7 +3316,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_by_id(self, *, title: str | None, labels: JSON | None, id: UUID) -> Chat:
-        probe = self._probes[108]  # UpdateChatByID
+        probe = self._probes[109]  # UpdateChatByID
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_by_id(self, title=title, labels=labels, id=id)
@@ -3301,7 +3327,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_title_by_id(self, *, title: str, id: UUID) -> Chat:
-        probe = self._probes[109]  # UpdateChatTitleByID
+        probe = self._probes[110]  # UpdateChatTitleByID
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_title_by_id(self, title=title, id=id)
@@ -3312,7 +3338,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_status(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, id: UUID) -> Chat:
-        probe = self._probes[110]  # UpdateChatStatus
+        probe = self._probes[111]  # UpdateChatStatus
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_status(self, status=status, worker_id=worker_id, started_at=started_at, heartbeat_at=heartbeat_at, last_error=last_error, id=id)
@@ -3323,7 +3349,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_status_preserve_updated_at(self, *, status: ChatStatus, worker_id: UUID | None, started_at: datetime | None, heartbeat_at: datetime | None, last_error: str | None, updated_at: datetime, id: UUID) -> Chat:
-        probe = self._probes[111]  # UpdateChatStatusPreserveUpdatedAt
+        probe = self._probes[112]  # UpdateChatStatusPreserveUpdatedAt
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_status_preserve_updated_at(self, status=status, worker_id=worker_id, started_at=started_at, heartbeat_at=heartbeat_at, last_error=last_error, updated_at=updated_at, id=id)
@@ -3334,7 +3360,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_last_model_config_by_id(self, *, last_model_config_id: UUID, id: UUID) -> Chat:
-        probe = self._probes[112]  # UpdateChatLastModelConfigByID
+        probe = self._probes[113]  # UpdateChatLastModelConfigByID
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_last_model_config_by_id(self, last_model_config_id=last_model_config_id, id=id)
@@ -3345,7 +3371,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_workspace_binding(self, *, workspace_id: UUID | None, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
-        probe = self._probes[113]  # UpdateChatWorkspaceBinding
+        probe = self._probes[114]  # UpdateChatWorkspaceBinding
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_workspace_binding(self, workspace_id=workspace_id, build_id=build_id, agent_id=agent_id, id=id)
@@ -3356,7 +3382,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_build_agent_binding(self, *, build_id: UUID | None, agent_id: UUID | None, id: UUID) -> Chat:
-        probe = self._probes[114]  # UpdateChatBuildAgentBinding
+        probe = self._probes[115]  # UpdateChatBuildAgentBinding
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_build_agent_binding(self, build_id=build_id, agent_id=agent_id, id=id)
@@ -3367,7 +3393,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_mcp_server_ids(self, *, mcp_server_ids: list[UUID], id: UUID) -> Chat:
-        probe = self._probes[115]  # UpdateChatMCPServerIDs
+        probe = self._probes[116]  # UpdateChatMCPServerIDs
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_mcp_server_ids(self, mcp_server_ids=mcp_server_ids, id=id)
@@ -3378,7 +3404,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_plan_mode_by_id(self, *, plan_mode: ChatPlanMode | None, id: UUID) -> Chat:
-        probe = self._probes[116]  # UpdateChatPlanModeByID
+        probe = self._probes[117]  # UpdateChatPlanModeByID
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_plan_mode_by_id(self, plan_mode=plan_mode, id=id)
@@ -3389,7 +3415,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_last_injected_context(self, *, last_injected_context: JSON | None, id: UUID) -> Chat:
-        probe = self._probes[117]  # UpdateChatLastInjectedContext
+        probe = self._probes[118]  # UpdateChatLastInjectedContext
         token = probe.start()
         try:
             result = await AsyncQuerier.update_chat_last_injected_context(self, last_injected_context=last_injected_context, id=id)
@@ -3400,7 +3426,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_chat_last_read_message_id(self, *, last_read_message_id: int | None, id: UUID) -> None:
-        probe = self._probes[118]  # UpdateChatLastReadMessageID
+        probe = self._probes[119]  # UpdateChatLastReadMessageID
         token = probe.start()
         try:
             await AsyncQuerier.update_chat_last_read_message_id(self, last_read_message_id=last_read_message_id, id=id)
@@ -3410,7 +3436,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def archive_chat_by_id(self, *, id: UUID) -> list[Chat]:
-        probe = self._probes[119]  # ArchiveChatByID
+        probe = self._probes[120]  # ArchiveChatByID
         token = probe.start()
         try:
             result = await AsyncQuerier.archive_chat_by_id(self, id=id)
@@ -3421,7 +3447,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def unarchive_chat_by_id(self, *, id: UUID) -> list[Chat]:
-        probe = self._probes[120]  # UnarchiveChatByID
+        probe = self._probes[121]  # UnarchiveChatByID
         token = probe.start()
         try:
             result = await AsyncQuerier.unarchive_chat_by_id(self, id=id)
@@ -3432,7 +3458,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def lock_chat_owner_pins(self, *, id: UUID) -> None:
-        probe = self._probes[121]  # LockChatOwnerPins
+        probe = self._probes[122]  # LockChatOwnerPins
         token = probe.start()
         try:
             await AsyncQuerier.lock_chat_owner_pins(self, id=id)
@@ -3442,7 +3468,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def pin_chat_by_id(self, *, id: UUID) -> None:
-        probe = self._probes[122]  # PinChatByID
+        probe = self._probes[123]  # PinChatByID
         token = probe.start()
         try:
             await AsyncQuerier.pin_chat_by_id(self, id=id)
@@ -3452,7 +3478,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def unpin_chat_by_id(self, *, id: UUID) -> None:
-        probe = self._probes[123]  # UnpinChatByID
+        probe = self._probes[124]  # UnpinChatByID
         token = probe.start()
         try:
             await AsyncQuerier.unpin_chat_by_id(self, id=id)
@@ -3462,7 +3488,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def update_chat_pin_order(self, *, id: UUID, pin_order: int) -> None:
-        probe = self._probes[124]  # UpdateChatPinOrder
+        probe = self._probes[125]  # UpdateChatPinOrder
         token = probe.start()
         try:
             await AsyncQuerier.update_chat_pin_order(self, id=id, pin_order=pin_order)
@@ -3472,7 +3498,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def get_chat_family_ids_by_root_id(self, *, id: UUID) -> list[GetChatFamilyIDsByRootIDRow]:
-        probe = self._probes[125]  # GetChatFamilyIDsByRootID
+        probe = self._probes[126]  # GetChatFamilyIDsByRootID
         token = probe.start()
         try:
             result = await AsyncQuerier.get_chat_family_ids_by_root_id(self, id=id)
@@ -3483,7 +3509,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_mcp_server_config_by_id(self, *, id: UUID) -> McpServerConfig:
-        probe = self._probes[126]  # GetMCPServerConfigByID
+        probe = self._probes[127]  # GetMCPServerConfigByID
         token = probe.start()
         try:
             result = await AsyncQuerier.get_mcp_server_config_by_id(self, id=id)
@@ -3494,7 +3520,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_mcp_server_config_by_slug(self, *, slug: str) -> McpServerConfig:
-        probe = self._probes[127]  # GetMCPServerConfigBySlug
+        probe = self._probes[128]  # GetMCPServerConfigBySlug
         token = probe.start()
         try:
             result = await AsyncQuerier.get_mcp_server_config_by_slug(self, slug=slug)
@@ -3505,7 +3531,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_mcp_server_configs(self) -> list[McpServerConfig]:
-        probe = self._probes[128]  # GetMCPServerConfigs
+        probe = self._probes[129]  # GetMCPServerConfigs
         token = probe.start()
         try:
             result = await AsyncQuerier.get_mcp_server_configs(self)
@@ -3516,7 +3542,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_enabled_mcp_server_configs(self) -> list[McpServerConfig]:
-        probe = self._probes[129]  # GetEnabledMCPServerConfigs
+        probe = self._probes[130]  # GetEnabledMCPServerConfigs
         token = probe.start()
         try:
             result = await AsyncQuerier.get_enabled_mcp_server_configs(self)
@@ -3527,7 +3553,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_mcp_server_configs_by_ids(self, *, ids: Sequence[UUID | None]) -> list[McpServerConfig]:
-        probe = self._probes[130]  # GetMCPServerConfigsByIDs
+        probe = self._probes[131]  # GetMCPServerConfigsByIDs
         token = probe.start()
         try:
             result = await AsyncQuerier.get_mcp_server_configs_by_ids(self, ids=ids)
@@ -3538,7 +3564,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_forced_mcp_server_configs(self) -> list[McpServerConfig]:
-        probe = self._probes[131]  # GetForcedMCPServerConfigs
+        probe = self._probes[132]  # GetForcedMCPServerConfigs
         token = probe.start()
         try:
             result = await AsyncQuerier.get_forced_mcp_server_configs(self)
@@ -3549,7 +3575,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def insert_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str, api_key_value_key_id: str | None, custom_headers: str, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, created_by: UUID | None) -> McpServerConfig:
-        probe = self._probes[132]  # InsertMCPServerConfig
+        probe = self._probes[133]  # InsertMCPServerConfig
         token = probe.start()
         try:
             result = await AsyncQuerier.insert_mcp_server_config(self, display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, created_by=created_by)
@@ -3560,7 +3586,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def update_mcp_server_config(self, *, display_name: str, slug: str, description: str, icon_url: str, transport: str, url: str, auth_type: str, oauth2_client_id: str, oauth2_client_secret: str | None, oauth2_client_secret_key_id: str | None, oauth2_auth_url: str, oauth2_token_url: str, oauth2_scopes: str, api_key_header: str, api_key_value: str | None, api_key_value_key_id: str | None, custom_headers: str | None, custom_headers_key_id: str | None, tool_allow_list: Sequence[str | None], tool_deny_list: Sequence[str | None], availability: str, enabled: bool, model_intent: bool, allow_in_plan_mode: bool, updated_by: UUID | None, id: UUID) -> McpServerConfig:
-        probe = self._probes[133]  # UpdateMCPServerConfig
+        probe = self._probes[134]  # UpdateMCPServerConfig
         token = probe.start()
         try:
             result = await AsyncQuerier.update_mcp_server_config(self, display_name=display_name, slug=slug, description=description, icon_url=icon_url, transport=transport, url=url, auth_type=auth_type, oauth2_client_id=oauth2_client_id, oauth2_client_secret=oauth2_client_secret, oauth2_client_secret_key_id=oauth2_client_secret_key_id, oauth2_auth_url=oauth2_auth_url, oauth2_token_url=oauth2_token_url, oauth2_scopes=oauth2_scopes, api_key_header=api_key_header, api_key_value=api_key_value, api_key_value_key_id=api_key_value_key_id, custom_headers=custom_headers, custom_headers_key_id=custom_headers_key_id, tool_allow_list=tool_allow_list, tool_deny_list=tool_deny_list, availability=availability, enabled=enabled, model_intent=model_intent, allow_in_plan_mode=allow_in_plan_mode, updated_by=updated_by, id=id)
@@ -3571,7 +3597,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def delete_mcp_server_config_by_id(self, *, id: UUID) -> None:
-        probe = self._probes[134]  # DeleteMCPServerConfigByID
+        probe = self._probes[135]  # DeleteMCPServerConfigByID
         token = probe.start()
         try:
             await AsyncQuerier.delete_mcp_server_config_by_id(self, id=id)
@@ -3581,7 +3607,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def get_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> McpServerUserToken:
-        probe = self._probes[135]  # GetMCPServerUserToken
+        probe = self._probes[136]  # GetMCPServerUserToken
         token = probe.start()
         try:
             result = await AsyncQuerier.get_mcp_server_user_token(self, mcp_server_config_id=mcp_server_config_id, user_id=user_id)
@@ -3592,7 +3618,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def get_mcp_server_user_tokens_by_user_id(self, *, user_id: UUID) -> list[McpServerUserToken]:
-        probe = self._probes[136]  # GetMCPServerUserTokensByUserID
+        probe = self._probes[137]  # GetMCPServerUserTokensByUserID
         token = probe.start()
         try:
             result = await AsyncQuerier.get_mcp_server_user_tokens_by_user_id(self, user_id=user_id)
@@ -3603,7 +3629,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def upsert_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID, access_token: str, access_token_key_id: str | None, refresh_token: str, refresh_token_key_id: str | None, token_type: str, expiry: datetime | None) -> McpServerUserToken:
-        probe = self._probes[137]  # UpsertMCPServerUserToken
+        probe = self._probes[138]  # UpsertMCPServerUserToken
         token = probe.start()
         try:
             result = await AsyncQuerier.upsert_mcp_server_user_token(self, mcp_server_config_id=mcp_server_config_id, user_id=user_id, access_token=access_token, access_token_key_id=access_token_key_id, refresh_token=refresh_token, refresh_token_key_id=refresh_token_key_id, token_type=token_type, expiry=expiry)
@@ -3614,7 +3640,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         return result
 
     async def delete_mcp_server_user_token(self, *, mcp_server_config_id: UUID, user_id: UUID) -> None:
-        probe = self._probes[138]  # DeleteMCPServerUserToken
+        probe = self._probes[139]  # DeleteMCPServerUserToken
         token = probe.start()
         try:
             await AsyncQuerier.delete_mcp_server_user_token(self, mcp_server_config_id=mcp_server_config_id, user_id=user_id)
@@ -3624,7 +3650,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def cleanup_deleted_mcp_server_ids_from_chats(self) -> None:
-        probe = self._probes[139]  # CleanupDeletedMCPServerIDsFromChats
+        probe = self._probes[140]  # CleanupDeletedMCPServerIDsFromChats
         token = probe.start()
         try:
             await AsyncQuerier.cleanup_deleted_mcp_server_ids_from_chats(self)
@@ -3634,7 +3660,7 @@ class AsyncInstrumentedQuerier(AsyncQuerier):
         probe.done(token)
 
     async def update_user_site_roles(self, *, rbac_roles: Sequence[str | None], user_id: UUID) -> UpdateUserSiteRolesRow:
-        probe = self._probes[140]  # UpdateUserSiteRoles
+        probe = self._probes[141]  # UpdateUserSiteRoles
         token = probe.start()
         try:
             result = await AsyncQuerier.update_user_site_roles(self, rbac_roles=rbac_roles, user_id=user_id)

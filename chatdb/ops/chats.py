@@ -20,6 +20,7 @@ from chatdb.db import (
     ChatMode,
     ChatPlanMode,
     ChatStatus,
+    GetChatStartSettingsRow,
     Querier,
 )
 from chatdb.errors import ChatArchived, Conflict, InvalidInput, NotAuthorized, NotFound
@@ -257,7 +258,12 @@ class ChatLifecycle(Workflows):
                 owner = subject.id
             assert org is not None  # required above for a root chat
             workspace = self._bound_workspace(tx, owner, org, ws, build, agent, inherited=parent)
-            model = self._pick_model(tx, model_config_id, parent)
+            # The model, its fallback and the system prompts in one statement.
+            inherited_model = parent.last_model_config_id if parent is not None else None
+            start = tx.q.get_chat_start_settings(
+                model_config_id=model_config_id if model_config_id is not None else inherited_model
+            )
+            model = self._pick_model(start, model_config_id, parent)
             chat = tx.q.insert_chat(
                 owner_id=owner,
                 organization_id=org,
@@ -279,7 +285,7 @@ class ChatLifecycle(Workflows):
             tx.emit(ev.chat_created(chat, chat.status))
             if args.parts:
                 tx.link_cited_files(chat, args.parts)
-            batch = self._initial_messages(tx, chat, args, workspace, parent, creator)
+            batch = self._initial_messages(tx, chat, args, workspace, parent, creator, start)
             return CreatedChat(chat, tx.insert_messages(chat.id, batch))
 
         return self._run(subject, body)
@@ -356,20 +362,29 @@ class ChatLifecycle(Workflows):
             )
         return BoundWorkspace(row.id, row.name)
 
-    def _pick_model(self, tx: Tx, model_config_id: UUID | None, parent: Chat | None) -> UUID:
+    @staticmethod
+    def _pick_model(
+        start: GetChatStartSettingsRow, model_config_id: UUID | None, parent: Chat | None
+    ) -> UUID:
+        """The named model (refused unless usable), else the parent's if usable, else the
+        default; ``start.model_usable`` is about the named model, else the parent's."""
         if model_config_id is not None:
-            return tx.require_model(model_config_id)
-        if parent is not None and tx.model_usable(parent.last_model_config_id):
+            if not start.model_usable:
+                raise InvalidInput(
+                    f"model config {model_config_id} does not exist, is disabled or is deleted",
+                    field="model_config_id",
+                )
+            return model_config_id
+        if parent is not None and start.model_usable:
             return parent.last_model_config_id
-        try:
-            return tx.q.get_default_chat_model_config().id
-        except NotFound:
+        if start.default_model_config_id is None:
             raise InvalidInput(
                 "no model_config_id given and no default model is configured",
                 field="model_config_id",
-            ) from None
+            )
+        return start.default_model_config_id
 
-    def _deployment_prompt(self, tx: Tx) -> str:
+    def _deployment_prompt(self, settings: GetChatStartSettingsRow) -> str:
         """The built-in prompt (when included) then the site's custom one.
 
         When the stored settings cannot be read (the include flag is not a boolean) the chat
@@ -377,7 +392,6 @@ class ChatLifecycle(Workflows):
         default on DB errors"). One statement reads both settings and cannot fail on them.
         """
         builtin = self.default_system_prompt.strip()
-        settings = tx.q.get_chat_system_prompt_settings()
         if settings.include_default_system_prompt is None:
             logger.warning("chat system prompt settings unreadable, using the built-in default")
             return builtin
@@ -393,12 +407,13 @@ class ChatLifecycle(Workflows):
         workspace: BoundWorkspace | None,
         parent: Chat | None,
         creator: UUID | None,
+        start: GetChatStartSettingsRow,
     ) -> list[NewMessage]:
         model = chat.last_model_config_id
         system = ChatMessageRole.SYSTEM
         hidden = ChatMessageVisibility.MODEL
         batch: list[NewMessage] = []
-        if deployment := self._deployment_prompt(tx):
+        if deployment := self._deployment_prompt(start):
             batch.append(
                 NewMessage(
                     system, text_content(deployment), visibility=hidden, model_config_id=model

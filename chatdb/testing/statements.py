@@ -1,14 +1,15 @@
 """Counting what a connection sends, from libpq's own protocol trace.
 
 ``count_statements(conn)`` records every statement the client sends while the block runs —
-one per simple ``Query`` message (psycopg's BEGIN, COMMIT, SAVEPOINT) and one per extended
-``Execute`` — and the round trips: the times the client stopped sending and read what the
-server answered, i.e. a frontend message followed by a backend message in the trace. Outside
-pipeline mode that is one per statement. Inside it, it is one per ``Sync`` *and* one per
-``Flush`` psycopg sends when the caller needs a result at once (a ``fetchone()`` after each
-``execute()``): counting only the ``Sync`` messages would miss those waits. Nothing is
-intercepted in Python, so a statement a cursor, a pipeline or a nested helper sends is counted
-the same way.
+one per simple ``Query`` message (BEGIN, COMMIT, SAVEPOINT outside a pipeline) and one per
+extended ``Execute`` — and the round trips: the times the client stopped sending and waited
+for the server. In the trace a wait is a frontend message followed by a backend one: the
+client sent something, then read. What ends a batch (a ``Sync``, or the ``Flush`` psycopg
+sends in pipeline mode when a result is needed at once) is not itself a wait: a ``Sync``
+followed by more frontend messages before any answer was read cost nothing, and statements
+queued in a pipeline and read together are one wait however many there are. Outside pipeline
+mode every statement is one. Nothing is intercepted in Python, so a statement a cursor, a
+pipeline or a nested helper sends is counted the same way.
 """
 
 from __future__ import annotations

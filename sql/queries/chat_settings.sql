@@ -134,6 +134,35 @@ SELECT
         LEFT JOIN site_configs AS sc ON sc.key = 'agents_include_default_system_prompt'
     ) AS "include_default_system_prompt?";
 
+-- name: GetChatStartSettings :one
+-- authz: any_actor and waive(model_config_id: "tells only whether a model can run, as IsChatModelConfigUsable tells any actor")
+-- Everything creating a chat reads besides its input, in one statement (one round trip):
+-- whether the model it names or inherits can run (false for NULL), the deployment's default
+-- model (NULL when there is none or it is disabled), and both system prompt settings exactly
+-- as GetChatSystemPromptSettings reads them (never failing on a malformed stored flag).
+SELECT
+    EXISTS (
+        SELECT 1 FROM chat_model_configs AS mc
+        WHERE mc.id = sqlc.narg(model_config_id)::uuid AND mc.enabled AND NOT mc.deleted
+    ) AS model_usable,
+    (
+        SELECT mc.id FROM chat_model_configs AS mc
+        WHERE mc.is_default AND mc.enabled AND NOT mc.deleted
+    ) AS "default_model_config_id?",
+    coalesce(
+        (SELECT sc.value FROM site_configs AS sc WHERE sc.key = 'agents_chat_system_prompt'),
+        ''
+    ) AS chat_system_prompt,
+    (
+        SELECT CASE
+            WHEN sc.value IS NULL THEN true
+            WHEN lower(btrim(sc.value)) IN ('t', 'true', 'y', 'yes', 'on', '1') THEN true
+            WHEN lower(btrim(sc.value)) IN ('f', 'false', 'n', 'no', 'off', '0') THEN false
+        END
+        FROM (SELECT NULL::text AS value) AS missing
+        LEFT JOIN site_configs AS sc ON sc.key = 'agents_include_default_system_prompt'
+    ) AS "include_default_system_prompt?";
+
 -- name: UpsertChatIncludeDefaultSystemPrompt :exec
 -- authz: deployment_config update
 INSERT INTO site_configs (key, value)

@@ -197,50 +197,73 @@ def test_checking_a_healthy_connection_costs_no_round_trip(dsn: str) -> None:
         assert checkout_round_trips(store) == 1
 
 
-def test_a_transaction_whose_backend_is_killed_before_commit_runs_once_more(dsn: str) -> None:
+# Pipelined, an unread INSERT is sent but not waited for: the kill may come before it is sent
+# or after it ran; either way COMMIT was never sent, and the Store sees it before sending it.
+KILLED = pytest.mark.parametrize(
+    "pipeline, kill_last",
+    [(False, False), (True, False), (True, True)],
+    ids=["plain", "pipelined", "pipelined-after-unread-insert"],
+)
+
+
+@KILLED
+def test_a_transaction_whose_backend_is_killed_before_commit_runs_once_more(
+    dsn: str, pipeline: bool, kill_last: bool
+) -> None:
     runs: list[int] = []
 
     def body(q: Runs) -> None:
         runs.append(q.pid())
-        if len(runs) == 1:
+        if len(runs) == 1 and not kill_last:
             terminate(dsn, runs[0])  # the connection dies mid-transaction
         q.add(len(runs))
+        if len(runs) == 1 and kill_last:
+            terminate(dsn, runs[0])
 
     with Store(dsn, querier_factory=Runs, min_size=1, max_size=2) as store:
-        store.in_tx(body)
+        store.in_tx(body, pipeline=pipeline)
         assert len(runs) == 2 and runs[0] != runs[1]
         # Once only: a second loss is reported, not retried again.
         runs.clear()
 
         def always_killed(q: Runs) -> None:
             runs.append(q.pid())
-            terminate(dsn, runs[-1])
+            if not kill_last:
+                terminate(dsn, runs[-1])
             q.add(100 + len(runs))
+            if kill_last:
+                terminate(dsn, runs[-1])
 
         with pytest.raises(ConnectionFailure) as info:
-            store.in_tx(always_killed)
+            store.in_tx(always_killed, pipeline=pipeline)
         assert not isinstance(info.value, CommitOutcomeUnknown)
         assert len(runs) == 2
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert [r[0] for r in conn.execute("SELECT id FROM runs ORDER BY id")] == [2]
 
 
-async def test_an_async_transaction_whose_backend_is_killed_runs_once_more(dsn: str) -> None:
+@KILLED
+async def test_an_async_transaction_whose_backend_is_killed_runs_once_more(
+    dsn: str, pipeline: bool, kill_last: bool
+) -> None:
     runs: list[int] = []
 
     async def body(q: AsyncRuns) -> None:
         runs.append(await q.pid())
-        if len(runs) == 1:
+        if len(runs) == 1 and not kill_last:
             await asyncio.to_thread(terminate, dsn, runs[0])
         await q.add(len(runs))
+        if len(runs) == 1 and kill_last:
+            await asyncio.to_thread(terminate, dsn, runs[0])
 
     async with AsyncStore(dsn, querier_factory=AsyncRuns, min_size=1, max_size=2) as store:
-        await store.in_tx(body)
+        await store.in_tx(body, pipeline=pipeline)
     assert len(runs) == 2
     assert count_runs(dsn) == 1
 
 
-def test_a_connection_lost_during_commit_is_never_retried(dsn: str) -> None:
+@pytest.mark.parametrize("pipeline", [False, True], ids=["plain", "pipelined"])
+def test_a_connection_lost_during_commit_is_never_retried(dsn: str, pipeline: bool) -> None:
     calls: list[int] = []
 
     def body(q: Runs) -> None:
@@ -250,10 +273,28 @@ def test_a_connection_lost_during_commit_is_never_retried(dsn: str) -> None:
 
     with Store(dsn, querier_factory=Runs, min_size=1, max_size=2) as store:
         with pytest.raises(CommitOutcomeUnknown):
-            store.in_tx(body)
+            store.in_tx(body, pipeline=pipeline)
         assert calls == [1]
         with store.querier() as q:  # the store itself is fine afterwards
             assert q.count() == 0
+
+
+@pytest.mark.parametrize("pipeline", [False, True], ids=["plain", "pipelined"])
+async def test_an_async_connection_lost_during_commit_is_never_retried(
+    dsn: str, pipeline: bool
+) -> None:
+    calls: list[int] = []
+
+    async def body(q: AsyncRuns) -> None:
+        calls.append(1)
+        await q.add(len(calls))
+        await q.conn.execute("INSERT INTO doomed VALUES (1)")
+
+    async with AsyncStore(dsn, querier_factory=AsyncRuns, min_size=1, max_size=2) as store:
+        with pytest.raises(CommitOutcomeUnknown):
+            await store.in_tx(body, pipeline=pipeline)
+    assert calls == [1]
+    assert count_runs(dsn) == 0
 
 
 @pytest.mark.parametrize("sqlstate", ["57P01", "57P02", "57P03", "08000", "08006", "08P01"])

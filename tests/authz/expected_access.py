@@ -219,6 +219,8 @@ EXPECTED: dict[str, S] = {
     "update_user_chat_custom_prompt": PERSONAL,
     "get_chat_system_prompt": ANY_ACTOR,
     "get_chat_system_prompt_settings": ANY_ACTOR,
+    # What creating a chat reads: whether its model can run, the default model, the prompts.
+    "get_chat_start_settings": ANY_ACTOR,
     "upsert_chat_system_prompt": CONFIG_UPDATE,
     "get_chat_include_default_system_prompt": ANY_ACTOR,
     "upsert_chat_include_default_system_prompt": CONFIG_UPDATE,

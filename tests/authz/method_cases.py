@@ -719,6 +719,7 @@ generic(
     "update_user_chat_custom_prompt",
     "get_chat_system_prompt",
     "get_chat_system_prompt_settings",
+    "get_chat_start_settings",
     "upsert_chat_system_prompt",
     "get_chat_include_default_system_prompt",
     "upsert_chat_include_default_system_prompt",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, pq
 
 from chatdb.errors import (
     ChatDBError,
@@ -22,6 +24,7 @@ from chatdb.errors import (
     UniqueViolation,
 )
 from chatdb.store import AsyncStore, Store
+from chatdb.testing.statements import StatementCount, count_statements
 from codegen.pgserver import PgServer, throwaway_server
 
 SCHEMA = """
@@ -29,6 +32,8 @@ CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL DEFAULT 0 CONSTRAINT item
 CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);
 INSERT INTO accounts VALUES (1, 100), (2, 100);
 """
+T = TypeVar("T")
+DEBIT = "UPDATE accounts SET balance = balance - 1 WHERE id = %s RETURNING balance"
 FAIL_SERIALIZATION = (
     "DO $$ BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = 'serialization_failure'; END $$"
 )
@@ -108,15 +113,39 @@ def wait_until_accepting(srv: PgServer) -> None:
     psycopg.connect(srv.dsn(), connect_timeout=2).close()  # the last try raises its error
 
 
+class PipelinedStore(Store[Items]):
+    """A Store whose transactions run pipelined unless told otherwise (as the workflows')."""
+
+    def in_tx(self, fn: Callable[[Items], T], **kwargs: Any) -> T:
+        kwargs.setdefault("pipeline", True)
+        return super().in_tx(fn, **kwargs)
+
+
+class AsyncPipelinedStore(AsyncStore[AsyncItems]):
+    async def in_tx(self, fn: Callable[[AsyncItems], Awaitable[T]], **kwargs: Any) -> T:
+        kwargs.setdefault("pipeline", True)
+        return await super().in_tx(fn, **kwargs)
+
+
+# Every test of a Store runs both ways: plain, and with pipelined transactions (which queue
+# BEGIN and COMMIT themselves instead of using psycopg's transaction(): Store._pipelined), so
+# each guarantee is proved for both.
+@pytest.fixture(params=[False, True], ids=["plain", "pipelined"])
+def pipelined(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
 @pytest.fixture
-def store(dsn: str) -> Iterator[Store[Items]]:
-    with Store(dsn, querier_factory=Items, max_size=4, timeout=5) as s:
+def store(dsn: str, pipelined: bool) -> Iterator[Store[Items]]:
+    kind = PipelinedStore if pipelined else Store
+    with kind(dsn, querier_factory=Items, max_size=4, timeout=5) as s:
         yield s
 
 
 @pytest.fixture
-async def astore(dsn: str) -> AsyncIterator[AsyncStore[AsyncItems]]:
-    s = AsyncStore(dsn, querier_factory=AsyncItems, max_size=4, timeout=5)
+async def astore(dsn: str, pipelined: bool) -> AsyncIterator[AsyncStore[AsyncItems]]:
+    kind = AsyncPipelinedStore if pipelined else AsyncStore
+    s = kind(dsn, querier_factory=AsyncItems, max_size=4, timeout=5)
     yield s
     await s.close()
 
@@ -240,10 +269,12 @@ def test_a_deadlock_between_two_threads_is_retried(store: Store[Items], dsn: str
     def worker(i: int, first: int, second: int) -> Callable[[], None]:
         def work(q: Items) -> None:
             attempts[i] += 1
-            q.conn.execute("UPDATE accounts SET balance = balance - 1 WHERE id = %s", (first,))
+            # The result is read, so the row is locked before the barrier (pipelined, an
+            # unread statement would only reach the server with COMMIT).
+            q.conn.execute(DEBIT, (first,)).fetchone()
             if attempts[i] == 1:
                 both_locked.wait()
-            q.conn.execute("UPDATE accounts SET balance = balance - 1 WHERE id = %s", (second,))
+            q.conn.execute(DEBIT, (second,)).fetchone()
 
         return lambda: store.in_tx(work)
 
@@ -292,8 +323,9 @@ def test_other_database_errors_are_not_retried(store: Store[Items]) -> None:
     assert info.value.constraint == "items_pkey"
 
 
-def test_isolation_applies_to_that_transaction_only(dsn: str) -> None:
-    with Store(dsn, querier_factory=Items, min_size=1, max_size=1) as single:
+def test_isolation_applies_to_that_transaction_only(dsn: str, pipelined: bool) -> None:
+    kind = PipelinedStore if pipelined else Store
+    with kind(dsn, querier_factory=Items, min_size=1, max_size=1) as single:
         level, pid = single.in_tx(
             lambda q: (q.isolation(), q.pid()), isolation=IsolationLevel.SERIALIZABLE
         )
@@ -397,6 +429,133 @@ def test_other_threads_get_their_own_connection_during_a_transaction(
     store.in_tx(outer)
     assert seen["pid"] != seen["outer_pid"]
     assert seen["ids"] == []  # the uncommitted row is not visible elsewhere
+
+
+# --- pipelined transactions ----------------------------------------------------------------------
+
+
+def one_connection(dsn: str) -> PipelinedStore:
+    return PipelinedStore(dsn, querier_factory=Items, min_size=1, max_size=1, timeout=5)
+
+
+def test_a_pipelined_transaction_waits_once_per_result_read_plus_once_to_commit(
+    dsn: str,
+) -> None:
+    ids = itertools.count(1)
+
+    def run(store: Store[Items], reads: int, pipeline: bool) -> StatementCount:
+        def body(q: Items) -> None:
+            q.add(next(ids))  # never read: travels with the next wait
+            for _ in range(reads):
+                q.count()
+
+        store.in_tx(body, pipeline=pipeline)  # warm-up: psycopg prepares on second use
+        with count_statements(conn) as sent:
+            store.in_tx(body, pipeline=pipeline)
+        return sent
+
+    with one_connection(dsn) as single:
+        with single.connection() as conn:
+            pass  # the only connection: every transaction below runs on it
+        for n in range(3):
+            sent = run(single, n, pipeline=True)
+            assert sent.statements[0] == "BEGIN" and sent.statements[-1] == "COMMIT"
+            assert len(sent) == n + 3
+            # BEGIN goes with the first read; the unread INSERT and COMMIT in the last wait.
+            assert sent.round_trips == n + 1, sent.statements
+            assert run(single, n, pipeline=False).round_trips == n + 3
+    assert committed_ids(dsn) == list(range(1, 13))
+
+
+def test_a_nested_transaction_after_a_read_is_a_savepoint_of_the_pipelined_one(dsn: str) -> None:
+    """Once the outer's BEGIN was read without a Sync, libpq still reports the connection idle
+    (it learns the state only from ReadyForQuery): psycopg's transaction() would open a second
+    "outer" transaction there, whose COMMIT would commit the outer's work early."""
+
+    def inner_fails(q: Items) -> None:
+        q.add(4)
+        raise ValueError("inner")
+
+    def outer_fails(q: Items) -> None:
+        q.add(1)
+        q.count()  # BEGIN and the INSERT are read: nothing queued, libpq says "idle"
+        single.in_tx(lambda q2: q2.add(2))
+        raise ValueError("outer")
+
+    def outer(q: Items) -> None:
+        q.add(3)
+        q.count()
+        with pytest.raises(ValueError, match="inner"):
+            single.in_tx(inner_fails)
+        q.add(5)
+
+    with one_connection(dsn) as single:
+        with pytest.raises(ValueError, match="outer"):
+            single.in_tx(outer_fails)
+        single.in_tx(outer)
+    assert committed_ids(dsn) == [3, 5]
+
+
+def fails_in_python(q: Items) -> None:
+    q.add(1)  # unread when the body fails
+    raise ValueError("refused")
+
+
+def fails_in_the_database(q: Items) -> None:
+    q.add(1)
+    q.add(1)
+    q.count()  # the duplicate's error aborts the pipeline here
+
+
+def fails_at_commit(q: Items) -> None:
+    q.add(1)
+    q.add(1)  # unread: fails in the last wait, with COMMIT queued behind it
+
+
+def rolls_back(q: Items) -> None:
+    q.add(1)
+    raise psycopg.Rollback
+
+
+def rolls_back_after_an_error(q: Items) -> None:
+    q.add(1)
+    with contextlib.suppress(psycopg.errors.UniqueViolation):
+        q.add(1)
+        q.count()  # the pipeline is aborted: a ROLLBACK queued now is skipped
+    raise psycopg.Rollback  # swallowed: no exception tells the pool to roll back
+
+
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        (fails_in_python, ValueError),
+        (fails_in_the_database, UniqueViolation),
+        (fails_at_commit, UniqueViolation),
+        (rolls_back, None),
+        (rolls_back_after_an_error, None),
+    ],
+)
+def test_a_failed_pipelined_transaction_leaves_nothing_and_a_clean_connection(
+    dsn: str, body: Callable[[Items], None], error: type[Exception] | None, caplog: Any
+) -> None:
+    with one_connection(dsn) as single:
+        with single.connection() as conn:
+            pass
+        caplog.set_level("WARNING")
+        for _ in range(2):  # the same connection, each time as clean as the first
+            if error is None:
+                assert single.in_tx(body) is None
+            else:
+                with pytest.raises(error):
+                    single.in_tx(body)
+            assert conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
+            assert conn.pgconn.pipeline_status == pq.PipelineStatus.OFF
+        assert single.in_tx(lambda q: (q.add(7), q.ids())[1]) == [7]
+        with single.connection() as again:
+            assert again is conn
+    assert committed_ids(dsn) == [7]
+    # The pool never had to roll back a connection returned in a transaction (it warns).
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
 
 
 # --- the transaction() block -------------------------------------------------------------------
