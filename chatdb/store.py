@@ -340,7 +340,13 @@ async def _asettle(conn: psycopg.AsyncConnection[Any]) -> None:
 def _commit_error(exc: psycopg.Error, committing: bool) -> Exception:
     """What a pipelined transaction's last wait reports. COMMIT was sent, so a lost connection
     may have committed (CommitOutcomeUnknown); any other error came from a statement before it
-    (the server then skipped COMMIT) or is COMMIT's own refusal: nothing committed."""
+    (the server then skipped COMMIT) or is COMMIT's own refusal: nothing committed.
+
+    "Pipeline aborted" is the server skipping COMMIT after an earlier error, which psycopg may
+    report instead of that error (then its context): never an unknown outcome."""
+    if isinstance(exc, psycopg.errors.PipelineAborted):
+        cause = exc.__context__
+        return cause if isinstance(cause, psycopg.Error) else exc
     if committing and is_connection_loss(exc):
         return CommitOutcomeUnknown(
             f"connection lost during COMMIT, outcome unknown: {classify(exc)}"
@@ -665,7 +671,12 @@ class Store(_Base, Generic[Q]):
         before the first statement) and again after COMMIT, then the pipeline's exit syncs once
         more. Here BEGIN is queued unread, so it travels with the first statement whose result
         the body reads; COMMIT is queued after whatever the body left unread (the events'
-        NOTIFY), and the pipeline's exit sends them with its one Sync and waits once.
+        NOTIFY), and the pipeline's exit sends them with its one Sync and waits once. BEGIN
+        and COMMIT are queued the way psycopg's own transaction() queues them
+        (``_exec_command``): a cursor's execute would also stop to send each one (two more
+        socket waits per transaction, 90-200 us on a local socket). ROLLBACK goes through a
+        cursor: psycopg then drops its prepared statements, as its transaction() does after a
+        rollback.
 
         Unread statements are sent at once but not waited for, so before COMMIT a poll of the
         socket (no wait) asks whether the server said something unasked: an unread statement's
@@ -677,7 +688,7 @@ class Store(_Base, Generic[Q]):
         committing = False
         try:
             with conn.pipeline() as pipe:
-                conn.execute(_BEGIN[isolation], prepare=False)
+                conn.wait(conn._exec_command(_BEGIN[isolation]))  # queued, not sent yet
                 querier = self._factory(conn)
                 token = self._enter(conn, querier, pipe)
                 try:
@@ -697,7 +708,10 @@ class Store(_Base, Generic[Q]):
                 try:
                     # Skipped by the server if an earlier statement failed (the pipeline is
                     # aborted): _settle rolls back once the exit's Sync has ended the abort.
-                    conn.execute("COMMIT" if committing else "ROLLBACK", prepare=False)
+                    if committing:
+                        conn.wait(conn._exec_command(b"COMMIT"))
+                    else:
+                        conn.execute("ROLLBACK", prepare=False)
                 except psycopg.Error as exc:  # an unread statement's error, read while sending
                     failure = failure or _commit_error(exc, committing)
         except psycopg.Error as exc:  # from the exit's Sync: the last wait, COMMIT's answer
@@ -916,7 +930,7 @@ class AsyncStore(_Base, Generic[Q]):
         committing = False
         try:
             async with conn.pipeline() as pipe:
-                await conn.execute(_BEGIN[isolation], prepare=False)
+                await conn.wait(conn._exec_command(_BEGIN[isolation]))
                 querier = self._factory(conn)
                 token = self._enter(conn, querier, pipe)
                 try:
@@ -932,7 +946,10 @@ class AsyncStore(_Base, Generic[Q]):
                         failure = exc
                 committing = failure is None
                 try:
-                    await conn.execute("COMMIT" if committing else "ROLLBACK", prepare=False)
+                    if committing:
+                        await conn.wait(conn._exec_command(b"COMMIT"))
+                    else:
+                        await conn.execute("ROLLBACK", prepare=False)
                 except psycopg.Error as exc:
                     failure = failure or _commit_error(exc, committing)
         except psycopg.Error as exc:

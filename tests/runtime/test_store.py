@@ -17,13 +17,14 @@ from psycopg import IsolationLevel, pq
 from chatdb.errors import (
     ChatDBError,
     CheckViolation,
+    CommitOutcomeUnknown,
     ConnectionFailure,
     InvalidInput,
     RetryableError,
     SerializationFailure,
     UniqueViolation,
 )
-from chatdb.store import AsyncStore, Store
+from chatdb.store import AsyncStore, Store, _commit_error
 from chatdb.testing.statements import StatementCount, count_statements
 from codegen.pgserver import PgServer, throwaway_server
 
@@ -496,6 +497,48 @@ def test_a_nested_transaction_after_a_read_is_a_savepoint_of_the_pipelined_one(d
     assert committed_ids(dsn) == [3, 5]
 
 
+def test_an_unread_statement_failing_near_commit_is_its_own_error(dsn: str) -> None:
+    """An unread statement's error may arrive just before or after COMMIT is queued; then the
+    server skips COMMIT ("pipeline aborted", which psycopg may report in place of the
+    statement's error, depending on how the answers are split between reads). Either way the
+    error is the statement's, retried as such: never an unknown outcome of COMMIT."""
+    slow = (
+        "DO $$ BEGIN PERFORM pg_sleep(0.01); "
+        "RAISE EXCEPTION 'simulated' USING ERRCODE = 'serialization_failure'; END $$"
+    )
+    ids = itertools.count(1)
+
+    def work(sql: str) -> Callable[[Items], None]:
+        def body(q: Items) -> None:
+            q.add(next(ids))
+            q.conn.execute(sql)  # unread
+
+        return body
+
+    with one_connection(dsn) as single:
+        for _ in range(40):
+            for sql in (FAIL_SERIALIZATION, slow):
+                with pytest.raises(SerializationFailure):
+                    single.in_tx(work(sql), retries=0)
+    assert committed_ids(dsn) == []
+
+
+def test_pipeline_aborted_at_commit_reports_the_error_that_aborted_it() -> None:
+    """psycopg reports "pipeline aborted" (the server skipping COMMIT, or a DEALLOCATE it
+    queued itself, after an earlier error) in place of that error when the two answers come in
+    different reads; seen in the suite, not reproducible on demand, so checked here on the
+    exception psycopg raises then, the earlier error as its context. Only a lost connection
+    after COMMIT was sent is an unknown outcome."""
+    aborted = psycopg.errors.PipelineAborted("pipeline aborted")
+    assert _commit_error(aborted, committing=True) is aborted  # no cause known: not unknown
+    cause = psycopg.errors.SerializationFailure("simulated")
+    aborted.__context__ = cause
+    assert _commit_error(aborted, committing=True) is cause
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    assert isinstance(_commit_error(lost, committing=True), CommitOutcomeUnknown)
+    assert _commit_error(lost, committing=False) is lost
+
+
 def fails_in_python(q: Items) -> None:
     q.add(1)  # unread when the body fails
     raise ValueError("refused")
@@ -550,7 +593,7 @@ def test_a_failed_pipelined_transaction_leaves_nothing_and_a_clean_connection(
                     single.in_tx(body)
             assert conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
             assert conn.pgconn.pipeline_status == pq.PipelineStatus.OFF
-        assert single.in_tx(lambda q: (q.add(7), q.ids())[1]) == [7]
+        single.in_tx(lambda q: q.add(7))
         with single.connection() as again:
             assert again is conn
     assert committed_ids(dsn) == [7]
