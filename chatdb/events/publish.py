@@ -1,5 +1,6 @@
 """Publishing: the events of a transaction go out just before it commits (one statement per
-``PUBLISH_BATCH`` events, the workflow's last before COMMIT).
+``PUBLISH_BATCH`` events, the workflow's last before COMMIT; never read, so a pipelined
+workflow sends them in its last wait, with COMMIT).
 
 ``pg_notify`` inside a transaction is transactional: PostgreSQL delivers the notifications when
 the transaction commits, in the order they were sent, and drops them when it (or the savepoint

@@ -359,8 +359,9 @@ class Workflows:
                     publish(conn, tx.events)
             return result
 
-        # Not pipelined: a workflow reads each statement's result before it sends the next, so
-        # in pipeline mode each one still waits (psycopg sends Flush) and BEGIN waits on a Sync
-        # of its own: 0-2 more round trips and more time (`make bench BENCH_ARGS="-k
-        # workflows"` measures both; README "Benchmarks").
-        return self.store.in_tx(unit)
+        # Pipelined (Store._pipelined): the transaction waits once per statement whose result
+        # it reads, plus once to commit; BEGIN goes with the first read, the events' NOTIFY and
+        # unread writes with COMMIT. 1-4 round trips fewer per workflow (issue 11's targets,
+        # pinned in tests/ops/test_ops_statements.py); `make bench BENCH_ARGS="-k workflows"`
+        # measures both ways (README "Benchmarks").
+        return self.store.in_tx(unit, pipeline=True)
