@@ -613,6 +613,8 @@ CREATE INDEX idx_chats_parent_chat_id ON public.chats USING btree (parent_chat_i
 
 CREATE INDEX idx_chats_pending ON public.chats USING btree (updated_at) WHERE (status = 'pending'::public.chat_status);
 
+CREATE INDEX idx_chats_pinned_by_owner ON public.chats USING btree (owner_id) WHERE (pin_order > 0);
+
 CREATE INDEX idx_chats_root_chat_id ON public.chats USING btree (root_chat_id);
 
 CREATE INDEX idx_chats_workspace ON public.chats USING btree (workspace_id);

@@ -51,6 +51,9 @@ from chatdb.db.chats import (
     GET_CHATS_BEFORE_FILTER_NULLS,
     GET_CHATS_BETWEEN_FILTERS_1,
     GET_CHATS_NULLS,
+    PIN_CHAT_BY_ID,
+    UNPIN_CHAT_BY_ID,
+    UPDATE_CHAT_PIN_ORDER,
 )
 from codegen.pgserver import PgServer
 
@@ -569,6 +572,26 @@ CASES = [
         "worker acquiring pending chats",
         lambda v: (ACQUIRE_CHATS, (10, uuid4(), NOW)),
         ("idx_chats_pending",),
+    ),
+    # The pin statements renumber the owner's pinned chats: found through the index of pinned
+    # chats, not by reading every chat of a heavy owner (migration 000041).
+    Case(
+        "pinning a chat of a heavy owner",
+        lambda v: (PIN_CHAT_BY_ID, (v.owner_after_id,)),
+        ("idx_chats_pinned_by_owner",),
+        ("owner_id =",),
+    ),
+    Case(
+        "unpinning a chat of a heavy owner",
+        lambda v: (UNPIN_CHAT_BY_ID, (v.owner_after_id,)),
+        ("idx_chats_pinned_by_owner",),
+        ("owner_id =",),
+    ),
+    Case(
+        "moving a pinned chat of a heavy owner",
+        lambda v: (UPDATE_CHAT_PIN_ORDER, (v.owner_after_id, 1)),
+        ("idx_chats_pinned_by_owner",),
+        ("owner_id =",),
     ),
 ]
 

@@ -1,0 +1,3 @@
+-- Drops the index of pinned chats by owner.
+
+DROP INDEX idx_chats_pinned_by_owner;
