@@ -581,6 +581,8 @@ CREATE INDEX idx_chat_messages_created_at ON public.chat_messages USING btree (c
 
 CREATE INDEX idx_chat_messages_owner_spend ON public.chat_messages USING btree (chat_id, created_at) WHERE (total_cost_micros IS NOT NULL);
 
+CREATE INDEX idx_chat_messages_unread ON public.chat_messages USING btree (chat_id, id) WHERE ((role = 'assistant'::public.chat_message_role) AND (NOT deleted));
+
 CREATE INDEX idx_chat_model_configs_enabled ON public.chat_model_configs USING btree (enabled);
 
 CREATE INDEX idx_chat_model_configs_provider ON public.chat_model_configs USING btree (provider);
